@@ -1,0 +1,43 @@
+# Two commands on a fresh Debian machine:  `make demo`  and  `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint venv db-start db-stop bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+# Not .PHONY: make skips pattern rules for phony targets; no such file exists, so it always runs.
+sysdeps-%:
+	scripts/system-deps.sh $*
+
+# Prerequisites run left to right: Debian packages first (python3-venv among them), then the virtualenv.
+test: sysdeps-test venv
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest
+
+demo: sysdeps-demo venv
+	$(PY) -m scripts.localdb start
+	$(PY) -m server 8899 apps.favorites:application
+
+db-start: venv
+	$(PY) -m scripts.localdb start
+
+db-stop: venv
+	$(PY) -m scripts.localdb stop
+
+bench: sysdeps-bench venv
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) .venv-bench test-output
