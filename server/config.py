@@ -1,0 +1,59 @@
+"""Every limit and timeout of the server, in one frozen object.
+
+Each field says why it has the value it has. Every layer (CLI, parser, connections, dispatcher, workers)
+gets the same `Config`; nothing else in `server/` holds a magic number.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+__all__ = ["Config"]
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    # --- where to listen -------------------------------------------------------------------------------
+    host: str = "127.0.0.1"  # loopback by default: exposing a server is a decision ("0.0.0.0" or "::")
+    port: int = 8899  # the course's port
+    backlog: int = 2048  # accept queue; the kernel caps it at net.core.somaxconn (4096 on current Linux)
+
+    # --- concurrency -----------------------------------------------------------------------------------
+    threads: int = 64  # connections served at once; idle keep-alive connections wait in the poller, not here
+    workers: int = 1  # pre-forked processes sharing the listening socket (gunicorn-style); 1 = no fork
+    max_connections: int = 12_000  # open connections per process (c10k plus headroom); past it, stop accepting
+    # How long a worker keeps waiting for the next request on a keep-alive connection before it parks the
+    # connection in the poller. Long enough to catch a client's next request without a hand-off (a
+    # benchmark's arrives within microseconds, a browser's within milliseconds), short enough that a
+    # worker is soon free again. Workers never linger while other connections are queued for a thread.
+    keepalive_linger: float = 0.1
+
+    # --- request limits (RFC 9112 §2.3: a server decides its own limits) -------------------------------
+    max_request_line: int = 8 * 1024  # -> 414; RFC 9112 §3 recommends at least 8000 octets
+    max_header_bytes: int = 64 * 1024  # -> 431; nginx 8K/32K, waitress 256K, node 16K (then 80K)
+    max_header_count: int = 100  # -> 431; gunicorn limit_request_fields default
+    max_body_bytes: int = 64 * 1024 * 1024  # -> 413; nginx 1M, waitress 1G; bigger uploads belong elsewhere
+    max_chunk_line: int = 4 * 1024  # chunk-size line plus extensions; nobody legitimate sends more
+
+    # --- timeouts (seconds; measured with time.monotonic(), which NTP cannot move) ---------------------
+    header_timeout: float = 10.0  # first byte of a request to its blank line -> 408 (slowloris defence)
+    body_timeout: float = 30.0  # longest silence while a request body is being read -> 408
+    keepalive_timeout: float = 30.0  # idle keep-alive connection is closed after this (nginx 75, gunicorn 2)
+    write_timeout: float = 30.0  # a client that reads nothing for this long is dropped
+    graceful_timeout: float = 30.0  # on SIGTERM, in-flight requests get this long to finish (gunicorn 30)
+
+    # --- I/O sizes --------------------------------------------------------------------------------------
+    recv_size: int = 64 * 1024  # one recv(); large enough for a whole pipelined burst
+    sendfile_chunk: int = 1024 * 1024  # os.sendfile() per call, so a huge file cannot hog a worker forever
+
+    # --- behaviour ---------------------------------------------------------------------------------------
+    access_log: bool = True  # one Combined Log Format line per request, like nginx and gunicorn
+    log_level: str = "info"
+    server_header: str = "miniweb"  # the `Server` response header; no version, nothing to fingerprint
+    url_scheme: str = "http"  # wsgi.url_scheme unless a trusted proxy says X-Forwarded-Proto
+    trusted_proxies: tuple[str, ...] = field(default=())  # peers whose X-Forwarded-For/-Proto are believed
+
+    def replace(self, **changes: object) -> Config:
+        """A copy with some fields changed; unknown names raise TypeError (no silent typos)."""
+        return dataclasses.replace(self, **changes)
