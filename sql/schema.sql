@@ -1,0 +1,34 @@
+-- The favourites demo's schema (MariaDB >= 10.5 or MySQL >= 8.0). Idempotent: safe to run again.
+-- utf8mb4 everywhere: area names and notes are Chinese, and notes may hold any Unicode (emoji included).
+SET NAMES utf8mb4;
+
+-- China's administrative divisions: 34 provinces (level 1), 344 cities (2), 3,133 counties (3).
+-- district_id is the 6-digit division code (440300 = 深圳市); pid is the parent's code, NULL for a province.
+CREATE TABLE IF NOT EXISTS areas (
+    district_id INT UNSIGNED     NOT NULL,
+    pid         INT UNSIGNED     NULL,
+    district    VARCHAR(64)      NOT NULL,
+    level       TINYINT UNSIGNED NOT NULL,
+    longitude   DECIMAL(10, 6)   NULL,
+    latitude    DECIMAL(10, 6)   NULL,
+    PRIMARY KEY (district_id),
+    KEY idx_areas_pid (pid),
+    KEY idx_areas_district (district),
+    CONSTRAINT fk_areas_parent FOREIGN KEY (pid) REFERENCES areas (district_id),
+    CONSTRAINT chk_areas_code CHECK (district_id BETWEEN 100000 AND 999999),
+    CONSTRAINT chk_areas_level CHECK (level IN (1, 2, 3)),
+    CONSTRAINT chk_areas_parent CHECK ((level = 1) = (pid IS NULL))
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci;
+
+-- One row per collected area: the UNIQUE key is what makes "collect" safe under concurrent requests.
+-- VARCHAR(200) counts characters, not bytes, in utf8mb4.
+CREATE TABLE IF NOT EXISTS favorites (
+    id          INT UNSIGNED NOT NULL AUTO_INCREMENT,
+    district_id INT UNSIGNED NOT NULL,
+    note        VARCHAR(200) NOT NULL DEFAULT '',
+    created_at  DATETIME     NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    updated_at  DATETIME     NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,
+    PRIMARY KEY (id),
+    UNIQUE KEY uq_favorites_district (district_id),
+    CONSTRAINT fk_favorites_area FOREIGN KEY (district_id) REFERENCES areas (district_id) ON DELETE CASCADE
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci;
