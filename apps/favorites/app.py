@@ -1,0 +1,66 @@
+"""Build the demo's App: settings, pool, per-request connection, error pages, routes."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from miniweb import App, Request, Response
+
+from . import views
+from .db import Database, DatabaseUnavailable
+from .settings import Settings
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent.parent   # the project: templates/ and static/ live there
+
+# The error pages we draw ourselves, in Chinese, with the site's layout (see templates/error.html).
+_ERROR_TITLES = {400: "请求有误", 403: "禁止访问", 404: "找不到页面", 413: "提交的内容太大",
+                 500: "服务器出错了"}
+
+
+def create_app(settings: Settings | None = None) -> App:
+    settings = settings or Settings.from_env()
+    app = App(template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"),
+              static_url="/static", secret_key=settings.secret_key, max_body_bytes=64 * 1024,
+              debug=settings.debug)
+    database = Database(settings)
+    app.database = database  # for tests and shutdown hooks
+
+    @app.teardown_request
+    def release_connection(request: Request, exc: BaseException | None) -> None:
+        # Always runs: the connection goes back to the pool, which rolls back anything left open.
+        con = getattr(request.state, "db", None)
+        if con is not None:
+            request.state.db = None
+            try:
+                con.close()
+            except Exception:  # a dead connection: the pool drops it; the request's answer stands
+                log.debug("closing a pooled connection failed", exc_info=True)
+
+    @app.errorhandler(DatabaseUnavailable)
+    def database_unavailable(request: Request, error: DatabaseUnavailable) -> Response:
+        response = app.render(request, "error.html", code=503, title="数据库暂时不可用",
+                              description="数据库暂时不可用，请稍后再试。")
+        response.status_code = 503
+        return response
+
+    for code, title in _ERROR_TITLES.items():
+        app.errorhandler(code)(_error_page(app, code, title))
+
+    views.register(app, database, ROOT / "static")
+    return app
+
+
+def _error_page(app: App, code: int, title: str):  # -> an error handler for app.errorhandler
+    def handler(request: Request, error: BaseException) -> Response:
+        description = getattr(error, "description", None) if code != 500 else None
+        response = app.render(request, "error.html", code=code, title=title, description=description)
+        response.status_code = code
+        return response
+
+    handler.__name__ = f"error_{code}"
+    return handler

@@ -1,0 +1,193 @@
+"""All of the demo's SQL, and nothing else: every function takes a connection and plain values.
+
+Every value reaches MySQL as a parameter (`%s`), never by string formatting. Writes run in a transaction
+(`_transaction`); concurrency is left to the database's constraints: the UNIQUE key on
+favorites.district_id decides which of twenty racing "collect" requests wins, the foreign key rejects an
+area that does not exist. Connection-level failures come out as db.DatabaseUnavailable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+
+import pymysql
+from pymysql.constants import ER
+
+from .db import database_errors
+
+__all__ = ["Area", "Favorite", "Page", "UnknownArea", "collect", "favorites", "get_area", "children",
+           "is_collected", "ping", "provinces", "remove", "search", "set_note", "NOTE_MAX_CHARS"]
+
+NOTE_MAX_CHARS = 200  # favorites.note VARCHAR(200): characters, not bytes, in utf8mb4
+
+
+class UnknownArea(LookupError):
+    """No area has this code."""
+
+
+@dataclass(frozen=True, slots=True)
+class Area:
+    district_id: int
+    district: str
+    level: int                                # 1 province, 2 city, 3 county
+    pid: int | None
+    longitude: Decimal | None
+    latitude: Decimal | None
+    ancestors: tuple[tuple[int, str], ...]    # (code, name) from the province down to the parent
+
+
+@dataclass(frozen=True, slots=True)
+class Favorite:
+    area: Area
+    note: str
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list
+    total: int        # rows over all pages
+    number: int       # 1-based
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+# An area with its parent and grandparent (the tree is three levels deep), so one query builds a breadcrumb.
+_AREA = """
+    a.district_id, a.district, a.level, a.pid, a.longitude, a.latitude,
+    p.district_id, p.district, g.district_id, g.district
+"""
+_AREA_JOINS = """
+    LEFT JOIN areas p ON p.district_id = a.pid
+    LEFT JOIN areas g ON g.district_id = p.pid
+"""
+_AREA_WIDTH = 10  # columns in _AREA
+
+
+def _area(row: tuple) -> Area:
+    code, name, level, pid, lon, lat, p_code, p_name, g_code, g_name = row[:_AREA_WIDTH]
+    ancestors = tuple((c, n) for c, n in ((g_code, g_name), (p_code, p_name)) if c is not None)
+    return Area(code, name, level, pid, lon, lat, ancestors)
+
+
+@contextlib.contextmanager
+def _cursor(con) -> Iterator[pymysql.cursors.Cursor]:
+    with database_errors(), con.cursor() as cur:
+        yield cur
+
+
+@contextlib.contextmanager
+def _transaction(con) -> Iterator[pymysql.cursors.Cursor]:
+    """One write transaction: commit when the block ends, roll back when it raises."""
+    with _cursor(con) as cur:
+        try:
+            con.begin()
+            yield cur
+        except BaseException:
+            with contextlib.suppress(pymysql.MySQLError):
+                con.rollback()
+            raise
+        con.commit()
+
+
+def ping(con) -> None:
+    """Raise DatabaseUnavailable unless the database answers a query."""
+    with _cursor(con) as cur:
+        cur.execute("SELECT 1")
+        cur.fetchall()
+
+
+def get_area(con, district_id: int) -> Area | None:
+    with _cursor(con) as cur:
+        cur.execute(f"SELECT {_AREA} FROM areas a {_AREA_JOINS} WHERE a.district_id = %s", (district_id,))
+        row = cur.fetchone()
+    return None if row is None else _area(row)
+
+
+def provinces(con) -> list[Area]:
+    with _cursor(con) as cur:
+        cur.execute(f"SELECT {_AREA} FROM areas a {_AREA_JOINS} WHERE a.level = 1 ORDER BY a.district_id")
+        return [_area(row) for row in cur.fetchall()]
+
+
+def _paged(con, where: str, params: tuple, number: int, per_page: int) -> Page:
+    # `where` is one of this module's constant fragments; only `params` carry outside values.
+    with _cursor(con) as cur:
+        cur.execute(f"SELECT COUNT(*) FROM areas a WHERE {where}", params)
+        (total,) = cur.fetchone()
+        cur.execute(f"SELECT {_AREA} FROM areas a {_AREA_JOINS} WHERE {where} "
+                    "ORDER BY a.level, a.district_id LIMIT %s OFFSET %s",
+                    (*params, per_page, (number - 1) * per_page))
+        return Page([_area(row) for row in cur.fetchall()], total, number, per_page)
+
+
+def children(con, district_id: int, number: int = 1, per_page: int = 20) -> Page:
+    """One page of an area's direct children (cities of a province, counties of a city)."""
+    return _paged(con, "a.pid = %s", (district_id,), number, per_page)
+
+
+def _like_contains(text: str) -> str:
+    # '!' is our LIKE escape character (ESCAPE '!'), so % and _ typed by a user match themselves.
+    # Not backslash: its meaning in string literals changes with the NO_BACKSLASH_ESCAPES SQL mode.
+    return "%" + text.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%"
+
+
+def search(con, text: str, number: int = 1, per_page: int = 20) -> Page:
+    """Areas whose name contains `text` literally; provinces first, then cities, then counties."""
+    return _paged(con, "a.district LIKE %s ESCAPE '!'", (_like_contains(text),), number, per_page)
+
+
+def collect(con, district_id: int) -> bool:
+    """Add an area to the favourites: True if added, False if it was there already.
+
+    No "SELECT then INSERT" (two racing requests would both see nothing and both insert): the INSERT is
+    the test, and the UNIQUE key makes exactly one of any number of concurrent requests succeed.
+    """
+    try:
+        with _transaction(con) as cur:
+            cur.execute("INSERT INTO favorites (district_id) VALUES (%s)", (district_id,))
+    except pymysql.err.IntegrityError as exc:
+        if exc.args[0] == ER.DUP_ENTRY:
+            return False
+        if exc.args[0] == ER.NO_REFERENCED_ROW_2:  # the foreign key: no such area
+            raise UnknownArea(district_id) from None
+        raise
+    return True
+
+
+def is_collected(con, district_id: int) -> bool:
+    with _cursor(con) as cur:
+        cur.execute("SELECT 1 FROM favorites WHERE district_id = %s", (district_id,))
+        return cur.fetchone() is not None
+
+
+def favorites(con) -> list[Favorite]:
+    """Every favourite, the most recently collected first."""
+    with _cursor(con) as cur:
+        cur.execute(f"SELECT {_AREA}, f.note, f.created_at, f.updated_at FROM favorites f "
+                    f"JOIN areas a ON a.district_id = f.district_id {_AREA_JOINS} "
+                    "ORDER BY f.created_at DESC, f.id DESC")
+        return [Favorite(_area(row), *row[_AREA_WIDTH:]) for row in cur.fetchall()]
+
+
+def set_note(con, district_id: int, note: str) -> bool:
+    """Replace a favourite's note; False when the area is not a favourite."""
+    if len(note) > NOTE_MAX_CHARS:
+        raise ValueError(f"a note has at most {NOTE_MAX_CHARS} characters")
+    with _transaction(con) as cur:
+        # Counts matched rows, not changed ones (CLIENT.FOUND_ROWS in db.py): an unchanged note is found.
+        return cur.execute("UPDATE favorites SET note = %s WHERE district_id = %s", (note, district_id)) == 1
+
+
+def remove(con, district_id: int) -> bool:
+    """Remove a favourite; False when it was not one."""
+    with _transaction(con) as cur:
+        return cur.execute("DELETE FROM favorites WHERE district_id = %s", (district_id,)) == 1

@@ -1,0 +1,170 @@
+"""The demo's pages. Each view is thin: parse and check the input, call the repository, render or redirect.
+
+GET never changes data; the three writes (collect, note, remove) are POST forms with a CSRF token
+(checked by miniweb) and answer 303 See Other (RFC 9110 §15.4.4), so a reload does not post again.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from miniweb import App, BadRequest, NotFound, Request, Response, json_response, redirect, send_file
+
+from . import repository as repo
+from .db import Database, DatabaseUnavailable
+
+__all__ = ["register", "PER_PAGE", "SEARCH_MAX_CHARS", "LEVEL_NAMES"]
+
+PER_PAGE = 20            # rows per page: a phone screen or two
+SEARCH_MAX_CHARS = 50    # the longest area name has 15 characters; longer input is a mistake or abuse
+MAX_PAGE = 10_000        # far past the last page of anything we have; bigger numbers are rejected as 400
+LEVEL_NAMES = {1: "省级", 2: "地级", 3: "县级"}
+CHILD_NAMES = {1: "下辖城市", 2: "下辖区县"}
+
+
+def _page_number(request: Request) -> int:
+    raw = request.args.get("page", "1")
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+        raise BadRequest(f"页码必须是 1 到 {MAX_PAGE} 之间的整数")
+    return int(raw)
+
+
+def _check_page_exists(page: repo.Page) -> None:
+    if page.number > page.pages:
+        raise NotFound(f"没有第 {page.number} 页（共 {page.pages} 页）")
+
+
+def _code(raw: str | None) -> int | None:
+    """A 6-digit division code from a query parameter, or None when absent or malformed."""
+    return int(raw) if raw and raw.isascii() and raw.isdigit() and len(raw) == 6 else None
+
+
+def register(app: App, database: Database, static_dir: Path) -> None:
+    """Add the demo's routes to `app`."""
+
+    def db(request: Request):  # -> a pooled PyMySQL connection
+        # Taken on first use, released by the teardown hook in app.py: pages that need no database
+        # (redirects, the favicon) never touch the pool.
+        con = getattr(request.state, "db", None)
+        if con is None:
+            con = request.state.db = database.connection()
+        return con
+
+    def area_or_404(request: Request, district_id: str) -> repo.Area:
+        area = repo.get_area(db(request), int(district_id))
+        if area is None:
+            raise NotFound(f"没有代码为 {district_id} 的地区")
+        return area
+
+    @app.route("/", name="index")
+    def index(request: Request) -> Response:
+        return app.render(request, "index.html", provinces=repo.provinces(db(request)), levels=LEVEL_NAMES)
+
+    @app.route(r"/areas/(\d{6})", name="area")
+    def area(request: Request, district_id: str) -> Response:
+        number = _page_number(request)
+        con = db(request)
+        place = area_or_404(request, district_id)
+        page = repo.children(con, place.district_id, number, PER_PAGE)
+        if page.total:
+            _check_page_exists(page)
+        return app.render(request, "area.html", area=place, page=page, levels=LEVEL_NAMES,
+                          child_name=CHILD_NAMES.get(place.level, ""),
+                          collected=repo.is_collected(con, place.district_id))
+
+    @app.route("/search", name="search")
+    def search(request: Request) -> Response:
+        text = request.args.get("q", "").strip()
+        if len(text) > SEARCH_MAX_CHARS:
+            raise BadRequest(f"搜索词最多 {SEARCH_MAX_CHARS} 个字")
+        page = None
+        if text:
+            page = repo.search(db(request), text, _page_number(request), PER_PAGE)
+            if page.total:
+                _check_page_exists(page)
+        return app.render(request, "search.html", q=text, page=page, levels=LEVEL_NAMES)
+
+    @app.route(r"/areas/(\d{6})/collect", methods=["POST"], name="collect")
+    def collect(request: Request, district_id: str) -> Response:
+        try:
+            added = repo.collect(db(request), int(district_id))
+        except repo.UnknownArea:
+            raise NotFound(f"没有代码为 {district_id} 的地区，无法收藏") from None
+        notice = "added" if added else "already"
+        return redirect(app.url_for("favorites", **{notice: district_id}) + f"#fav-{district_id}")
+
+    @app.route("/favorites", name="favorites")
+    def favorites(request: Request) -> Response:
+        return _favorites_page(request)
+
+    def _favorites_page(request: Request, error: str | None = None, error_id: int | None = None,
+                        draft: str = "") -> Response:
+        notices = {kind: _code(request.args.get(kind)) for kind in ("added", "already", "saved", "removed")}
+        rows = repo.favorites(db(request))
+        return app.render(request, "favorites.html", favorites=rows, notices=notices,
+                          names={f.area.district_id: f.area.district for f in rows},
+                          error=error, error_id=error_id, draft=draft,
+                          note_max=repo.NOTE_MAX_CHARS, levels=LEVEL_NAMES)
+
+    @app.route(r"/favorites/(\d{6})/note", methods=["POST"], name="edit_note")
+    def edit_note(request: Request, district_id: str) -> Response:
+        note = request.form["note"]  # missing field -> 400
+        if len(note) > repo.NOTE_MAX_CHARS:
+            # 400 with the form again, the text kept, so nothing typed is lost.
+            response = _favorites_page(request, error=f"备注最多 {repo.NOTE_MAX_CHARS} 个字，"
+                                       f"现在有 {len(note)} 个字", error_id=int(district_id), draft=note)
+            response.status_code = 400
+            return response
+        if not repo.set_note(db(request), int(district_id), note):
+            raise NotFound(f"收藏里没有代码为 {district_id} 的地区")
+        return redirect(app.url_for("favorites", saved=district_id) + f"#fav-{district_id}")
+
+    @app.route(r"/favorites/(\d{6})/remove", methods=["POST"], name="remove")
+    def remove(request: Request, district_id: str) -> Response:
+        if not repo.remove(db(request), int(district_id)):
+            raise NotFound(f"收藏里没有代码为 {district_id} 的地区")
+        return redirect(app.url_for("favorites", removed=district_id))
+
+    # -- the course's old page names: 301 Moved Permanently (RFC 9110 §15.4.2) to the new ones ----------
+
+    @app.route("/index.html", name="old_index")
+    def old_index(request: Request) -> Response:
+        return redirect(app.url_for("index"), status=301)
+
+    @app.route("/show.py", name="old_show")
+    def old_show(request: Request) -> Response:
+        code = _old_id(request)
+        return redirect(app.url_for("area", code) if code else app.url_for("index"), status=301)
+
+    @app.route("/collect.py", name="old_collect")
+    def old_collect(request: Request) -> Response:
+        # The old page collected on GET; GET must not change data, so it leads to the area's page,
+        # where the collect button is a POST form.
+        code = _old_id(request)
+        return redirect(app.url_for("area", code) if code else app.url_for("favorites"), status=301)
+
+    # -- infrastructure ------------------------------------------------------------------------------------
+
+    @app.route("/healthz", name="healthz")
+    def healthz(request: Request) -> Response:
+        # For load balancers: 200 only when a query round-trips to the database.
+        try:
+            repo.ping(db(request))
+        except DatabaseUnavailable:
+            return json_response({"status": "unavailable", "database": "down"}, status=503)
+        return json_response({"status": "ok", "database": "up"})
+
+    favicon = static_dir / "favicon.ico"
+
+    @app.route("/favicon.ico", name="favicon")
+    def favicon_ico(request: Request) -> Response:
+        return send_file(str(favicon), request, mimetype="image/x-icon")
+
+
+def _old_id(request: Request) -> str | None:
+    raw = request.args.get("id")
+    if raw is None or raw == "":
+        return None
+    if _code(raw) is None:
+        raise BadRequest("id 必须是 6 位数字的行政区划代码，例如 440300")
+    return raw

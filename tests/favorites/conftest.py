@@ -1,0 +1,69 @@
+"""Fixtures for the demo's tests: one throwaway MariaDB for the whole session, the app on top of it.
+
+The instance lives in a temp dir on a free port and is stopped at the end; nothing touches the demo's
+own `.data/mariadb/` or a system MySQL. Tests that write start from an empty favourites table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from apps.favorites import repository as repo
+from apps.favorites.db import Database
+from apps.favorites.settings import Settings, parse_database_url
+from scripts.localdb import LocalMariaDB, free_port
+
+TEST_SECRET_KEY = "tests-secret-key"
+
+
+@pytest.fixture(scope="session")
+def mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalMariaDB]:
+    db = LocalMariaDB(tmp_path_factory.mktemp("mariadb"), port=free_port())
+    db.start()
+    try:
+        yield db
+    finally:
+        db.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(mariadb: LocalMariaDB) -> Settings:
+    return Settings(database=parse_database_url(mariadb.url), secret_key=TEST_SECRET_KEY, pool_size=25)
+
+
+@pytest.fixture(scope="session")
+def database(settings: Settings) -> Iterator[Database]:
+    database = Database(settings)
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def con(database: Database, mariadb: LocalMariaDB) -> Iterator:
+    """A pooled connection; the favourites table is empty when the test starts."""
+    if not mariadb.running():  # a failed outage test must not take every later test down with it
+        mariadb.start()
+    con = database.connection()
+    for favorite in repo.favorites(con):
+        repo.remove(con, favorite.area.district_id)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="session")
+def wsgi_app(settings: Settings):
+    from apps.favorites import create_app
+
+    return create_app(settings)
+
+
+@pytest.fixture
+def web(wsgi_app, con):
+    """A WebTest client over the app, favourites emptied (through `con`)."""
+    import webtest
+
+    return webtest.TestApp(wsgi_app)

@@ -1,0 +1,78 @@
+"""repository.py against the real database: search is literal, collect is unique, notes are bounded."""
+
+from __future__ import annotations
+
+import pytest
+
+from apps.favorites import repository as repo
+
+
+def names(page: repo.Page) -> list[str]:
+    return [a.district for a in page.items]
+
+
+def test_children_are_paginated(con) -> None:
+    first = repo.children(con, 440000, 1, 10)
+    assert first.total == 21 and first.pages == 3
+    assert names(first)[:3] == ["广州市", "韶关市", "深圳市"]
+    last = repo.children(con, 440000, 3, 10)
+    assert len(last.items) == 1
+    assert not set(names(first)) & set(names(last))
+
+
+def test_search_finds_by_part_of_the_name(con) -> None:
+    page = repo.search(con, "南山", 1, 50)
+    assert "南山区" in names(page)
+    assert all("南山" in n for n in names(page))
+
+
+@pytest.mark.parametrize("text", ["%", "_", "!", "\\", "%%", "南_区", "深%"])
+def test_search_wildcards_are_literal(con, text: str) -> None:
+    assert repo.search(con, text, 1, 20).total == 0  # no area name holds these characters
+
+
+@pytest.mark.parametrize("text", ["' OR '1'='1", "\"; DROP TABLE areas; --", "1' UNION SELECT 1,2,3 -- "])
+def test_search_is_not_injectable(con, text: str) -> None:
+    assert repo.search(con, text, 1, 20).total == 0
+    assert len(repo.provinces(con)) == 34  # still there
+
+
+def test_collect_once(con) -> None:
+    assert repo.collect(con, 440300) is True
+    assert repo.collect(con, 440300) is False
+    assert [f.area.district for f in repo.favorites(con)] == ["深圳市"]
+    assert repo.is_collected(con, 440300)
+
+
+def test_collect_unknown_area(con) -> None:
+    with pytest.raises(repo.UnknownArea):
+        repo.collect(con, 999999)
+    assert repo.favorites(con) == []
+
+
+def test_note_round_trips_exactly(con) -> None:
+    repo.collect(con, 440300)
+    note = "我的家乡 <b>深圳</b> 'quote' \"dq\" \\ 😀" + "字" * 150
+    assert repo.set_note(con, 440300, note) is True
+    assert repo.set_note(con, 440300, note) is True  # unchanged, still found
+    assert repo.favorites(con)[0].note == note
+
+
+def test_note_limit_is_200_characters(con) -> None:
+    repo.collect(con, 440300)
+    assert repo.set_note(con, 440300, "深" * repo.NOTE_MAX_CHARS)
+    with pytest.raises(ValueError):
+        repo.set_note(con, 440300, "深" * (repo.NOTE_MAX_CHARS + 1))
+    assert repo.favorites(con)[0].note == "深" * repo.NOTE_MAX_CHARS
+
+
+def test_note_and_remove_on_a_non_favourite(con) -> None:
+    assert repo.set_note(con, 440300, "x") is False
+    assert repo.remove(con, 440300) is False
+
+
+def test_remove(con) -> None:
+    repo.collect(con, 440300)
+    repo.collect(con, 110000)
+    assert repo.remove(con, 440300) is True
+    assert [f.area.district_id for f in repo.favorites(con)] == [110000]
