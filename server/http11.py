@@ -134,7 +134,7 @@ def _check_incomplete(buf: bytearray, lead: int, start: int, config: Config) -> 
     limit = config.max_request_line
     line_end = buf.find(b"\r\n", lead, lead + limit + 2)
     if line_end < 0:
-        if len(buf) - lead > limit:
+        if len(buf) - lead - buf.endswith(b"\r") > limit:  # a final CR may be the start of the CRLF
             raise ProtocolError(f"request line longer than {limit} bytes", 414)
         return
     _parse_request_line(buf[lead:line_end].decode("latin-1"))
@@ -196,6 +196,10 @@ def _parse_request_line(line: str) -> tuple[str, str, str]:
     if match is None:
         raise ProtocolError(f"malformed request line {line[:100]!r}")
     method, target, version = match.groups()
+    if method == "CONNECT":
+        # We are an origin server, not a proxy: CONNECT is a method we do not implement (RFC 9110
+        # §9.3.6, §15.6.2), whatever its authority-form target, so 501 says it better than 400.
+        raise ProtocolError("CONNECT is not supported", 501)
     if version != "HTTP/1.1" and version != "HTTP/1.0":
         # RFC 9110 §2.5: a 1.x request with a minor version we do not know is served as our highest 1.x.
         if version[5] != "1":
@@ -206,10 +210,6 @@ def _parse_request_line(line: str) -> tuple[str, str, str]:
 
 def _parse_target(method: str, target: str) -> tuple[str, str, str | None]:
     """(path, query, authority or None) of a request-target (RFC 9112 §3.2)."""
-    if method == "CONNECT":
-        # We are an origin server, not a proxy: CONNECT is a method we do not implement (RFC 9110
-        # §9.3.6, §15.6.2), whatever its target, so 501 says it better than 400.
-        raise ProtocolError("CONNECT is not supported", 501)
     if target[0] == "/":  # origin-form
         if "#" in target:
             raise ProtocolError("fragment in request-target")
