@@ -1,0 +1,61 @@
+"""miniweb — a WSGI mini-framework: regex routes, strict URL decoding, errors that render themselves.
+
+Data flow of one request::
+
+    WSGI server ──environ──► App.wsgi_app
+                               ├─ /static/… ─► StaticFiles ─► send_file (ETag/304, wsgi.file_wrapper)
+                               └─ Request(environ)                 lazily parses path/args/form/files/json
+                                    ─► Router.match ─► 404 / 405 + Allow
+                                    ─► before_request ─► CSRF check (POST/PUT/PATCH/DELETE)
+                                    ─► handler(request, *groups) ─► str | bytes | dict | Response
+                                    ─► errorhandler / default error page ─► after_request
+                                    ─► teardown_request (always) ─► "miniweb.request" log line
+    WSGI server ◄──status, headers, body── Response
+
+miniweb imports nothing from ``server/`` and runs under any WSGI server.
+"""
+
+from .app import App
+from .datastructures import FileStorage, Headers, MultiDict
+from .errors import (
+    BadRequest,
+    Forbidden,
+    HTTPError,
+    InternalServerError,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    Unauthorized,
+    UnsupportedMediaType,
+)
+from .logs import configure_logging
+from .request import Request
+from .response import Response, json_response, redirect, send_file
+from .routing import BuildError
+from .static import StaticFiles
+
+__all__ = [
+    "App",
+    "Request",
+    "Response",
+    "redirect",
+    "json_response",
+    "send_file",
+    "HTTPError",
+    "BadRequest",
+    "Unauthorized",
+    "Forbidden",
+    "NotFound",
+    "MethodNotAllowed",
+    "PayloadTooLarge",
+    "UnsupportedMediaType",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "StaticFiles",
+    "configure_logging",
+    "MultiDict",
+    "Headers",
+    "FileStorage",
+    "BuildError",
+]

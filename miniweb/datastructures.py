@@ -1,0 +1,216 @@
+"""Containers shared by requests and responses: MultiDict, Headers, FileStorage."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, BinaryIO, TypeVar
+
+from .errors import MissingKey
+
+__all__ = ["MultiDict", "Headers", "FileStorage"]
+
+T = TypeVar("T")
+_MISSING: Any = object()
+
+
+class MultiDict:
+    """A form/query mapping where a key may repeat (``?tag=a&tag=b``).
+
+    ``md[key]`` is the first value and raises :class:`~miniweb.errors.MissingKey` (a 400 Bad Request
+    that is also a ``KeyError``) when absent, so a handler reading a required field needs no checks.
+    """
+
+    __slots__ = ("_data",)
+
+    def __init__(self, pairs: Iterable[tuple[str, Any]] = ()) -> None:
+        self._data: dict[str, list[Any]] = {}
+        for key, value in pairs:
+            self._data.setdefault(key, []).append(value)
+
+    def __getitem__(self, key: str) -> Any:
+        try:
+            return self._data[key][0]
+        except KeyError:
+            raise MissingKey(key) from None
+
+    def get(self, key: str, default: Any = None, type: Callable[[Any], T] | None = None) -> Any:
+        """First value for ``key``, converted by ``type``; ``default`` if absent or not convertible."""
+        values = self._data.get(key)
+        if not values:
+            return default
+        if type is None:
+            return values[0]
+        try:
+            return type(values[0])
+        except (ValueError, TypeError):
+            return default
+
+    def getlist(self, key: str, type: Callable[[Any], T] | None = None) -> list[Any]:
+        """Every value for ``key`` (``[]`` if absent); with ``type``, unconvertible values are skipped."""
+        values = self._data.get(key, [])
+        if type is None:
+            return list(values)
+        out = []
+        for value in values:
+            try:
+                out.append(type(value))
+            except (ValueError, TypeError):
+                continue
+        return out
+
+    def add(self, key: str, value: Any) -> None:
+        self._data.setdefault(key, []).append(value)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._data
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def keys(self) -> Iterable[str]:
+        return self._data.keys()
+
+    def items(self, multi: bool = False) -> Iterator[tuple[str, Any]]:
+        """``(key, first value)`` pairs, or every ``(key, value)`` pair with ``multi=True``."""
+        for key, values in self._data.items():
+            if multi:
+                for value in values:
+                    yield key, value
+            else:
+                yield key, values[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {key: values[0] for key, values in self._data.items()}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, MultiDict) and self._data == other._data
+
+    def __repr__(self) -> str:
+        return f"MultiDict({list(self.items(multi=True))!r})"
+
+
+def _check_header(name: str, value: str) -> None:
+    # A CR or LF in a header would let user input inject headers or split the response (RFC 9110 §5.5).
+    for part in (name, value):
+        if "\r" in part or "\n" in part or "\0" in part:
+            raise ValueError(f"header {name!r} contains CR, LF or NUL")
+
+
+class Headers:
+    """An ordered list of ``(name, value)`` pairs with case-insensitive lookup (RFC 9110 §5.1).
+
+    Iterating yields the pairs (list-like, as WSGI wants them); ``headers["content-type"]`` looks one up.
+    """
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Iterable[tuple[str, str]] | None = None) -> None:
+        self._items: list[tuple[str, str]] = []
+        for name, value in items or ():
+            self.add(name, value)
+
+    def add(self, name: str, value: str) -> None:
+        """Append a header, keeping any existing one of the same name (e.g. several ``Set-Cookie``)."""
+        value = str(value)
+        _check_header(name, value)
+        self._items.append((name, value))
+
+    def __setitem__(self, name: str, value: str) -> None:
+        """Replace every header called ``name`` with one."""
+        self.pop(name, None)
+        self.add(name, value)
+
+    def __getitem__(self, name: str) -> str:
+        value = self.get(name)
+        if value is None:
+            raise KeyError(name)
+        return value
+
+    def get(self, name: str, default: Any = None) -> Any:
+        lower = name.lower()
+        for key, value in self._items:
+            if key.lower() == lower:
+                return value
+        return default
+
+    def getlist(self, name: str) -> list[str]:
+        lower = name.lower()
+        return [value for key, value in self._items if key.lower() == lower]
+
+    def pop(self, name: str, default: Any = _MISSING) -> Any:
+        lower = name.lower()
+        found = [value for key, value in self._items if key.lower() == lower]
+        if not found:
+            if default is _MISSING:
+                raise KeyError(name)
+            return default
+        self._items = [(key, value) for key, value in self._items if key.lower() != lower]
+        return found[0]
+
+    def __delitem__(self, name: str) -> None:
+        self.pop(name)
+
+    def setdefault(self, name: str, value: str) -> str:
+        existing = self.get(name)
+        if existing is None:
+            self.add(name, value)
+            return value
+        return existing
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.get(name) is not None
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def keys(self) -> list[str]:
+        return [key for key, _ in self._items]
+
+    def values(self) -> list[str]:
+        return [value for _, value in self._items]
+
+    def items(self) -> list[tuple[str, str]]:
+        return list(self._items)
+
+    def to_wsgi_list(self) -> list[tuple[str, str]]:
+        return list(self._items)
+
+    def __repr__(self) -> str:
+        return f"Headers({self._items!r})"
+
+
+class FileStorage:
+    """One uploaded file from a ``multipart/form-data`` body (already bounded by ``max_body_bytes``)."""
+
+    def __init__(self, data: bytes, filename: str, content_type: str, name: str = "") -> None:
+        self.name = name
+        self.filename = filename
+        self.content_type = content_type
+        self.stream: BinaryIO = io.BytesIO(data)
+        self.size = len(data)
+
+    def read(self, size: int = -1) -> bytes:
+        return self.stream.read(size)
+
+    def save(self, destination: str | BinaryIO) -> None:
+        """Write the upload to a path or an open binary file, from its start.
+
+        ``filename`` comes from the client: never use it as a path without sanitising it.
+        """
+        self.stream.seek(0)
+        if isinstance(destination, str):
+            with open(destination, "wb") as out:
+                shutil.copyfileobj(self.stream, out)
+        else:
+            shutil.copyfileobj(self.stream, destination)
+
+    def __repr__(self) -> str:
+        return f"<FileStorage {self.filename!r} {self.content_type!r} {self.size} bytes>"

@@ -1,0 +1,231 @@
+"""The request: a thin, lazily-cached view over a WSGI ``environ`` (PEP 3333).
+
+Nothing is parsed until asked for, and nothing twice. Decoding is strict everywhere: text that is not
+UTF-8 is a 400 Bad Request, never silently dropped or replaced.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cached_property
+from http.cookies import CookieError, SimpleCookie
+from types import SimpleNamespace
+from typing import Any
+from urllib.parse import parse_qsl
+
+from .datastructures import Headers, MultiDict
+from .errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from .multipart import parse_multipart, parse_options_header
+
+__all__ = ["Request", "decode_path"]
+
+_READ_CHUNK = 64 * 1024
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def decode_path(environ: dict[str, Any]) -> str:
+    """PATH_INFO as real text.
+
+    PEP 3333 hands the (already percent-decoded) path over as bytes-as-latin-1 str; the bytes are UTF-8
+    (RFC 3986 §2.5), so re-encode and decode strictly. Invalid UTF-8 is the client's error: 400.
+    """
+    raw = environ.get("PATH_INFO", "")
+    try:
+        return raw.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        raise BadRequest("The URL path is not valid UTF-8.") from None
+
+
+def _parse_urlencoded(text: str, what: str, max_fields: int) -> MultiDict:
+    """``a=1&b=%E4%B8%AD+x`` -> MultiDict; ``+`` and ``%20`` are spaces (HTML §4.10.21.7)."""
+    try:
+        pairs = parse_qsl(
+            text, keep_blank_values=True, encoding="utf-8", errors="strict", max_num_fields=max_fields
+        )
+    except UnicodeDecodeError:
+        raise BadRequest(f"The {what} is not valid UTF-8 once percent-decoded.") from None
+    except ValueError:
+        raise BadRequest(f"The {what} has more than {max_fields} fields.") from None
+    return MultiDict(pairs)
+
+
+class Request:
+    """One HTTP request. Handlers get it as their first argument (no thread-local globals)."""
+
+    def __init__(
+        self, environ: dict[str, Any], max_body_bytes: int = 1_000_000, max_form_fields: int = 1000
+    ) -> None:
+        self.environ = environ
+        self.max_body_bytes = max_body_bytes
+        self.max_form_fields = max_form_fields
+        #: Per-request data for the app (the demo keeps its database connection here).
+        self.state = SimpleNamespace()
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method} {self.environ.get('PATH_INFO', '')!r}>"
+
+    # --- the request line and headers -------------------------------------------------------------------
+
+    @property
+    def method(self) -> str:
+        return self.environ.get("REQUEST_METHOD", "GET").upper()
+
+    @cached_property
+    def path(self) -> str:
+        """The decoded path (``/地区/1``), without the app's mount point (SCRIPT_NAME)."""
+        return decode_path(self.environ) or "/"
+
+    @property
+    def script_name(self) -> str:
+        return self.environ.get("SCRIPT_NAME", "")
+
+    @property
+    def query_string(self) -> str:
+        """The raw query string, still percent-encoded."""
+        return self.environ.get("QUERY_STRING", "")
+
+    @property
+    def scheme(self) -> str:
+        return self.environ.get("wsgi.url_scheme", "http")
+
+    @property
+    def host(self) -> str:
+        host = self.environ.get("HTTP_HOST")
+        if host:
+            return host
+        port = self.environ.get("SERVER_PORT", "")
+        default = "443" if self.scheme == "https" else "80"
+        name = self.environ.get("SERVER_NAME", "localhost")
+        return name if port in ("", default) else f"{name}:{port}"
+
+    @property
+    def remote_addr(self) -> str | None:
+        return self.environ.get("REMOTE_ADDR")
+
+    @cached_property
+    def headers(self) -> Headers:
+        """Request headers, case-insensitive: ``request.headers["User-Agent"]``."""
+        headers = Headers()
+        for key, value in self.environ.items():
+            if key.startswith("HTTP_"):
+                headers.add(key[5:].replace("_", "-").title(), value)
+            elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
+                headers.add(key.replace("_", "-").title(), value)
+        return headers
+
+    @cached_property
+    def mimetype(self) -> str:
+        """The Content-Type without parameters, lower-cased (``"application/json"``)."""
+        return parse_options_header(self.environ.get("CONTENT_TYPE", ""))[0]
+
+    @cached_property
+    def cookies(self) -> dict[str, str]:
+        """Cookies sent by the client (RFC 6265 §5.4); a malformed Cookie header yields what parsed."""
+        raw = self.environ.get("HTTP_COOKIE", "")
+        if not raw:
+            return {}
+        # Cookie values we set are UTF-8; the header reaches us as latin-1 (PEP 3333).
+        try:
+            raw = raw.encode("latin-1").decode("utf-8")
+        except UnicodeError:
+            raise BadRequest("The Cookie header is not valid UTF-8.") from None
+        jar: SimpleCookie = SimpleCookie()
+        try:
+            jar.load(raw)
+        except CookieError:
+            return {}
+        return {name: morsel.value for name, morsel in jar.items()}
+
+    # --- query and body ---------------------------------------------------------------------------------
+
+    @cached_property
+    def args(self) -> MultiDict:
+        """The query string parameters (``?q=北京&page=2``)."""
+        raw = self.query_string
+        try:
+            text = raw.encode("latin-1").decode("utf-8")  # raw non-ASCII bytes sent unescaped
+        except UnicodeError:
+            raise BadRequest("The query string is not valid UTF-8.") from None
+        return _parse_urlencoded(text, "query string", self.max_form_fields)
+
+    @cached_property
+    def content_length(self) -> int | None:
+        value = self.environ.get("CONTENT_LENGTH", "")
+        if not value:
+            return None
+        if not value.isdigit():  # RFC 9110 §8.6: 1*DIGIT, so no sign, no spaces
+            raise BadRequest("The Content-Length header is not a number.")
+        return int(value)
+
+    @cached_property
+    def body(self) -> bytes:
+        """The raw body, read once; more than ``max_body_bytes`` is a 413."""
+        length = self.content_length
+        limit = self.max_body_bytes
+        if length is not None and length > limit:
+            raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+        stream = self.environ.get("wsgi.input")
+        if stream is None:
+            return b""
+        if length is None:
+            # No length: PEP 3333 says the body is empty unless the server marks the input terminated
+            # (e.g. it de-chunked the body); then read to EOF, but one byte past the limit at most.
+            if not self.environ.get("wsgi.input_terminated"):
+                return b""
+            length = limit + 1
+        chunks: list[bytes] = []
+        remaining = length
+        while remaining > 0:
+            chunk = stream.read(min(remaining, _READ_CHUNK))
+            if not chunk:
+                break  # the client sent less than it announced; the server reports that, we use what came
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        data = b"".join(chunks)
+        if len(data) > limit:
+            raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+        return data
+
+    @cached_property
+    def _form_and_files(self) -> tuple[MultiDict, MultiDict]:
+        mimetype = self.mimetype
+        if mimetype == "application/x-www-form-urlencoded":
+            try:
+                text = self.body.decode("utf-8")
+            except UnicodeDecodeError:
+                raise BadRequest("The form body is not valid UTF-8.") from None
+            return _parse_urlencoded(text, "form body", self.max_form_fields), MultiDict()
+        if mimetype == "multipart/form-data":
+            fields, files = parse_multipart(self.body, self.environ.get("CONTENT_TYPE", ""))
+            if len(fields) + len(files) > self.max_form_fields:
+                raise BadRequest(f"The form body has more than {self.max_form_fields} fields.")
+            return fields, files
+        return MultiDict(), MultiDict()
+
+    @property
+    def form(self) -> MultiDict:
+        """Fields of an urlencoded or multipart body; empty for other bodies."""
+        return self._form_and_files[0]
+
+    @property
+    def files(self) -> MultiDict:
+        """Uploaded files (:class:`FileStorage`) of a multipart body."""
+        return self._form_and_files[1]
+
+    @property
+    def is_form(self) -> bool:
+        return self.mimetype in _FORM_TYPES
+
+    @cached_property
+    def json(self) -> Any:
+        """The body parsed as JSON: 415 unless the Content-Type says JSON, 400 if it is not valid JSON."""
+        mimetype = self.mimetype
+        if not (
+            mimetype == "application/json"
+            or (mimetype.startswith("application/") and mimetype.endswith("+json"))
+        ):
+            raise UnsupportedMediaType("Expected a JSON body (Content-Type: application/json).")
+        try:
+            return json.loads(self.body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadRequest(f"The body is not valid JSON: {exc}") from None

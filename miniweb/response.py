@@ -1,0 +1,256 @@
+"""The response: status, headers, cookies and a body; plus redirect, JSON and file helpers.
+
+A :class:`Response` is itself a WSGI application, so it can be returned from anywhere WSGI is spoken.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import mimetypes
+import os
+import re
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from email.utils import format_datetime, formatdate, parsedate_to_datetime
+from typing import Any, BinaryIO
+from urllib.parse import quote
+
+from .datastructures import Headers
+from .errors import HTTPError, reason_phrase
+
+__all__ = ["Response", "redirect", "json_response", "send_file", "error_response"]
+
+_FILE_BLOCK = 64 * 1024
+_COOKIE_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")  # RFC 6265 §4.1.1: a token
+_COOKIE_VALUE = re.compile(r"^[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*$")  # cookie-octet
+# Characters a Location URL may keep as they are; the rest (spaces, non-ASCII) is percent-encoded.
+_URL_SAFE = "/:?#[]@!$&'()*+,;=%~-._"
+
+
+class Response:
+    """``Response(body="", status=200, headers=None, content_type="text/html; charset=utf-8")``.
+
+    ``body`` may be ``str`` (sent as UTF-8), ``bytes``, or an iterable of bytes (streamed; ``close()`` is
+    passed on to the server).
+    """
+
+    def __init__(
+        self,
+        body: str | bytes | Iterable[bytes] = "",
+        status: int = 200,
+        headers: Iterable[tuple[str, str]] | dict[str, str] | None = None,
+        content_type: str | None = "text/html; charset=utf-8",
+    ) -> None:
+        self.status_code = int(status)
+        if isinstance(headers, dict):
+            headers = headers.items()
+        self.headers = Headers(headers)
+        if content_type and "Content-Type" not in self.headers:
+            self.headers["Content-Type"] = content_type
+        self.body = body
+
+    @property
+    def body(self) -> bytes | Iterable[bytes]:
+        return self._body
+
+    @body.setter
+    def body(self, value: str | bytes | Iterable[bytes]) -> None:
+        if isinstance(value, str):
+            value = value.encode("utf-8")
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            value = bytes(value)
+            self.headers["Content-Length"] = str(len(value))
+        self._body = value
+
+    @property
+    def text(self) -> str:
+        """The body as text (for tests and after-request hooks); only for in-memory bodies."""
+        if not isinstance(self._body, bytes):
+            raise TypeError("the body is a stream, not text")
+        return self._body.decode("utf-8")
+
+    @property
+    def status(self) -> str:
+        """The WSGI status line, ``"404 Not Found"``."""
+        return f"{self.status_code} {reason_phrase(self.status_code)}"
+
+    @property
+    def content_type(self) -> str | None:
+        return self.headers.get("Content-Type")
+
+    def set_cookie(
+        self,
+        name: str,
+        value: str = "",
+        max_age: int | None = None,
+        path: str = "/",
+        secure: bool = False,
+        httponly: bool = True,
+        samesite: str | None = "Lax",
+        expires: datetime | int | float | None = None,
+        domain: str | None = None,
+    ) -> None:
+        """Add a ``Set-Cookie`` header (RFC 6265 §4.1). HttpOnly and SameSite=Lax unless told otherwise.
+
+        ``value`` must be cookie-safe ASCII; encode anything else (e.g. with ``urllib.parse.quote``).
+        """
+        if not _COOKIE_NAME.match(name):
+            raise ValueError(f"invalid cookie name {name!r}")
+        if not _COOKIE_VALUE.match(value):
+            raise ValueError(
+                f"cookie {name!r}: the value must be ASCII without spaces, quotes, commas, ';' or '\\'"
+            )
+        parts = [f"{name}={value}"]
+        if domain:
+            parts.append(f"Domain={domain}")
+        if path:
+            parts.append(f"Path={path}")
+        if max_age is not None:
+            parts.append(f"Max-Age={int(max_age)}")
+        if isinstance(expires, datetime):
+            parts.append("Expires=" + format_datetime(expires.astimezone(UTC), usegmt=True))
+        elif expires is not None:
+            parts.append("Expires=" + formatdate(float(expires), usegmt=True))
+        if secure:
+            parts.append("Secure")
+        if httponly:
+            parts.append("HttpOnly")
+        if samesite:
+            if samesite.capitalize() not in ("Strict", "Lax", "None"):
+                raise ValueError("samesite must be 'Strict', 'Lax', 'None' or None")
+            if samesite.capitalize() == "None" and not secure:
+                raise ValueError("browsers drop SameSite=None cookies that are not Secure")
+            parts.append(f"SameSite={samesite.capitalize()}")
+        self.headers.add("Set-Cookie", "; ".join(parts))
+
+    def delete_cookie(self, name: str, path: str = "/", domain: str | None = None) -> None:
+        """Tell the client to forget a cookie (same name, path and domain as when it was set)."""
+        self.set_cookie(name, "", max_age=0, expires=0, path=path, domain=domain)
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        body = self._body
+        if self.status_code in (204, 304):
+            # These never carry a body, and a Content-Length would describe one (RFC 9110 §8.6, §15.4.5).
+            self.headers.pop("Content-Length", None)
+            body = self._discard_body()
+        elif environ.get("REQUEST_METHOD") == "HEAD":
+            body = self._discard_body()  # same headers as GET, Content-Length included, no body (§9.3.2)
+        start_response(self.status, self.headers.to_wsgi_list())
+        if isinstance(body, bytes):
+            return [body]
+        return body
+
+    def _discard_body(self) -> bytes:
+        close = getattr(self._body, "close", None)
+        if close is not None:
+            close()  # e.g. an open file from send_file
+        return b""
+
+    def __repr__(self) -> str:
+        return f"<Response {self.status}>"
+
+
+def redirect(url: str, status: int = 303) -> Response:
+    """Redirect to ``url``; 303 See Other by default, the right answer after a POST (RFC 9110 §15.4.4)."""
+    location = quote(url, safe=_URL_SAFE)  # non-ASCII or spaces cannot go into a header as they are
+    link = html.escape(location)
+    body = f'<!doctype html>\n<p>Redirecting to <a href="{link}">{link}</a>.</p>\n'
+    return Response(body, status, [("Location", location)])
+
+
+def json_response(obj: Any, status: int = 200) -> Response:
+    """``obj`` as UTF-8 JSON (RFC 8259: no charset parameter needed)."""
+    body = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    return Response(body, status, content_type="application/json")
+
+
+class _FileIterator:
+    """Blocks of an open file, for servers without ``wsgi.file_wrapper``; ``close()`` closes the file."""
+
+    def __init__(self, file: BinaryIO, block_size: int = _FILE_BLOCK) -> None:
+        self.file, self.block_size = file, block_size
+
+    def __iter__(self) -> Iterator[bytes]:
+        while block := self.file.read(self.block_size):
+            yield block
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def _etag_matches(header: str, etag: str) -> bool:
+    """If-None-Match uses the weak comparison (RFC 9110 §13.1.2): ``W/`` prefixes are ignored."""
+    if header.strip() == "*":
+        return True
+    bare = etag.removeprefix("W/")
+    return any(candidate.strip().removeprefix("W/") == bare for candidate in header.split(","))
+
+
+def _not_modified(environ: dict[str, Any], etag: str, mtime: int) -> bool:
+    """RFC 9110 §13.2.2: If-None-Match decides when present; else If-Modified-Since, for GET/HEAD only."""
+    if environ.get("REQUEST_METHOD", "GET") not in ("GET", "HEAD"):
+        return False
+    if_none_match = environ.get("HTTP_IF_NONE_MATCH")
+    if if_none_match is not None:
+        return _etag_matches(if_none_match, etag)
+    since = environ.get("HTTP_IF_MODIFIED_SINCE")
+    if since:
+        try:
+            return mtime <= parsedate_to_datetime(since).timestamp()
+        except (TypeError, ValueError, OverflowError):
+            return False  # an unparseable date is ignored (§13.1.3)
+    return False
+
+
+def send_file(
+    path: str | os.PathLike[str],
+    environ_or_request: Any,
+    mimetype: str | None = None,
+    max_age: int | None = None,
+    download_name: str | None = None,
+) -> Response:
+    """Serve a file with ETag and Last-Modified, answering 304 when the client's copy is current.
+
+    The body goes through ``wsgi.file_wrapper`` when the server offers one (ours uses ``sendfile``).
+    ``path`` is trusted: never build it from user input (use :class:`StaticFiles` for that).
+    """
+    environ = getattr(environ_or_request, "environ", environ_or_request)
+    file = open(path, "rb")  # noqa: SIM115 - closed by the server through the body's close()
+    try:
+        stat = os.fstat(file.fileno())
+        mtime = int(stat.st_mtime)
+        etag = f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"'
+        headers = Headers([("ETag", etag), ("Last-Modified", formatdate(mtime, usegmt=True))])
+        if max_age is not None:
+            headers.add("Cache-Control", f"public, max-age={int(max_age)}")
+        response = Response(status=304, content_type=None)
+        response.headers = headers
+        if _not_modified(environ, etag, mtime):
+            file.close()
+            response._body = b""
+            return response
+        if mimetype is None:
+            guessed, encoding = mimetypes.guess_type(os.fspath(path))
+            # A .gz file is not "text/plain with gzip encoding" to a browser saving it: send it as bytes.
+            mimetype = guessed if guessed and not encoding else "application/octet-stream"
+        if mimetype.startswith("text/") and "charset" not in mimetype:
+            mimetype += "; charset=utf-8"
+        headers.add("Content-Type", mimetype)
+        headers.add("Content-Length", str(stat.st_size))
+        if download_name:
+            headers.add(
+                "Content-Disposition", f"attachment; filename*=UTF-8''{quote(download_name, safe='')}"
+            )
+        wrapper = environ.get("wsgi.file_wrapper")
+        response.status_code = 200
+        response._body = wrapper(file, _FILE_BLOCK) if wrapper else _FileIterator(file)
+        return response
+    except BaseException:
+        file.close()
+        raise
+
+
+def error_response(error: HTTPError, detail: str | None = None) -> Response:
+    """The default page for an HTTP error, with the headers it carries (e.g. ``Allow``)."""
+    return Response(error.render_html(detail), error.code, error.headers)
