@@ -18,8 +18,8 @@ log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent.parent   # the project: templates/ and static/ live there
 
 # The error pages we draw ourselves, in Chinese, with the site's layout (see templates/error.html).
-_ERROR_TITLES = {400: "请求有误", 403: "禁止访问", 404: "找不到页面", 413: "提交的内容太大",
-                 500: "服务器出错了"}
+_ERROR_TITLES = {400: "请求有误", 403: "禁止访问", 404: "找不到页面", 405: "不支持这种请求方式",
+                 413: "提交的内容太大", 500: "服务器出错了"}
 
 
 def create_app(settings: Settings | None = None) -> App:
@@ -46,6 +46,7 @@ def create_app(settings: Settings | None = None) -> App:
         response = app.render(request, "error.html", code=503, title="数据库暂时不可用",
                               description="数据库暂时不可用，请稍后再试。")
         response.status_code = 503
+        response.headers["Retry-After"] = "10"  # RFC 9110 §10.2.3: a hint for clients and load balancers
         return response
 
     for code, title in _ERROR_TITLES.items():

@@ -55,7 +55,9 @@ class Database:
             ping=1,                          # check on checkout; reconnects after a database restart
             reset=True,                      # roll back whatever a request left open
             charset="utf8mb4",
-            autocommit=False,                # writes are explicit transactions (repository._transaction)
+            # Reads see the latest committed data (no snapshot kept open between statements); writes
+            # are explicit BEGIN ... COMMIT transactions (repository._transaction).
+            autocommit=True,
             # FOUND_ROWS: UPDATE reports matched rows, so saving an unchanged note still counts as found.
             client_flag=CLIENT.FOUND_ROWS,
             connect_timeout=settings.connect_timeout,

@@ -1,0 +1,288 @@
+"""Every page and every error path of the demo, through WebTest, on the throwaway MariaDB."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qs, quote
+
+import pytest
+
+from apps.favorites import repository as repo
+
+NOTE = "我的家乡 <b>深圳</b>"
+
+
+def collect(web, district_id: int):
+    """Collect through the area page's form (CSRF token included), as a user would."""
+    return web.get(f"/areas/{district_id}").forms["collect-form"].submit()
+
+
+def favorites_row(page, district_id: int):
+    return page.html.find(id=f"fav-{district_id}")
+
+
+# -- reading -------------------------------------------------------------------------------------------------
+
+
+def test_index_lists_the_provinces(web) -> None:
+    page = web.get("/")
+    assert page.status_code == 200
+    assert page.content_type == "text/html" and page.charset.lower() == "utf-8"
+    links = page.html.select("ul.areas a")
+    assert len(links) == 34
+    assert {"广东省", "北京市", "新疆维吾尔自治区", "澳门特别行政区"} <= {a.text for a in links}
+    assert page.html.find("a", string="广东省")["href"] == "/areas/440000"
+
+
+def test_area_page_shows_children_and_breadcrumb(web) -> None:
+    page = web.get("/areas/440300")
+    assert page.html.h1.text == "深圳市"
+    crumbs = [a.text for a in page.html.select("nav.breadcrumb a")]
+    assert crumbs == ["全国", "广东省"]
+    assert "南山区" in [a.text for a in page.html.select("ul.areas a")]
+    assert page.html.find("a", string="南山区")["href"] == "/areas/440305"
+
+
+def test_county_page_has_the_full_breadcrumb_and_no_children(web) -> None:
+    page = web.get("/areas/440305")
+    assert [a.text for a in page.html.select("nav.breadcrumb a")] == ["全国", "广东省", "深圳市"]
+    assert page.html.select("ul.areas") == []
+
+
+def test_long_lists_are_paginated(web) -> None:
+    first = web.get("/areas/440000")
+    shown = [a.text for a in first.html.select("ul.areas a")]
+    assert len(shown) == 20 and "深圳市" in shown
+    next_link = first.html.find("a", rel="next")["href"]
+    assert next_link == "/areas/440000?page=2"
+    second = web.get(next_link)
+    rest = [a.text for a in second.html.select("ul.areas a")]
+    assert len(rest) == 1 and rest[0] not in shown
+    assert second.html.find("a", rel="next") is None
+    assert "第 2 / 2 页" in second.text
+
+
+@pytest.mark.parametrize("page", ["0", "-1", "abc", "1.5", "99999999999", "１"])
+def test_bad_page_number_is_400(web, page: str) -> None:
+    resp = web.get("/areas/440000", {"page": page}, status=400)
+    assert "页码" in resp.text
+
+
+def test_page_past_the_end_is_404(web) -> None:
+    resp = web.get("/areas/440000?page=3", status=404)
+    assert "没有第 3 页" in resp.text
+
+
+def test_unknown_area_is_404_that_says_so(web) -> None:
+    resp = web.get("/areas/999999", status=404)
+    assert "没有代码为 999999 的地区" in resp.text
+    assert "Traceback" not in resp.text
+
+
+@pytest.mark.parametrize("path", ["/areas/44", "/areas/abc", "/areas/4403001", "/nothing-here"])
+def test_malformed_paths_are_404(web, path: str) -> None:
+    assert web.get(path, status=404).status_code == 404
+
+
+def test_search_finds_areas(web) -> None:
+    page = web.get("/search", {"q": "南山"})
+    found = [a.text for a in page.html.select("ul.areas a")]
+    assert "南山区" in found
+    assert all("南山" in name for name in found)
+
+
+def test_search_from_the_form_on_every_page(web) -> None:
+    form = web.get("/").forms["search"]
+    form["q"] = "深圳"
+    page = form.submit()
+    assert "深圳市" in [a.text for a in page.html.select("ul.areas a")]
+
+
+def test_search_paginates_and_keeps_the_query(web) -> None:
+    page = web.get("/search", {"q": "区"})
+    next_link = page.html.find("a", rel="next")["href"]
+    path, _, query = next_link.partition("?")
+    assert (path, parse_qs(query)) == ("/search", {"q": ["区"], "page": ["2"]})
+    assert web.get(next_link).status_code == 200
+
+
+@pytest.mark.parametrize("q", ["%", "_", "%%", "\\", "南_区", "深%"])
+def test_search_wildcards_are_literal(web, q: str) -> None:
+    page = web.get("/search", {"q": q})
+    assert page.html.select("ul.areas a") == []
+    assert "没有名称包含" in page.text
+
+
+def test_search_with_injection_and_script_is_inert_and_escaped(web) -> None:
+    for q in ["' OR 1=1 -- ", "'; DROP TABLE favorites; --", "<script>alert(1)</script>"]:
+        page = web.get("/search", {"q": q})
+        assert page.html.select("ul.areas a") == []
+        assert "<script>alert(1)</script>" not in page.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+    assert len(web.get("/").html.select("ul.areas a")) == 34  # nothing dropped
+
+
+def test_search_too_long_is_400(web) -> None:
+    assert "最多 50 个字" in web.get("/search", {"q": "深" * 51}, status=400).text
+
+
+def test_empty_search_shows_the_form(web) -> None:
+    page = web.get("/search")
+    assert page.html.h1.text == "搜索地区"
+
+
+# -- collecting --------------------------------------------------------------------------------------------
+
+
+def test_collect_redirects_303_to_favorites(web, con) -> None:
+    resp = collect(web, 440300)
+    assert resp.status_code == 303
+    assert resp.location.endswith("/favorites?added=440300#fav-440300")
+    page = resp.follow()
+    assert "已收藏深圳市" in page.text
+    assert favorites_row(page, 440300) is not None
+    assert "已收藏" in web.get("/areas/440300").text  # the area page knows
+
+
+def test_collect_twice_says_so_and_adds_no_row(web, con) -> None:
+    form = web.get("/areas/440300").forms["collect-form"]
+    form.submit()
+    again = form.submit()  # the same form posted again (a second tab, a double click)
+    assert again.status_code == 303
+    assert "already=440300" in again.location
+    assert "深圳市已经收藏过了" in again.follow().text
+    assert len(repo.favorites(con)) == 1
+
+
+def test_collect_unknown_area_is_404(web, con) -> None:
+    token = web.get("/areas/440300").forms["collect-form"]["csrf_token"].value
+    resp = web.post("/areas/999999/collect", {"csrf_token": token}, status=404)
+    assert "没有代码为 999999 的地区" in resp.text
+    assert repo.favorites(con) == []
+
+
+def test_collect_without_csrf_token_is_403(web, con) -> None:
+    web.post("/areas/440300/collect", status=403)
+    web.post("/areas/440300/collect", {"csrf_token": "forged"}, status=403)
+    assert repo.favorites(con) == []
+
+
+def test_collect_by_get_is_405_and_changes_nothing(web, con) -> None:
+    web.get("/areas/440300/collect", status=405)
+    assert repo.favorites(con) == []
+
+
+# -- notes -------------------------------------------------------------------------------------------------
+
+
+def test_note_round_trip_shows_html_as_text(web, con) -> None:
+    page = collect(web, 440300).follow()
+    form = page.forms["note-440300"]
+    form["note"] = NOTE
+    saved = form.submit()
+    assert saved.status_code == 303
+    page = saved.follow()
+    assert page.html.find(class_="note").text == NOTE           # shown exactly, as text
+    assert "&lt;b&gt;深圳&lt;/b&gt;" in page.text and "<b>深圳</b>" not in page.text
+    assert repo.favorites(con)[0].note == NOTE
+
+
+def test_note_sent_url_encoded_by_hand(web, con) -> None:
+    page = collect(web, 440300).follow()
+    token = page.forms["note-440300"]["csrf_token"].value
+    body = f"csrf_token={quote(token)}&note={quote('<script>alert(1)</script> 你好 & ')}"
+    web.post("/favorites/440300/note", body, content_type="application/x-www-form-urlencoded", status=303)
+    page = web.get("/favorites")
+    assert "<script>alert(1)</script>" not in page.text
+    assert repo.favorites(con)[0].note == "<script>alert(1)</script> 你好 & "
+
+
+def test_note_too_long_is_400_with_the_form_kept(web, con) -> None:
+    page = collect(web, 440300).follow()
+    form = page.forms["note-440300"]
+    form["note"] = "长" * 201
+    resp = form.submit(status=400)
+    assert "备注最多 200 个字" in resp.text
+    assert resp.html.find(id="fav-440300").find("input", attrs={"name": "note"})["value"] == "长" * 201
+    assert repo.favorites(con)[0].note == ""
+
+
+def test_note_of_200_chinese_characters_is_fine(web, con) -> None:
+    form = collect(web, 440300).follow().forms["note-440300"]
+    form["note"] = "长" * 200
+    form.submit(status=303)
+    assert repo.favorites(con)[0].note == "长" * 200
+
+
+def test_note_for_a_non_favourite_is_404(web, con) -> None:
+    token = web.get("/areas/440300").forms["collect-form"]["csrf_token"].value
+    web.post("/favorites/440300/note", {"csrf_token": token, "note": "x"}, status=404)
+
+
+def test_note_missing_field_is_400(web, con) -> None:
+    collect(web, 440300)
+    token = web.get("/favorites").forms["note-440300"]["csrf_token"].value
+    web.post("/favorites/440300/note", {"csrf_token": token}, status=400)
+
+
+# -- removing ----------------------------------------------------------------------------------------------
+
+
+def test_remove(web, con) -> None:
+    page = collect(web, 440300).follow()
+    remove_form = page.forms["remove-440300"]
+    assert remove_form.action == "/favorites/440300/remove"
+    resp = remove_form.submit()
+    assert resp.status_code == 303
+    page = resp.follow()
+    assert "已取消收藏" in page.text and favorites_row(page, 440300) is None
+    assert repo.favorites(con) == []
+    resp = remove_form.submit(status=404)  # removing again: it is not there any more
+    assert "收藏里没有" in resp.text
+
+
+def test_empty_favorites_page(web, con) -> None:
+    assert "还没有收藏" in web.get("/favorites").text
+
+
+def test_favorites_notice_parameters_are_validated(web, con) -> None:
+    page = web.get("/favorites", {"added": "<script>x</script>", "removed": "12"})
+    assert page.html.select(".notice") == []
+
+
+# -- old names, health, assets -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    ("/index.html", "/"),
+    ("/show.py?id=440000", "/areas/440000"),
+    ("/show.py", "/"),
+    ("/collect.py?id=440300", "/areas/440300"),
+    ("/collect.py", "/favorites"),
+])
+def test_old_page_names_redirect_301(web, con, old: str, new: str) -> None:
+    resp = web.get(old, status=301)
+    assert re.sub(r"^https?://[^/]+", "", resp.location) == new
+    assert repo.favorites(con) == []  # the old collect.py on GET collects nothing now
+
+
+def test_old_page_with_bad_id_is_400(web) -> None:
+    assert "6 位数字" in web.get("/show.py?id=abc", status=400).text
+
+
+def test_healthz(web) -> None:
+    resp = web.get("/healthz")
+    assert resp.json == {"status": "ok", "database": "up"}
+
+
+def test_favicon_and_stylesheet(web) -> None:
+    icon = web.get("/favicon.ico")
+    assert icon.content_type == "image/x-icon" and icon.body[:4] == b"\x00\x00\x01\x00"
+    css = web.get("/static/style.css")
+    assert css.content_type == "text/css" and b"max-width" in css.body
+
+
+def test_pages_are_phone_ready(web) -> None:
+    page = web.get("/")
+    assert page.html.find("meta", attrs={"name": "viewport"})["content"].startswith("width=device-width")
+    assert page.html.html["lang"] == "zh-CN"
