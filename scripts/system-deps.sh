@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages a make target needs, and only those that are missing,
 # so a second run touches nothing and needs no network.
-#   scripts/system-deps.sh test    MariaDB server, Chromium + ChromeDriver (the test suite)
+#   scripts/system-deps.sh test    MariaDB server, Chromium + ChromeDriver, CJK fonts (the test suite)
 #   scripts/system-deps.sh demo    MariaDB server, unless DATABASE_URL points elsewhere
 #   scripts/system-deps.sh bench   wrk, libev (to build bjoern), a C compiler
 set -euo pipefail
@@ -14,7 +14,9 @@ need_mariadb() { have_cmd mariadbd || have_cmd mysqld || want+=(mariadb-server);
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || want+=(python3-venv)
 
 case "${1:-}" in
-  test)  need_mariadb; need chromium chromium; need chromedriver chromium-driver ;;
+  test)  need_mariadb; need chromium chromium; need chromedriver chromium-driver
+         # CJK glyphs for the browser test's screenshots (without them Chinese renders as boxes).
+         { have_cmd fc-list && fc-list :lang=zh 2>/dev/null | grep -q .; } || want+=(fonts-noto-cjk) ;;
   demo)  [ -n "${DATABASE_URL:-}" ] || need_mariadb ;;
   bench) need wrk wrk; need taskset util-linux; need cc gcc
          [ -e /usr/include/ev.h ] || want+=(libev-dev)
