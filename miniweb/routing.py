@@ -1,7 +1,8 @@
 """Regex routes: registration, matching, and building URLs back (``url_for``).
 
 Rules of this module:
-- A pattern is a regular expression matched against the *whole* decoded path (``fullmatch``).
+- A pattern is a regular expression matched against the *whole* decoded path (``fullmatch``), compiled
+  with ``re.DOTALL``: a path may hold any character once decoded (``%0A`` too), and ``(.+)`` means all of it.
 - Patterns with no regex metacharacters are plain paths and live in a dict: one O(1) lookup.
 - Regex patterns are compiled once, when the route table changes, never in the match loop. For speed they
   are indexed by their literal leading path segments (``/areas/(\\d+)`` is filed under ``areas``) in a small
@@ -24,6 +25,7 @@ from .errors import MethodNotAllowed, NotFound
 
 __all__ = ["Route", "Router", "BuildError"]
 
+_FLAGS = re.DOTALL
 # The characters a path may carry unescaped (RFC 3986 §3.3 pchar, plus "/").
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
 
@@ -207,7 +209,7 @@ class Route:
     static_path: str | None = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.regex = re.compile(self.pattern)
+        self.regex = re.compile(self.pattern, _FLAGS)
         tokens = list(_tokens(self.pattern))
         self._template = _reverse_template(tokens)
         self._prefix = _literal_prefix(tokens)
@@ -270,7 +272,7 @@ class _Segment:
             self.regex = routes[0].regex
         else:
             # One capturing group per route around its flattened pattern: lastindex names the winner.
-            self.regex = re.compile("|".join(f"({route._flat})" for route in routes))
+            self.regex = re.compile("|".join(f"({route._flat})" for route in routes), _FLAGS)
 
     def match(self, path: str) -> tuple[Route, re.Match[str]] | None:
         match = self.regex.fullmatch(path)

@@ -1,0 +1,261 @@
+"""Routing: plain paths, regex groups, 404/405/HEAD/OPTIONS, order, and url_for."""
+
+from __future__ import annotations
+
+import pytest
+import webtest
+
+from miniweb import App, BuildError
+from miniweb.errors import MethodNotAllowed, NotFound
+from miniweb.routing import Route, Router
+
+
+def _noop(*args, **kwargs):
+    return None
+
+
+@pytest.fixture
+def app():
+    app = App(template_folder=None)
+
+    @app.route("/")
+    def index(request):
+        return "home"
+
+    @app.route(r"/areas/(\d+)", name="area")
+    def area(request, district_id):
+        return f"area {district_id} {type(district_id).__name__}"
+
+    @app.route(r"/show/(?P<item>\d+)\.html")
+    def show(request, item):
+        return f"show {item}"
+
+    @app.route(r"/mixed/(\w+)/(?P<b>\w+)")
+    def mixed(request, a, b):
+        return f"{a}|{b}"
+
+    @app.route(r"/areas/(\d+)", methods=["POST", "DELETE"], name="area_change", csrf=False)
+    def area_change(request, district_id):
+        return f"{request.method} {district_id}"
+
+    @app.route("/a", name="a")
+    @app.route("/b", name="b")
+    def shared(request):
+        return f"shared {request.path}"
+
+    return app
+
+
+def test_plain_path_and_regex_groups(app):
+    client = webtest.TestApp(app)
+    assert client.get("/").text == "home"
+    assert client.get("/areas/440300").text == "area 440300 str"
+    assert client.get("/show/7.html").text == "show 7"
+    assert client.get("/mixed/x/y").text == "x|y"
+
+
+def test_pattern_must_match_the_whole_path(app):
+    client = webtest.TestApp(app)
+    client.get("/areas/12x", status=404)
+    client.get("/xx/areas/12", status=404)
+    client.get("/show/7xhtml", status=404)  # the escaped dot is literal
+
+
+def test_miss_is_404(app):
+    assert "404 Not Found" in webtest.TestApp(app).get("/nowhere", status=404).text
+
+
+def test_other_method_is_405_with_allow(app):
+    response = webtest.TestApp(app).put("/areas/1", status=405)
+    assert response.headers["Allow"] == "DELETE, GET, HEAD, OPTIONS, POST"
+    response = webtest.TestApp(app).post("/", status=405)
+    assert response.headers["Allow"] == "GET, HEAD, OPTIONS"
+
+
+def test_methods_pick_the_handler(app):
+    client = webtest.TestApp(app)
+    assert client.post("/areas/5").text == "POST 5"
+    assert client.delete("/areas/5").text == "DELETE 5"
+
+
+def test_head_uses_get_handler_without_body(app):
+    response = webtest.TestApp(app).head("/areas/12")
+    assert response.status_int == 200
+    assert response.body == b""
+    assert response.headers["Content-Length"] == str(len("area 12 str"))
+
+
+def test_options_answers_allow(app):
+    response = webtest.TestApp(app).options("/areas/12", status=204)
+    assert response.headers["Allow"] == "DELETE, GET, HEAD, OPTIONS, POST"
+    assert response.body == b""
+    webtest.TestApp(app).options("/nowhere", status=404)
+
+
+def test_explicit_options_route_wins():
+    app = App(template_folder=None)
+
+    @app.route("/cors", methods=["OPTIONS"])
+    def cors(request):
+        return "custom"
+
+    assert webtest.TestApp(app).options("/cors").text == "custom"
+
+
+def test_several_routes_share_a_handler(app):
+    client = webtest.TestApp(app)
+    assert client.get("/a").text == "shared /a"
+    assert client.get("/b").text == "shared /b"
+    assert app.url_for("a") == "/a" and app.url_for("b") == "/b"
+
+
+def test_first_registered_pattern_wins_and_plain_paths_beat_patterns():
+    app = App(template_folder=None)
+
+    @app.route(r"/p/(\d+)")
+    def digits(request, x):
+        return "digits"
+
+    @app.route(r"/p/(.+)")
+    def anything(request, x):
+        return "anything"
+
+    @app.route(r"/(.*)")
+    def catch_all(request, x):
+        return "catch-all"
+
+    @app.route("/p/special")
+    def special(request):
+        return "plain"
+
+    client = webtest.TestApp(app)
+    assert client.get("/p/12").text == "digits"
+    assert client.get("/p/ab").text == "anything"
+    assert client.get("/p/special").text == "plain"
+    assert client.get("/elsewhere").text == "catch-all"
+
+
+def test_routes_with_back_references_still_work():
+    app = App(template_folder=None)
+
+    @app.route(r"/first/(\d+)")
+    def first(request, x):
+        return "first"
+
+    @app.route(r"/same/(\w+)/(\1)")
+    def same(request, a, b):
+        return f"same {a}"
+
+    @app.route(r"/same/(\w+)/(\w+)")
+    def differ(request, a, b):
+        return "differ"
+
+    client = webtest.TestApp(app)
+    assert client.get("/same/ab/ab").text == "same ab"
+    assert client.get("/same/ab/cd").text == "differ"
+    assert client.get("/first/1").text == "first"
+
+
+def test_a_thousand_routes_each_reach_their_own_handler():
+    router = Router()
+    for i in range(1000):
+        router.add(Route(rf"/r{i}/(\d+)/x{i}", frozenset({"GET"}), _noop, f"r{i}"))
+    for i in range(1000):
+        router.add(Route(rf"/shared/item{i}-(\d+)", frozenset({"GET"}), _noop, f"s{i}"))
+    for i in (0, 1, 499, 998, 999):
+        route, args, kwargs = router.match("GET", f"/r{i}/{i * 7}/x{i}")
+        assert (route.name, args, kwargs) == (f"r{i}", (str(i * 7),), {})
+        route, args, _ = router.match("GET", f"/shared/item{i}-{i}")
+        assert (route.name, args) == (f"s{i}", (str(i),))
+    with pytest.raises(NotFound):
+        router.match("GET", "/r5/1/x6")
+    with pytest.raises(MethodNotAllowed):
+        router.match("POST", "/r5/1/x5")
+
+
+def test_routes_added_after_first_match_are_seen():
+    router = Router()
+    router.add(Route(r"/one/(\d+)", frozenset({"GET"}), _noop, "one"))
+    assert router.match("GET", "/one/1")[0].name == "one"
+    router.add(Route(r"/two/(\d+)", frozenset({"GET"}), _noop, "two"))
+    assert router.match("GET", "/two/2")[0].name == "two"
+
+
+def test_literal_prefix_with_quantifier_is_not_over_indexed():
+    # "/ab?/" must also match "/a/": the optional "b" may not be filed as a literal segment.
+    router = Router()
+    router.add(Route(r"/ab?/(\d+)", frozenset({"GET"}), _noop, "opt"))
+    router.add(Route(r"/x|/y/(\d+)", frozenset({"GET"}), _noop, "alt"))
+    assert router.match("GET", "/a/1")[0].name == "opt"
+    assert router.match("GET", "/ab/1")[0].name == "opt"
+    assert router.match("GET", "/x")[0].name == "alt"
+    assert router.match("GET", "/y/3")[0].name == "alt"
+
+
+# --- url_for ---------------------------------------------------------------------------------------------
+
+
+def test_url_for_fills_groups_and_encodes(app):
+    assert app.url_for("area", 440300) == "/areas/440300"
+    assert app.url_for("show", item=5) == "/show/5.html"
+    assert app.url_for("show", 5) == "/show/5.html"
+    assert app.url_for("mixed", "中文", b="x_y") == "/mixed/%E4%B8%AD%E6%96%87/x_y"
+
+    @app.route(r"/echo/(.+)")
+    def echo(request, value):
+        return value
+
+    assert app.url_for("echo", "中 文/?#&%") == "/echo/%E4%B8%AD%20%E6%96%87%2F%3F%23%26%25"
+    assert webtest.TestApp(app).get(app.url_for("echo", "中 文/?#&%")).text == "中 文/?#&%"
+
+
+def test_url_for_extra_kwargs_become_the_query(app):
+    assert app.url_for("area", 1, page=2, q="北京 市") == "/areas/1?page=2&q=%E5%8C%97%E4%BA%AC%20%E5%B8%82"
+    assert app.url_for("index", tag=["a", "b"], skip=None) == "/?tag=a&tag=b"
+
+
+def test_url_for_refuses_values_the_route_would_not_match(app):
+    with pytest.raises(BuildError, match="do not match"):
+        app.url_for("area", "abc")
+    with pytest.raises(BuildError, match="needs a value"):
+        app.url_for("area")
+    with pytest.raises(BuildError, match="extra argument"):
+        app.url_for("area", 1, 2)
+    with pytest.raises(BuildError, match="no route named"):
+        app.url_for("nope")
+
+
+def test_url_for_picks_the_route_variant_that_fits():
+    app = App(template_folder=None)
+
+    @app.route("/list")
+    @app.route(r"/list/(\d+)")
+    def listing(request, page="1"):
+        return page
+
+    assert app.url_for("listing") == "/list"
+    assert app.url_for("listing", 3) == "/list/3"
+    client = webtest.TestApp(app)
+    assert client.get("/list").text == "1" and client.get("/list/3").text == "3"
+
+
+def test_url_for_non_ascii_literal_part():
+    app = App(template_folder=None)
+
+    @app.route(r"/地区/(\d+)")
+    def area(request, x):
+        return x
+
+    assert app.url_for("area", 7) == "/%E5%9C%B0%E5%8C%BA/7"
+    assert webtest.TestApp(app).get(app.url_for("area", 7)).text == "7"
+
+
+def test_url_for_refuses_patterns_it_cannot_reverse():
+    app = App(template_folder=None)
+
+    @app.route(r"/files/.*")
+    def files(request):
+        return ""
+
+    with pytest.raises(BuildError, match="too complex"):
+        app.url_for("files")
