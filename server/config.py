@@ -22,7 +22,8 @@ class Config:
     # --- concurrency -----------------------------------------------------------------------------------
     threads: int = 64  # connections served at once; idle keep-alive connections wait in the poller, not here
     workers: int = 1  # pre-forked processes sharing the listening socket (gunicorn-style); 1 = no fork
-    max_connections: int = 12_000  # open connections per process (c10k plus headroom); past it, stop accepting
+    max_connections: int = 12_000  # open connections per process (c10k + headroom); past it, stop accepting
+    fd_headroom: int = 256  # descriptors kept free beyond client sockets: files, database, logs, pipes
     # How long a worker keeps waiting for the next request on a keep-alive connection before it parks the
     # connection in the poller. Long enough to catch a client's next request without a hand-off (a
     # benchmark's arrives within microseconds, a browser's within milliseconds), short enough that a
@@ -42,6 +43,10 @@ class Config:
     keepalive_timeout: float = 30.0  # idle keep-alive connection is closed after this (nginx 75, gunicorn 2)
     write_timeout: float = 30.0  # a client that reads nothing for this long is dropped
     graceful_timeout: float = 30.0  # on SIGTERM, in-flight requests get this long to finish (gunicorn 30)
+    # After an error answer, read and discard what the client still sends for this long before close():
+    # closing with unread bytes makes the kernel send RST, which can destroy our answer in flight.
+    lingering_close_timeout: float = 2.0
+    accept_retry_delay: float = 0.5  # after EMFILE/ENFILE, pause accepting this long (fds free up slowly)
 
     # --- I/O sizes --------------------------------------------------------------------------------------
     recv_size: int = 64 * 1024  # one recv(); large enough for a whole pipelined burst

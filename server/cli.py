@@ -1,0 +1,172 @@
+"""`python -m server PORT MODULE:APP [options]`: parse, import the app, bind, serve, exit.
+
+Exit status: 0 after a graceful shutdown (SIGINT/SIGTERM); 2 for bad command-line input (with the
+usage); 1 when the address cannot be bound (e.g. the port is in use).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from server.config import Config
+from server.serving import Server, _app_name, install_signal_handlers
+
+__all__ = ["main"]
+
+log = logging.getLogger("server")
+
+_DEFAULTS = Config()
+_LEVELS = ("debug", "info", "warning", "error", "critical")
+_SIZE_SUFFIXES = {"k": 1024, "m": 1024**2, "g": 1024**3}
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be a number from 1 to 65535, not {text!r}")
+    return int(text)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds (0 or more), not {text!r}")
+    return value
+
+
+def _size(text: str) -> int:
+    """A byte count with an optional K/M/G suffix (powers of 1024): 1048576, 1024K, 64M, 1G."""
+    number, factor = text, 1
+    if text[-1:].lower() in _SIZE_SUFFIXES:
+        number, factor = text[:-1], _SIZE_SUFFIXES[text[-1].lower()]
+    if not number.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a size such as 1048576, 512K or 64M, not {text!r}")
+    return int(number) * factor
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m server",
+        description="Serve a WSGI application with miniweb's threaded HTTP/1.1 server.",
+        epilog="Example: python -m server 8899 apps.favorites:application --host 0.0.0.0",
+    )
+    parser.add_argument("port", type=_port, help="TCP port to listen on (1-65535)")
+    parser.add_argument("app", metavar="MODULE:APP",
+                        help="the WSGI callable, e.g. apps.favorites:application (module imported from "
+                             "the current directory)")  # fmt: skip
+    parser.add_argument("--host", default=_DEFAULTS.host,
+                        help="address to bind (default %(default)s; 0.0.0.0 or :: to accept other "
+                             "machines, :: also takes IPv4)")  # fmt: skip
+    parser.add_argument("--threads", type=_positive_int, default=_DEFAULTS.threads,
+                        help="worker threads per process: requests served at once (default %(default)s)")
+    parser.add_argument("--workers", type=_positive_int, default=_DEFAULTS.workers,
+                        help="processes sharing the port, to use more CPU cores (default %(default)s)")
+    parser.add_argument("--max-connections", type=_positive_int, default=_DEFAULTS.max_connections,
+                        help="open connections per process before accepting pauses (default %(default)s)")
+    parser.add_argument("--max-body-size", type=_size, default=_DEFAULTS.max_body_bytes, metavar="BYTES",
+                        help="largest request body; larger ones get 413 (default %(default)s; K/M/G "
+                             "suffixes allowed)")  # fmt: skip
+    timeouts = parser.add_argument_group("timeouts (seconds)")
+    timeouts.add_argument("--header-timeout", type=_seconds, default=_DEFAULTS.header_timeout,
+                          help="to receive a request's headers, else 408 (default %(default)s)")
+    timeouts.add_argument("--body-timeout", type=_seconds, default=_DEFAULTS.body_timeout,
+                          help="longest silence while reading a request body, else 408 (default %(default)s)")
+    timeouts.add_argument("--keepalive-timeout", type=_seconds, default=_DEFAULTS.keepalive_timeout,
+                          help="idle keep-alive connections are closed after this (default %(default)s)")
+    timeouts.add_argument("--write-timeout", type=_seconds, default=_DEFAULTS.write_timeout,
+                          help="a client that reads nothing this long is dropped (default %(default)s)")
+    timeouts.add_argument("--graceful-timeout", type=_seconds, default=_DEFAULTS.graceful_timeout,
+                          help="on SIGTERM/SIGINT, requests in flight get this long (default %(default)s)")
+    logs = parser.add_argument_group("logging")
+    logs.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=_DEFAULTS.access_log,
+                      help="one Combined Log Format line per request on stdout (default: on)")
+    logs.add_argument("--log-level", choices=_LEVELS, default=_DEFAULTS.log_level,
+                      help="server log level on stderr (default %(default)s)")
+    proxies = parser.add_argument_group("behind a proxy")
+    proxies.add_argument("--trusted-proxy", action="append", default=[], metavar="ADDRESS",
+                         help="believe X-Forwarded-For/-Proto from this peer address (repeatable)")
+    return parser
+
+
+def load_app(spec: str) -> Callable:
+    """Import `module:attr` (attr may be dotted); ValueError with a one-line reason on any failure."""
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise ValueError(f"expected MODULE:APP such as apps.favorites:application, not {spec!r}")
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # like `python -m`: modules from the current directory
+    try:
+        target = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError(f"cannot import module {module_name!r}: {exc}") from exc
+    except Exception as exc:
+        raise ValueError(f"importing module {module_name!r} failed: {type(exc).__name__}: {exc}") from exc
+    for part in attr.split("."):
+        try:
+            target = getattr(target, part)
+        except AttributeError:
+            raise ValueError(f"module {module_name!r} has no attribute {attr!r}") from None
+    if not callable(target):
+        raise ValueError(f"{spec} is not callable (it is a {type(target).__name__}), so not a WSGI app")
+    return target
+
+
+def configure_logging(level: str) -> None:
+    """Server messages to stderr at `level`; access lines to stdout, bare, whatever the level."""
+    logging.basicConfig(
+        level=level.upper(), stream=sys.stderr,
+        format="%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s",
+    )  # fmt: skip
+    access = logging.getLogger("server.access")
+    access.setLevel(logging.INFO)
+    access.propagate = False
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    access.addHandler(handler)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(args.log_level)
+    try:
+        app = load_app(args.app)
+    except ValueError as exc:
+        parser.error(str(exc))  # one line plus the usage, exit status 2
+    config = _DEFAULTS.replace(
+        host=args.host, port=args.port, threads=args.threads, workers=args.workers,
+        max_connections=args.max_connections, max_body_bytes=args.max_body_size,
+        header_timeout=args.header_timeout, body_timeout=args.body_timeout,
+        keepalive_timeout=args.keepalive_timeout, write_timeout=args.write_timeout,
+        graceful_timeout=args.graceful_timeout, access_log=args.access_log, log_level=args.log_level,
+        trusted_proxies=tuple(args.trusted_proxy),
+    )  # fmt: skip
+    try:
+        server = Server(app, config)
+    except OSError as exc:
+        reason = "address already in use" if exc.errno == 98 else (exc.strerror or str(exc))
+        print(f"python -m server: cannot listen on {args.host} port {args.port}: {reason}", file=sys.stderr)
+        return 1
+    install_signal_handlers(server)
+    log.info("serving %s on %s (threads=%d, workers=%d)", _app_name(app), server.url, config.threads,
+             config.workers)  # fmt: skip
+    server.serve_forever()
+    log.info("stopped")
+    return 0

@@ -1,0 +1,294 @@
+"""The dispatcher: the main thread's selector loop, and the only code in `server/` that touches the selector.
+
+Thread ownership (written down, as gunicorn's gthread does):
+- The main thread (`run`) owns the selector, the listening sockets, the deadline heap and every *parked*
+  Connection. It accepts until EAGAIN and hands each new connection straight to the workers (clients
+  send at once, so a poller round-trip first would only add latency), hands a parked connection to the
+  workers when it becomes readable, and closes connections whose deadline passed (408 for a half-sent head).
+- Worker threads (`server.worker`) own a Connection from `next_connection()` until they `park()` it
+  (back to the main thread through `_returns` plus one wake-up byte on a socketpair) or `release()` it.
+- Shared state: the two `queue.SimpleQueue`s, `_open` (under `_lock`), and `handler.draining`, a flag
+  only the main thread sets.
+
+Deadlines live in a heap keyed by `time.monotonic()`; an entry whose connection was unparked since is
+recognised by its park generation and skipped, so expiry never scans the parked connections.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import heapq
+import itertools
+import logging
+import queue
+import selectors
+import socket
+import threading
+import time
+
+from server.config import Config
+from server.connection import Connection
+from server.responses import error_response
+from server.worker import worker_loop
+from server.wsgi import WSGIHandler
+
+__all__ = ["Dispatcher"]
+
+log = logging.getLogger(__name__)
+
+_ACCEPT = "accept"  # selector key data for a listening socket
+_WAKE = "wake"  # ... for the wake-up socketpair; parked connections carry their Connection
+_OUT_OF_RESOURCES = frozenset((errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM))
+
+
+class Dispatcher:
+    """Accepts connections, parks idle ones in epoll, expires deadlines, and runs the worker pool."""
+
+    def __init__(self, listeners: list[socket.socket], handler: WSGIHandler, config: Config,
+                 max_connections: int) -> None:  # fmt: skip
+        self.handler = handler
+        self.config = config
+        self._listeners = listeners
+        self._selector = selectors.DefaultSelector()
+        self._work: queue.SimpleQueue[Connection | None] = queue.SimpleQueue()
+        self._returns: queue.SimpleQueue[Connection] = queue.SimpleQueue()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._wake_pending = False
+        self._deadlines: list[tuple[float, int, int, Connection]] = []
+        self._seq = itertools.count()  # heap tie-breaker: Connections do not compare
+        self._lock = threading.Lock()
+        self._open = 0  # connections accepted and not yet closed
+        self._max = max_connections
+        self._paused = False  # not accepting: at max_connections, or out of file descriptors
+        self._resume_at: float | None = None
+        self._stop = False
+        self._drain_deadline: float | None = None
+        self._threads: list[threading.Thread] = []
+        self._rcvtimeo, self._sndtimeo = Connection.socket_timeouts(config)
+        self._linger = config.keepalive_linger > 0
+
+    # --- any thread ---------------------------------------------------------------------------------------
+
+    def shutdown(self) -> None:
+        """Begin a graceful shutdown. Safe from any thread and from a signal handler."""
+        self._stop = True
+        self._wake()
+
+    def _wake(self) -> None:
+        # Coalesced: one pending byte is enough. The main thread clears the flag *before* it drains the
+        # queue, and a worker queues *before* it reads the flag, so no hand-back is ever missed.
+        if not self._wake_pending:
+            self._wake_pending = True
+            with contextlib.suppress(OSError):  # buffer full (a wake-up is pending anyway) or closed
+                self._wake_w.send(b"\0")
+
+    # --- worker threads -----------------------------------------------------------------------------------
+
+    def next_connection(self) -> Connection | None:
+        return self._work.get()
+
+    def may_linger(self) -> bool:
+        """A worker may wait for a connection's next request only while no other connection waits."""
+        return self._linger and self._work.empty()
+
+    def park(self, conn: Connection) -> None:
+        self._returns.put(conn)
+        self._wake()
+
+    def release(self, conn: Connection) -> None:
+        """Close a connection the caller owns and count it gone."""
+        if conn.unread or conn.buf:
+            conn.close_gently(self.config.lingering_close_timeout)
+        else:
+            conn.close()
+        self._closed()
+
+    def worker_exited(self) -> None:
+        self._wake()
+
+    def _closed(self) -> None:
+        with self._lock:
+            self._open -= 1
+            paused = self._paused
+        if paused:
+            self._wake()
+
+    # --- main thread ----------------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Serve until shutdown() and the drain that follows are complete."""
+        for listener in self._listeners:
+            listener.setblocking(False)
+            self._selector.register(listener, selectors.EVENT_READ, _ACCEPT)
+        self._selector.register(self._wake_r, selectors.EVENT_READ, _WAKE)
+        for number in range(self.config.threads):
+            thread = threading.Thread(target=worker_loop, args=(self,), name=f"server-worker-{number}",
+                                      daemon=True)  # fmt: skip
+            thread.start()
+            self._threads.append(thread)
+        try:
+            while not self._finished():
+                self._tick()
+        finally:
+            self._close_all()
+
+    def _tick(self) -> None:
+        for key, _ in self._selector.select(self._timeout()):
+            data = key.data
+            if data is _ACCEPT:
+                self._accept(key.fileobj)
+            elif data is _WAKE:
+                self._take_returns()
+            else:  # a parked connection spoke: a worker serves it
+                self._selector.unregister(data.sock)
+                data.park_gen += 1
+                self._work.put(data)
+        now = time.monotonic()
+        self._expire(now)
+        if self._stop and self._drain_deadline is None:
+            self._begin_drain(now)
+        if self._paused and self._drain_deadline is None:
+            self._maybe_resume(now)
+
+    def _timeout(self) -> float | None:
+        wake_at = [self._deadlines[0][0]] if self._deadlines else []
+        if self._paused and self._resume_at is not None:
+            wake_at.append(self._resume_at)
+        if self._drain_deadline is not None:
+            wake_at.append(self._drain_deadline)
+        return max(0.0, min(wake_at) - time.monotonic()) if wake_at else None
+
+    def _accept(self, listener: socket.socket) -> None:
+        while self._open < self._max:
+            try:
+                sock, address = listener.accept()
+            except BlockingIOError:
+                return
+            except OSError as exc:
+                if exc.errno in _OUT_OF_RESOURCES:
+                    delay = self.config.accept_retry_delay
+                    log.error("cannot accept connections: %s; pausing %gs", exc, delay)
+                    self._pause(time.monotonic() + delay)
+                    return
+                continue  # ECONNABORTED and friends: that client is already gone
+            try:
+                conn = Connection(sock, address, self.config, self._rcvtimeo, self._sndtimeo)
+            except OSError:  # reset before we could even set it up
+                sock.close()
+                continue
+            conn.environ = self.handler.connection_environ(conn)
+            with self._lock:
+                self._open += 1
+            self._work.put(conn)
+        log.warning("%d connections open (max_connections); not accepting until one closes", self._open)
+        self._pause(None)
+
+    def _pause(self, resume_at: float | None) -> None:
+        if not self._paused:
+            for listener in self._listeners:
+                self._selector.unregister(listener)
+        self._paused = True
+        self._resume_at = resume_at
+
+    def _maybe_resume(self, now: float) -> None:
+        if self._resume_at is not None and now < self._resume_at:
+            return
+        if self._open >= self._max:
+            return
+        for listener in self._listeners:
+            self._selector.register(listener, selectors.EVENT_READ, _ACCEPT)
+        self._paused = False
+        self._resume_at = None
+
+    def _take_returns(self) -> None:
+        try:
+            while self._wake_r.recv(4096):
+                pass
+        except BlockingIOError:
+            pass
+        self._wake_pending = False
+        now = time.monotonic()
+        while True:
+            try:
+                conn = self._returns.get_nowait()
+            except queue.Empty:
+                return
+            self._park(conn, now)
+
+    def _park(self, conn: Connection, now: float) -> None:
+        if self._drain_deadline is not None:  # shutting down: idle connections are closed
+            conn.close()
+            self._closed()
+            return
+        config = self.config
+        if conn.buf:  # half a head: the clock started at its first byte
+            deadline = conn.head_started + config.header_timeout
+        elif conn.requests == 0:  # connected but silent so far
+            deadline = now + config.header_timeout
+        else:
+            deadline = now + config.keepalive_timeout
+        try:
+            self._selector.register(conn.sock, selectors.EVENT_READ, conn)
+        except (OSError, ValueError):
+            conn.close()
+            self._closed()
+            return
+        heapq.heappush(self._deadlines, (deadline, next(self._seq), conn.park_gen, conn))
+
+    def _expire(self, now: float) -> None:
+        heap = self._deadlines
+        while heap and heap[0][0] <= now:
+            _, _, generation, conn = heapq.heappop(heap)
+            if generation != conn.park_gen:
+                continue  # it was unparked since; this entry is stale
+            self._selector.unregister(conn.sock)
+            conn.park_gen += 1
+            if conn.buf:
+                log.info("request header timeout from %s: answering 408", conn.peer_host)
+                message = f"the request head did not arrive within {self.config.header_timeout:g} seconds"
+                conn.send_now(error_response(408, message, self.config.server_header))
+            conn.close()
+            self._closed()
+
+    def _begin_drain(self, now: float) -> None:
+        graceful = self.config.graceful_timeout
+        log.info("shutting down: no new connections; finishing requests in flight (up to %gs)", graceful)
+        self.handler.draining = True
+        self._drain_deadline = now + graceful
+        for listener in self._listeners:
+            if not self._paused:
+                self._selector.unregister(listener)
+            listener.close()
+        parked = [key.data for key in self._selector.get_map().values() if isinstance(key.data, Connection)]
+        for conn in parked:
+            self._selector.unregister(conn.sock)
+            conn.park_gen += 1
+            if conn.has_pending_bytes():  # a request arrived just now: it was accepted, so serve it
+                self._work.put(conn)
+            else:
+                conn.close()
+                self._closed()
+        self._deadlines.clear()
+        for _ in self._threads:
+            self._work.put(None)  # after every queued connection: those are served first
+
+    def _finished(self) -> bool:
+        if self._drain_deadline is None:
+            return False
+        if not any(thread.is_alive() for thread in self._threads):
+            return True
+        if time.monotonic() >= self._drain_deadline:
+            log.warning("graceful timeout: abandoning %d connections still in progress", self._open)
+            return True
+        return False
+
+    def _close_all(self) -> None:
+        for key in list(self._selector.get_map().values()):
+            if isinstance(key.data, Connection):
+                key.data.close()
+        self._selector.close()
+        self._wake_r.close()
+        self._wake_w.close()

@@ -1,0 +1,57 @@
+"""Bytes the server writes on its own behalf: the cached `Date` value and small error responses."""
+
+from __future__ import annotations
+
+import time
+from email.utils import formatdate
+from http import HTTPStatus
+
+__all__ = ["error_response", "http_date", "reason_phrase"]
+
+_date_cache: tuple[int, str] = (-1, "")
+
+
+def http_date() -> str:
+    """The current IMF-fixdate (RFC 9110 §5.6.7), recomputed at most once per second.
+
+    Formatting a date costs more than the rest of a small response's headers; every request in the same
+    second shares one string. The cache is a single tuple, so concurrent readers never see a torn value.
+    """
+    global _date_cache
+    now = int(time.time())
+    second, text = _date_cache
+    if second != now:
+        text = formatdate(now, usegmt=True)
+        _date_cache = (now, text)
+    return text
+
+
+def reason_phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
+def error_response(
+    status: int, message: str, server_header: str, *, keep_alive: bool = False, head_only: bool = False
+) -> bytes:
+    """A complete, small `text/plain` response for an error the server answers itself.
+
+    `keep_alive=False` (the default, used for every protocol error) adds `Connection: close`: after a
+    malformed request the byte stream cannot be trusted (RFC 9112 §9.6), so the caller closes it.
+    """
+    phrase = reason_phrase(status)
+    text = f"{status} {phrase}\n{message}\n" if message else f"{status} {phrase}\n"
+    body = text.encode("utf-8", "backslashreplace")
+    connection = "" if keep_alive else "Connection: close\r\n"
+    head = (
+        f"HTTP/1.1 {status} {phrase}\r\n"
+        f"Date: {http_date()}\r\n"
+        f"Server: {server_header}\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        f"{connection}"
+        "\r\n"
+    ).encode("latin-1")
+    return head if head_only else head + body

@@ -1,0 +1,92 @@
+"""A worker thread's job: serve a connection's requests while they keep coming, then hand it back.
+
+    work queue ──► serve(conn): parse a head ──► WSGIHandler ──► more bytes buffered? (pipelining) loop
+                                │ nothing buffered: linger up to keepalive_linger if no one else waits
+                                └──► idle or a half-sent head ──► dispatcher.park(conn)   (back to epoll)
+                                     finished / error          ──► dispatcher.release(conn) (closed)
+
+A busy keep-alive connection therefore costs one recv per request and no hand-off between threads; only
+idle connections go back to the poller, where they cost memory, not a thread (DESIGN.md, c10k).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from typing import Protocol
+
+from server.connection import ClientDisconnected, Connection
+from server.http11 import ProtocolError
+from server.responses import error_response
+from server.wsgi import WSGIHandler
+
+__all__ = ["worker_loop"]
+
+log = logging.getLogger(__name__)
+
+
+class _Pool(Protocol):
+    """What a worker needs from the dispatcher (all thread-safe)."""
+
+    handler: WSGIHandler
+
+    def next_connection(self) -> Connection | None: ...
+    def may_linger(self) -> bool: ...
+    def park(self, conn: Connection) -> None: ...
+    def release(self, conn: Connection) -> None: ...
+    def worker_exited(self) -> None: ...
+
+
+def worker_loop(pool: _Pool) -> None:
+    """The body of each worker thread: serve connections until the stop sentinel (None) arrives."""
+    next_connection = pool.next_connection
+    handler = pool.handler
+    try:
+        while (conn := next_connection()) is not None:
+            try:
+                _serve(conn, handler, pool)
+            except Exception:  # a bug here must cost one connection, not a worker thread
+                log.exception("internal error while serving %s", conn.peer_host)
+                pool.release(conn)
+    finally:
+        pool.worker_exited()
+
+
+def _serve(conn: Connection, handler: WSGIHandler, pool: _Pool) -> None:
+    buf = conn.buf
+    parser = conn.parser
+    try:
+        while True:
+            if buf:
+                head = parser.maybe_read(buf)
+                if head is not None:
+                    conn.head_started = 0.0
+                    keep_alive = handler(conn, head)
+                    conn.requests += 1
+                    if keep_alive:
+                        continue
+                    break
+                # Part of a head: a slow client. Take what is already here, else park it at once (its
+                # header_timeout keeps running from the first byte) rather than hold a thread for it.
+                if not conn.head_started:
+                    conn.head_started = time.monotonic()
+                if conn.fill(False):
+                    continue
+                pool.park(conn)
+                return
+            if handler.draining:
+                break  # shutting down: no new request on this connection
+            if conn.fill(pool.may_linger()):
+                continue
+            pool.park(conn)
+            return
+    except ProtocolError as exc:
+        log.info("bad request from %s: %s (%d)", conn.peer_host, exc, exc.status)
+        conn.unread = True
+        with contextlib.suppress(ClientDisconnected):
+            conn.send(error_response(exc.status, str(exc), handler.config.server_header))
+    except ClientDisconnected:
+        conn.unread = False
+        conn.buf.clear()
+    pool.release(conn)

@@ -1,0 +1,391 @@
+"""PEP 3333 for one request: the environ, `start_response`, and the response framing (RFC 9112 §6).
+
+    RequestHead ──► environ (a copy of the connection's base dict + this request's keys)
+                ──► app(environ, start_response) ──► iterable ──► _Response ──► Connection.send/sendfile
+
+Everything that decides how response bytes are framed lives in `_Response`: the app's Content-Length
+(never more bytes than it says; fewer -> close), else a length we can compute (a list body), else chunked
+on HTTP/1.1, else close-delimited; no body for HEAD, 1xx, 204 and 304 (RFC 9110 §6.4.1).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import re
+import stat
+from collections.abc import Callable, Iterable
+from urllib.parse import unquote
+
+from server.accesslog import log_access
+from server.config import Config
+from server.connection import ClientDisconnected, Connection, RequestTimeout
+from server.http11 import ProtocolError, RequestHead, body_reader
+from server.responses import error_response, http_date
+from server.wsgi_input import EMPTY_INPUT, ErrorStream, FileWrapper, Input
+
+__all__ = ["WSGIHandler"]
+
+log = logging.getLogger(__name__)
+
+# RFC 9110 §7.6.1 plus the names PEP 3333 (wsgiref) calls "hop-by-hop": the server owns these.
+_HOP_BY_HOP = frozenset(
+    ("connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te",
+     "trailer", "trailers", "transfer-encoding", "upgrade")
+)  # fmt: skip
+_STATUS = re.compile(r"[1-9][0-9][0-9] [\t\x20-\x7e\x80-\xff]*").fullmatch  # RFC 9112 §4 status-line
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+").fullmatch  # RFC 9110 §5.1 field-name
+_BAD_VALUE = re.compile(r"[^\t\x20-\x7e\x80-\xff]").search  # CR, LF, NUL, other controls, non-latin-1
+_NO_BODY_STATUS = frozenset((204, 304))
+_CACHE_LIMIT = 1000  # bound the name caches below: header names are client-chosen
+
+_checked_names: dict[str, str] = {}  # response header name -> lower-case, once validated
+# Request header name (lower-case) -> environ key; "" means dropped (PEP 3333 §environ: HTTP_ variables).
+_environ_keys: dict[str, str] = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH"}
+_ERRORS = ErrorStream()
+
+
+def _environ_key(name: str) -> str:
+    key = _environ_keys.get(name)
+    if key is None:
+        # A name with "_" would collide with its "-" twin after the rename (X-Auth_User vs X-Auth-User):
+        # drop it, like nginx and gunicorn, so a client cannot spoof a header a proxy set.
+        key = "" if "_" in name else "HTTP_" + name.upper().replace("-", "_")
+        if len(_environ_keys) < _CACHE_LIMIT:
+            _environ_keys[name] = key
+    return key
+
+
+class WSGIHandler:
+    """Runs one WSGI application for requests on any connection; shared by all worker threads."""
+
+    def __init__(self, app: Callable, config: Config, server_name: str, server_port: int) -> None:
+        self.app = app
+        self.config = config
+        self.draining = False  # set by the dispatcher on shutdown: answer with Connection: close
+        self.server_line = f"Server: {config.server_header}\r\n"
+        self.access_log = config.access_log
+        self._trusted = frozenset(config.trusted_proxies)
+        self._base = {
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": config.url_scheme,
+            "wsgi.errors": _ERRORS,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": config.workers > 1,
+            "wsgi.run_once": False,
+            "wsgi.file_wrapper": FileWrapper,
+            "wsgi.input_terminated": True,  # chunked bodies end at EOF, no CONTENT_LENGTH needed (mod_wsgi)
+            "SCRIPT_NAME": "",
+            "SERVER_NAME": server_name,
+            "SERVER_PORT": str(server_port),
+            "SERVER_SOFTWARE": config.server_header,
+        }
+
+    def connection_environ(self, conn: Connection) -> dict:
+        """The part of every environ that is the same for all requests on a connection."""
+        environ = self._base.copy()
+        environ["REMOTE_ADDR"] = conn.peer_host
+        environ["REMOTE_PORT"] = conn.peer_port
+        return environ
+
+    def __call__(self, conn: Connection, head: RequestHead) -> bool:
+        """Serve one request; True if the connection may carry another one."""
+        try:
+            reader = body_reader(head, self.config)
+        except ProtocolError as exc:  # 413 before any 100 Continue: the client need not send the body
+            conn.unread = True
+            conn.send(error_response(exc.status, str(exc), self.config.server_header))
+            return False
+        environ = conn.environ.copy()
+        path = head.path
+        environ["REQUEST_METHOD"] = head.method
+        # PEP 3333: PATH_INFO is decoded, as bytes carried in a latin-1 str ("bytes-as-str").
+        environ["PATH_INFO"] = unquote(path, "latin-1") if "%" in path else path
+        environ["QUERY_STRING"] = head.query
+        environ["RAW_URI"] = head.target  # gunicorn's name; the access log's request line uses it
+        environ["SERVER_PROTOCOL"] = head.version
+        for name, value in head.headers:
+            key = _environ_keys.get(name) or _environ_key(name)
+            if not key:
+                continue
+            if key in environ:  # RFC 9110 §5.3: repeated fields combine with commas (cookies with "; ")
+                value = environ[key] + ("; " if key == "HTTP_COOKIE" else ", ") + value
+            environ[key] = value
+        if self._trusted and conn.peer_host in self._trusted:
+            self._apply_forwarded(environ)
+        environ["wsgi.input"] = EMPTY_INPUT if reader is None else Input(conn, reader, head, self.config)
+
+        response = _Response(self, conn, head, reader)
+        try:
+            result = self.app(environ, response.start_response)
+            try:
+                response.finish(result)
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()  # PEP 3333: always, also when the client went away mid-response
+        except ClientDisconnected:
+            raise
+        except Exception as exc:  # noqa: BLE001 - an app error must never take the worker down
+            response.fail(exc)
+        if self.access_log:
+            log_access(environ, response.code, response.bytes_sent)
+        if reader is not None and not reader.done:
+            conn.unread = True
+            return False
+        return response.keep_alive
+
+    def _apply_forwarded(self, environ: dict) -> None:
+        """X-Forwarded-For/-Proto from a trusted proxy: the client is the rightmost untrusted address."""
+        forwarded = environ.get("HTTP_X_FORWARDED_FOR")
+        if forwarded:
+            for address in reversed([part.strip() for part in forwarded.split(",")]):
+                if address and address not in self._trusted:
+                    environ["REMOTE_ADDR"] = address
+                    break
+        proto = environ.get("HTTP_X_FORWARDED_PROTO", "").strip().lower()
+        if proto in ("http", "https"):
+            environ["wsgi.url_scheme"] = proto
+
+
+class _Response:
+    """The state of one response: what the app declared, what has been sent, how the body is framed."""
+
+    __slots__ = (
+        "handler", "conn", "head", "reader", "status", "headers", "content_length", "code", "sent",
+        "keep_alive", "no_body", "chunked", "remaining", "bytes_sent", "extra",
+    )  # fmt: skip
+
+    def __init__(self, handler: WSGIHandler, conn: Connection, head: RequestHead, reader) -> None:
+        self.handler = handler
+        self.conn = conn
+        self.head = head
+        self.reader = reader
+        self.status: str | None = None
+        self.headers: list = []
+        self.content_length: int | None = None  # declared by the app
+        self.code = 0
+        self.sent = False  # the status line and headers are on the wire
+        self.keep_alive = False
+        self.no_body = False
+        self.chunked = False
+        self.remaining: int | None = None  # body bytes still allowed by Content-Length
+        self.bytes_sent = 0
+        self.extra = ""  # header lines the server adds (Date, Server) unless the app sent its own
+
+    def start_response(self, status: str, headers: list, exc_info=None) -> Callable[[bytes], None]:
+        """PEP 3333 start_response: validate, remember, and return write()."""
+        if exc_info:
+            try:
+                if self.sent:  # too late to change the status: let the error end the connection
+                    raise exc_info[1].with_traceback(exc_info[2])
+            finally:
+                exc_info = None  # PEP 3333: avoid a traceback <-> frame reference cycle
+        elif self.status is not None:
+            raise AssertionError("start_response() called a second time without exc_info")
+        if type(status) is not str or _STATUS(status) is None:
+            raise ValueError(f"invalid status {status!r}: expected a str like '200 OK'")
+        if type(headers) is not list:
+            raise TypeError(f"response headers must be a list of (name, value) tuples, not {type(headers)}")
+        content_length = None
+        date = server = True
+        for item in headers:
+            if type(item) is not tuple or len(item) != 2:
+                raise TypeError(f"response header {item!r} is not a (name, value) tuple")
+            name, value = item
+            if type(name) is not str or type(value) is not str:
+                raise TypeError(f"response header {item!r}: name and value must be str")
+            lower = _checked_names.get(name)
+            if lower is None:
+                lower = _check_name(name)
+            if _BAD_VALUE(value) is not None:
+                raise ValueError(f"response header {name}: value {value!r} has CR/LF/NUL or non-latin-1")
+            if lower == "content-length":
+                if not value.isdigit() or not value.isascii():
+                    raise ValueError(f"invalid Content-Length {value!r}")
+                content_length = int(value)
+            elif lower == "date":
+                date = False
+            elif lower == "server":
+                server = False
+        self.status = status
+        self.code = int(status[:3])
+        self.headers = headers
+        self.content_length = content_length
+        server_line = self.handler.server_line if server else ""
+        self.extra = f"Date: {http_date()}\r\n{server_line}" if date else server_line
+        return self.write
+
+    # --- body --------------------------------------------------------------------------------------------
+
+    def finish(self, result: Iterable[bytes]) -> None:
+        """Send the whole response for the iterable the app returned."""
+        kind = type(result)
+        if (kind is list or kind is tuple) and not self.sent and self.status is not None:
+            # The whole body is known: one send for headers and body, and a Content-Length we can state.
+            body = result[0] if len(result) == 1 else b"".join(result)
+            if type(body) is not bytes:
+                body = _as_bytes(body)
+            self._start(body, known_length=True)
+            self._end()
+            return
+        if kind is FileWrapper and not self.sent and self._sendfile(result):
+            return
+        for chunk in result:
+            self.write(chunk)
+        self._end()
+
+    def write(self, chunk: bytes) -> None:
+        """The body writer (the iterable's items, and PEP 3333's legacy write() callable)."""
+        if type(chunk) is not bytes:
+            chunk = _as_bytes(chunk)
+        if not self.sent:
+            if not chunk:
+                return  # PEP 3333: headers go out with the first non-empty chunk
+            self._start(chunk, known_length=False)
+            return
+        self._send_body(chunk, more=False)
+
+    def _start(self, first: bytes, known_length: bool) -> None:
+        """Send the status line and headers, framed per RFC 9112 §6.3, with the first body bytes."""
+        if self.status is None:
+            raise RuntimeError("the application sent body bytes before calling start_response()")
+        head = self.head
+        code = self.code
+        self.no_body = head.method == "HEAD" or code < 200 or code in _NO_BODY_STATUS
+        extra = self.extra
+        length = self.content_length
+        if length is None and known_length and not (code < 200 or code in _NO_BODY_STATUS):
+            length = len(first)
+            extra += f"Content-Length: {length}\r\n"
+        http11 = head.version == "HTTP/1.1"
+        # After a response, the connection can carry another request only if this response has a
+        # clear end, the client wants it (RFC 9112 §9.3), its body will have been read, and we are not
+        # shutting down.
+        keep_alive = head.keep_alive and not self.handler.draining
+        if length is not None:
+            self.remaining = length
+        elif not self.no_body:
+            if http11:
+                self.chunked = True
+                extra += "Transfer-Encoding: chunked\r\n"
+            else:
+                keep_alive = False  # HTTP/1.0 without a length: the body ends when we close
+        if self.reader is not None and not self.reader.done:
+            # The app did not read the whole body. Draining it could take long (or, after an unanswered
+            # 100-continue, never come): we close instead, and say so.
+            keep_alive = False
+        if not keep_alive:
+            extra += "Connection: close\r\n"
+        elif not http11:
+            extra += "Connection: keep-alive\r\n"
+        self.keep_alive = keep_alive
+        lines = [f"HTTP/1.1 {self.status}\r\n"]
+        lines += [f"{name}: {value}\r\n" for name, value in self.headers]
+        lines.append(extra)
+        lines.append("\r\n")
+        data = "".join(lines).encode("latin-1")
+        self.sent = True
+        if first and not self.no_body:
+            self._send_body(first, more=False, prefix=data)
+        else:
+            self.conn.send(data, more=not known_length and not self.no_body)
+
+    def _send_body(self, chunk: bytes, more: bool, prefix: bytes = b"") -> None:
+        if self.no_body or not chunk:
+            if prefix:
+                self.conn.send(prefix)
+            return
+        remaining = self.remaining
+        if remaining is not None:
+            if len(chunk) > remaining:
+                log.error("application sent more than its Content-Length (%d); the excess is dropped",
+                          self.content_length if self.content_length is not None else remaining)  # fmt: skip
+                chunk = chunk[:remaining]
+            self.remaining = remaining - len(chunk)
+            self.conn.send(prefix + chunk if prefix else chunk, more)
+        elif self.chunked:  # RFC 9112 §7.1: size in hex, CRLF, data, CRLF
+            self.conn.send(b"%s%x\r\n%s\r\n" % (prefix, len(chunk), chunk), more)
+        else:
+            self.conn.send(prefix + chunk if prefix else chunk, more)
+        self.bytes_sent += len(chunk)
+
+    def _end(self) -> None:
+        if not self.sent:
+            self._start(b"", known_length=True)  # no body bytes at all: Content-Length: 0
+        if self.chunked:
+            self.conn.send(b"0\r\n\r\n")
+        elif self.remaining and not self.no_body:
+            log.error("application sent %d bytes fewer than its Content-Length; closing the connection",
+                      self.remaining)  # fmt: skip
+            self.keep_alive = False
+
+    def _sendfile(self, wrapper: FileWrapper) -> bool:
+        """Send a regular file with os.sendfile; False if it is not one (the caller iterates instead)."""
+        filelike = wrapper.filelike
+        try:
+            fd = filelike.fileno()
+            offset = filelike.tell()
+            info = os.fstat(fd)
+        except (AttributeError, OSError, io.UnsupportedOperation):
+            return False
+        if not stat.S_ISREG(info.st_mode):
+            return False
+        size = max(0, info.st_size - offset)
+        if self.content_length is None:
+            self.content_length = size
+            self.extra += f"Content-Length: {size}\r\n"
+        count = min(size, self.content_length)
+        self._start(b"", known_length=False)
+        if not self.no_body and count:
+            sent = self.conn.sendfile(fd, offset, count)
+            self.bytes_sent += sent
+            self.remaining = (self.remaining or 0) - sent
+        self._end()
+        return True
+
+    # --- failure ----------------------------------------------------------------------------------------
+
+    def fail(self, exc: Exception) -> None:
+        """The app (or reading its request body) raised: answer 500 (or the error's own status)."""
+        status = exc.status if isinstance(exc, (ProtocolError, RequestTimeout)) else 500
+        if self.sent:
+            log.error("error after the response headers were sent; closing the connection", exc_info=exc)
+            self.keep_alive = False
+            return
+        if status == 500:
+            log.error("error in WSGI application %r", self.handler.app, exc_info=exc)
+        else:
+            log.info("bad request body from %s: %s", self.conn.peer_host, exc)
+        self.code = status
+        self.sent = True
+        reader = self.reader
+        self.keep_alive = (
+            status == 500 and self.head.keep_alive and not self.handler.draining
+            and (reader is None or reader.done)
+        )  # fmt: skip
+        message = "The server could not complete the request." if status == 500 else str(exc)
+        self.conn.send(
+            error_response(
+                status, message, self.handler.config.server_header,
+                keep_alive=self.keep_alive, head_only=self.head.method == "HEAD",
+            )
+        )  # fmt: skip
+
+
+def _check_name(name: str) -> str:
+    if _TOKEN(name) is None:
+        raise ValueError(f"invalid response header name {name!r}")
+    lower = name.lower()
+    if lower in _HOP_BY_HOP:
+        raise ValueError(f"hop-by-hop header {name!r} is not allowed from a WSGI application (PEP 3333)")
+    if len(_checked_names) < _CACHE_LIMIT:
+        _checked_names[name] = lower
+    return lower
+
+
+def _as_bytes(chunk: object) -> bytes:
+    if isinstance(chunk, (bytearray, memoryview)):
+        return bytes(chunk)
+    raise TypeError(f"the application must produce bytes, not {type(chunk).__name__}")
