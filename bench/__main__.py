@@ -14,7 +14,7 @@ import sys
 import time
 from typing import NoReturn
 
-from bench import env, modes
+from bench import env, extra, modes
 from bench.peers import PEERS, RESULTS
 from server.config import Config
 
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
                 sections.append(modes.compare(opts))
             else:
                 count = {"c10k": args.idle, "slowloris": args.slow}.get(mode)
-                fn = getattr(modes, mode)
+                fn = getattr(extra, mode)
                 sections.append(fn(opts) if count is None else fn(opts, count))
             print("\n" + sections[-1] + "\n", flush=True)
     except KeyboardInterrupt:

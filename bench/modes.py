@@ -93,7 +93,7 @@ def compare(opts: Options) -> str:
             log.error("%s: %s", name, exc)
             found[name] = dict.fromkeys(opts.scenarios, f"did not start: {str(exc).splitlines()[0]}")
     opts.results["compare"] = {
-        n: {sc: (r if isinstance(r, str) else _as_json(r)) for sc, r in by.items()} for n, by in found.items()
+        n: {sc: (r if isinstance(r, str) else r.as_dict()) for sc, r in by.items()} for n, by in found.items()
     }
     header = ["server"]
     for sc in opts.scenarios:
@@ -126,7 +126,3 @@ def _ratios(found: dict[str, dict[str, WrkResult | str]], opts: Options) -> str:
                      verdict(ok)])  # fmt: skip
     return "Ours vs waitress (same run)\n\n" + table(["scenario", "miniweb / waitress", "target", ""], rows)
 
-
-def _as_json(r: WrkResult) -> dict[str, Any]:
-    return {"rps": r.requests_per_sec, "p99_ms": r.p99_ms, "requests": r.requests,
-            "socket_errors": r.socket_errors, "non_2xx": r.non_2xx}  # fmt: skip

@@ -53,6 +53,11 @@ class WrkResult:
         """Socket errors plus non-2xx/3xx answers: anything a client would have noticed."""
         return sum(self.socket_errors.values()) + self.non_2xx
 
+    def as_dict(self) -> dict[str, object]:
+        """The figures worth keeping, for bench/results/latest.json."""
+        return {"rps": self.requests_per_sec, "p99_ms": self.p99_ms, "requests": self.requests,
+                "socket_errors": self.socket_errors, "non_2xx": self.non_2xx}  # fmt: skip
+
 
 def parse_duration(text: str) -> float:
     """``"471.00us"`` -> 0.471 (milliseconds)."""
