@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from urllib.parse import parse_qs, quote
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from apps.favorites import repository as repo
 
 NOTE = "我的家乡 <b>深圳</b>"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def collect(web, district_id: int):
@@ -286,3 +288,30 @@ def test_pages_are_phone_ready(web) -> None:
     page = web.get("/")
     assert page.html.find("meta", attrs={"name": "viewport"})["content"].startswith("width=device-width")
     assert page.html.html["lang"] == "zh-CN"
+
+
+def test_method_not_allowed_page_keeps_allow(web) -> None:
+    resp = web.get("/favorites/440300/remove", status=405)
+    assert "POST" in resp.headers["Allow"]
+    assert "不支持这种请求方式" in resp.text
+
+
+def test_oversized_post_is_413(web, con) -> None:
+    collect(web, 440300)
+    token = web.get("/favorites").forms["note-440300"]["csrf_token"].value
+    resp = web.post("/favorites/440300/note", {"csrf_token": token, "note": "x" * 100_000}, status=413)
+    assert "提交的内容太大" in resp.text
+    assert repo.favorites(con)[0].note == ""
+
+
+def test_application_is_built_on_first_access(mariadb) -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, apps.favorites as f; import apps.favorites.settings; "
+            "assert 'miniweb' not in sys.modules; app = f.application; "
+            "assert f.application is app and callable(app); print('ok')")
+    env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": mariadb.url, "SECRET_KEY": "k"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=60, check=False)
+    assert out.stdout.strip() == "ok", out.stderr
