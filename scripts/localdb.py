@@ -4,7 +4,7 @@
 
 `start` with DATABASE_URL set starts nothing: it loads the schema and data into that database. Otherwise it
 runs a MariaDB server of our own: data directory `.data/mariadb/` (git-ignored), its own TCP port on
-127.0.0.1 (33306 by default) and unix socket in the data directory, so a system MySQL is left alone.
+127.0.0.1 (13306 by default) and unix socket in the data directory, so a system MySQL is left alone.
 The first start initialises the directory with `mariadb-install-db`; every start creates the database and
 the app user if missing and loads `sql/schema.sql` + `sql/areas.sql` (both idempotent). Starting a running
 instance is fine (found through its pid file and a ping). `stop` shuts it down cleanly (SIGTERM is
@@ -43,7 +43,9 @@ log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
 SQL_FILES = (ROOT / "sql" / "schema.sql", ROOT / "sql" / "areas.sql")
 DEFAULT_DATADIR = ROOT / ".data" / "mariadb"
-DEFAULT_PORT = 33306          # MySQL's 3306 with a 3 in front: fixed, memorable, clear of a system server
+# MySQL's 3306 with a 1 in front: fixed, memorable, clear of a system server, and below Linux's ephemeral
+# range (32768-60999), where any outgoing connection may hold the port for a while (33306 was, once).
+DEFAULT_PORT = 13306
 START_TIMEOUT = 60.0          # first start on a slow disk: install-db + InnoDB log files take a while
 STOP_TIMEOUT = 60.0           # a clean InnoDB shutdown flushes the buffer pool
 POLL_INTERVAL = 0.1           # how often to ping a starting server

@@ -19,7 +19,7 @@ __all__ = ["DEFAULT_DATABASE_URL", "DatabaseConfig", "Settings", "SettingsError"
 log = logging.getLogger(__name__)
 
 # Must match scripts/localdb.py's defaults (a test checks it): `make demo` works with no settings at all.
-DEFAULT_DATABASE_URL = "mysql://favorites:favorites@127.0.0.1:33306/favorites"
+DEFAULT_DATABASE_URL = "mysql://favorites:favorites@127.0.0.1:13306/favorites"
 # Fixed, so several demo processes agree on CSRF tokens; a warning says to set a real one.
 _DEV_SECRET_KEY = "miniweb-demo-insecure-dev-key"
 
