@@ -1,0 +1,197 @@
+"""Responses: return values, cookies, redirects, JSON, files with ETag/Last-Modified/304."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from email.utils import formatdate
+
+import pytest
+import webtest
+
+from miniweb import App, Response, json_response, redirect, send_file
+
+
+@pytest.fixture
+def data_file(tmp_path):
+    path = tmp_path / "report.csv"
+    path.write_text("地区,数量\n北京,1\n", encoding="utf-8")
+    os.utime(path, (1_700_000_000, 1_700_000_000))
+    return path
+
+
+def _app(data_file=None):
+    app = App(template_folder=None)
+
+    @app.route("/str")
+    def as_str(request):
+        return "<p>中文</p>"
+
+    @app.route("/bytes")
+    def as_bytes(request):
+        return b"\x00raw"
+
+    @app.route("/dict")
+    def as_dict(request):
+        return {"名": "值"}
+
+    @app.route("/list")
+    def as_list(request):
+        return [1, "二"]
+
+    @app.route("/tuple")
+    def as_tuple(request):
+        return "made", 201, {"X-Extra": "1"}
+
+    @app.route("/stream")
+    def stream(request):
+        return Response(iter([b"a", b"b", b"c"]), content_type="text/plain")
+
+    @app.route("/none")
+    def none(request):
+        return None
+
+    @app.route("/cookies")
+    def cookies(request):
+        response = Response("ok")
+        response.set_cookie("plain", "v1")
+        response.set_cookie("strict", "v2", max_age=60, secure=True, samesite="Strict", httponly=False)
+        response.set_cookie("dated", "v3", expires=datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC), path="/x")
+        response.delete_cookie("old")
+        return response
+
+    @app.route("/go")
+    def go(request):
+        return redirect("/地区/1?q=a b")
+
+    @app.route("/moved")
+    def moved(request):
+        return redirect("https://example.com/new", 301)
+
+    @app.route("/created")
+    def created(request):
+        return json_response({"ok": True}, status=201)
+
+    @app.route("/file")
+    def file(request):
+        return send_file(data_file, request)
+
+    @app.route("/typed-file")
+    def typed_file(request):
+        return send_file(
+            data_file, request.environ, mimetype="application/x-custom", download_name="数据.csv"
+        )
+
+    return app
+
+
+def test_return_value_types():
+    client = webtest.TestApp(_app())
+    response = client.get("/str")
+    assert response.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert response.text == "<p>中文</p>"
+    assert response.headers["Content-Length"] == str(len("<p>中文</p>".encode()))
+    assert client.get("/bytes").body == b"\x00raw"
+    response = client.get("/dict")
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.body == '{"名":"值"}'.encode()
+    assert client.get("/list").json == [1, "二"]
+    response = client.get("/tuple", status=201)
+    assert response.text == "made" and response.headers["X-Extra"] == "1"
+    assert client.get("/stream").body == b"abc"
+
+
+def test_returning_none_is_a_logged_500(caplog):
+    response = webtest.TestApp(_app()).get("/none", status=500)
+    assert "NoneType" not in response.text  # nothing leaks to the client
+    assert "returned NoneType" in caplog.text
+
+
+def test_cookie_attributes():
+    cookies = webtest.TestApp(_app()).get("/cookies").headers.getall("Set-Cookie")
+    assert cookies[0] == "plain=v1; Path=/; HttpOnly; SameSite=Lax"
+    assert cookies[1] == "strict=v2; Path=/; Max-Age=60; Secure; SameSite=Strict"
+    assert cookies[2] == "dated=v3; Path=/x; Expires=Wed, 02 Jan 2030 03:04:05 GMT; HttpOnly; SameSite=Lax"
+    assert cookies[3].startswith("old=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT")
+
+
+def test_cookie_and_header_validation():
+    response = Response()
+    with pytest.raises(ValueError):
+        response.set_cookie("bad name", "v")
+    with pytest.raises(ValueError):
+        response.set_cookie("n", "has space")
+    with pytest.raises(ValueError):
+        response.set_cookie("n", "v", samesite="None")  # SameSite=None needs Secure
+    with pytest.raises(ValueError):
+        response.headers["X-Injected"] = "a\r\nSet-Cookie: evil=1"
+    with pytest.raises(ValueError):
+        redirect("/x\r\nSet-Cookie: evil=1").headers.add("X", "\n")
+
+
+def test_redirect_is_303_and_encodes_location():
+    response = webtest.TestApp(_app()).get("/go", status=303)
+    assert response.headers["Location"].endswith("/%E5%9C%B0%E5%8C%BA/1?q=a%20b")
+    assert webtest.TestApp(_app()).get("/moved", status=301).headers["Location"] == "https://example.com/new"
+    assert redirect("/a\r\nb").headers["Location"] == "/a%0D%0Ab"  # no header splitting
+
+
+def test_json_response_status():
+    assert webtest.TestApp(_app()).get("/created", status=201).json == {"ok": True}
+
+
+def test_send_file_headers_and_body(data_file):
+    response = webtest.TestApp(_app(data_file)).get("/file")
+    assert response.body == data_file.read_bytes()
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert response.headers["Content-Length"] == str(data_file.stat().st_size)
+    assert response.headers["Last-Modified"] == "Tue, 14 Nov 2023 22:13:20 GMT"
+    assert response.headers["ETag"].startswith('"')
+    typed = webtest.TestApp(_app(data_file)).get("/typed-file")
+    assert typed.headers["Content-Type"] == "application/x-custom"
+    assert typed.headers["Content-Disposition"] == "attachment; filename*=UTF-8''%E6%95%B0%E6%8D%AE.csv"
+
+
+def test_send_file_conditional_requests(data_file):
+    client = webtest.TestApp(_app(data_file))
+    etag = client.get("/file").headers["ETag"]
+    response = client.get("/file", headers={"If-None-Match": etag}, status=304)
+    assert (
+        response.body == b"" and response.headers["ETag"] == etag and "Content-Length" not in response.headers
+    )
+    client.get("/file", headers={"If-None-Match": f'"other", W/{etag}'}, status=304)
+    client.get("/file", headers={"If-None-Match": '"other"'}, status=200)
+    client.get("/file", headers={"If-Modified-Since": formatdate(1_700_000_000, usegmt=True)}, status=304)
+    client.get("/file", headers={"If-Modified-Since": formatdate(1_699_999_999, usegmt=True)}, status=200)
+    client.get("/file", headers={"If-Modified-Since": "not a date"}, status=200)
+    # If-None-Match wins over If-Modified-Since (RFC 9110 §13.2.2).
+    client.get(
+        "/file",
+        headers={"If-None-Match": '"other"', "If-Modified-Since": formatdate(1_800_000_000, usegmt=True)},
+        status=200,
+    )
+    os.utime(data_file, (1_700_000_100, 1_700_000_100))
+    client.get("/file", headers={"If-None-Match": etag}, status=200)  # the file changed
+
+
+def test_send_file_uses_wsgi_file_wrapper(data_file, wsgi_call):
+    wrapped = []
+
+    class FileWrapper:
+        def __init__(self, file, block_size):
+            wrapped.append(block_size)
+            self.file = file
+
+        def __iter__(self):
+            return iter([self.file.read()])
+
+        def close(self):
+            self.file.close()
+
+    status, _, body = wsgi_call(_app(data_file), "/file", **{"wsgi.file_wrapper": FileWrapper})
+    assert status == "200 OK" and body == data_file.read_bytes() and wrapped
+
+
+def test_send_file_head_sends_no_body(data_file):
+    response = webtest.TestApp(_app(data_file)).head("/file")
+    assert response.body == b"" and response.headers["Content-Length"] == str(data_file.stat().st_size)
