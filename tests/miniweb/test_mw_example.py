@@ -1,0 +1,94 @@
+"""The README's example app (examples/hello) works as the README says: in-process and via the CLI."""
+
+from __future__ import annotations
+
+import http.client
+import importlib.util
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+import webtest
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "hello"
+
+
+def _load_example():
+    spec = importlib.util.spec_from_file_location("hello_example_myapp", EXAMPLE / "myapp.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.app
+
+
+def test_example_under_webtest():
+    client = webtest.TestApp(_load_example())
+    page = client.get("/")
+    assert "<h1>" not in page.text
+    form = page.forms[0]
+    form["name"] = "小明"
+    redirected = form.submit(status=303)
+    assert redirected.headers["Location"].endswith("/hello/%E5%B0%8F%E6%98%8E")
+    assert "<h1>Hello, 小明!</h1>" in redirected.follow().text
+    assert "<h1>Hello, &lt;b&gt;!</h1>" in client.get("/?name=%3Cb%3E").text
+    client.post("/greet", {"name": "x"}, status=403)  # no CSRF token
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_for_port(port: int, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 30  # readiness wait, not a performance assertion
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stderr.read().decode()
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError("the example server did not start listening")
+
+
+def test_example_runs_with_the_readme_command():
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "server", str(port), "myapp:app"],
+        cwd=EXAMPLE, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        _wait_for_port(port, process)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", "/")
+        page = conn.getresponse()
+        body = page.read().decode()
+        assert page.status == 200 and 'name="csrf_token"' in body
+        token = body.split('name="csrf_token" value="')[1].split('"')[0]
+        cookie = page.getheader("Set-Cookie").split(";")[0]
+        conn.request(
+            "POST", "/greet", urlencode({"csrf_token": token, "name": "世界"}),
+            {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie},
+        )  # fmt: skip
+        posted = conn.getresponse()
+        posted.read()
+        assert posted.status == 303
+        conn.request("GET", posted.getheader("Location"))
+        greeted = conn.getresponse()
+        assert greeted.status == 200 and "Hello, 世界!" in greeted.read().decode()
+        conn.close()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        process.stderr.close()
