@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import http.client
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlencode, urlsplit
 
 import webtest
 
@@ -27,3 +30,34 @@ def test_twenty_concurrent_collects_make_one_row(wsgi_app, con) -> None:
 
     assert sorted(outcomes) == ["added"] + ["already"] * (RACERS - 1)
     assert [f.area.district_id for f in repo.favorites(con)] == [440305]
+
+
+def test_twenty_concurrent_collects_over_real_http(live_server: str, con) -> None:
+    """The same race through `python -m server`: real sockets, the server's worker threads, its pool."""
+    host, port = urlsplit(live_server).hostname, urlsplit(live_server).port
+    barrier = threading.Barrier(RACERS, timeout=60)
+
+    def racer(_: int) -> tuple[int, str]:
+        conn = http.client.HTTPConnection(host, port, timeout=60)
+        try:
+            conn.request("GET", "/areas/440300")
+            page = conn.getresponse()
+            body = page.read().decode("utf-8")
+            cookie = page.getheader("Set-Cookie").split(";", 1)[0]  # the CSRF nonce cookie
+            token = re.search(r'name="csrf_token" value="([^"]+)"', body).group(1)
+            barrier.wait()
+            conn.request("POST", "/areas/440300/collect", body=urlencode({"csrf_token": token}),
+                         headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie})
+            resp = conn.getresponse()
+            resp.read()
+            return resp.status, resp.getheader("Location", "")
+        finally:
+            conn.close()
+
+    with ThreadPoolExecutor(RACERS) as pool:
+        results = list(pool.map(racer, range(RACERS)))
+
+    assert {status for status, _ in results} == {303}
+    kinds = sorted(location.split("?", 1)[1].split("=", 1)[0] for _, location in results)
+    assert kinds == ["added"] + ["already"] * (RACERS - 1)
+    assert [f.area.district_id for f in repo.favorites(con)] == [440300]
