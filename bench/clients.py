@@ -66,6 +66,7 @@ class Conn:
     status: int | None = None  # of the last response
     closed: bool = False  # the server closed it (EOF or reset)
     closed_at: float = 0.0  # time.monotonic() when we saw it
+    answered_at: float = 0.0  # time.monotonic() of the last whole response: the connection idles from here
 
     def close(self) -> None:
         self.sock.close()
@@ -91,6 +92,7 @@ def _read_response(c: Conn) -> bool:
     c.status, complete = response_status(bytes(c.buf))
     if complete:
         c.buf.clear()
+        c.answered_at = time.monotonic()
     return complete
 
 

@@ -6,8 +6,10 @@ Driven over stdin/stdout by `IdleClients` (the c10k scenario), one JSON object p
                   -> {"event": "ready", "open": 9998, "failed": 2, "seconds": 3.1}
     speak         every open connection sends a request at once
                   -> {"event": "spoke", "asked": 9998, "answered": 9998, "closed": 0, "seconds": 1.4}
-    closed S      wait up to S seconds for the server to close them all (keep-alive timeout)
-                  -> {"event": "closed", "closed": 9998, "open": 0, "seconds": 2.2}
+    closed S      wait up to S seconds for the server to close them all (keep-alive timeout); ``idle``
+                  is how long they had been idle when we saw them closed (we look five times a second)
+                  -> {"event": "closed", "closed": 9998, "open": 0, "seconds": 2.2,
+                      "idle": {"min": 3.0, "max": 3.4}}
     quit / EOF    close everything and exit
 
 Loopback only; bounded: at most ``--max-seconds`` in all, then it closes everything and exits by itself.
@@ -89,7 +91,10 @@ def main(argv: list[str] | None = None) -> int:
             elif words[0] == "closed":
                 wait = min(float(words[1]) if len(words) > 1 else 10.0, max(0.0, end - start))
                 closed, waited = _wait_closed(conns, wait)
-                _emit("closed", closed=closed, open=len(conns) - closed, seconds=round(waited, 2))
+                idle = [c.closed_at - c.answered_at for c in conns if c.closed]
+                spread = {"min": round(min(idle), 2), "max": round(max(idle), 2)} if idle else {}
+                _emit("closed", closed=closed, open=len(conns) - closed, seconds=round(waited, 2),
+                      idle=spread)
             else:
                 _emit("error", message=f"unknown command {words[0]!r}")
     finally:
