@@ -67,6 +67,7 @@ class Dispatcher:
         self._stop = False
         self._drain_deadline: float | None = None
         self._threads: list[threading.Thread] = []
+        self._exited = 0  # worker threads that have left their loop (under _lock)
         self._rcvtimeo, self._sndtimeo = Connection.socket_timeouts(config)
         self._linger = config.keepalive_linger > 0
 
@@ -107,6 +108,8 @@ class Dispatcher:
         self._closed()
 
     def worker_exited(self) -> None:
+        with self._lock:
+            self._exited += 1
         self._wake()
 
     def _closed(self) -> None:
@@ -278,7 +281,7 @@ class Dispatcher:
     def _finished(self) -> bool:
         if self._drain_deadline is None:
             return False
-        if not any(thread.is_alive() for thread in self._threads):
+        if self._exited == len(self._threads):
             return True
         if time.monotonic() >= self._drain_deadline:
             log.warning("graceful timeout: abandoning %d connections still in progress", self._open)
