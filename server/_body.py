@@ -150,7 +150,7 @@ class ChunkedReader(BodyReader):
             return False
         if end + 4 > config.max_header_bytes:
             raise ProtocolError(f"trailer section larger than {config.max_header_bytes} bytes", 431)
-        lines = split_lines(buf[:end].decode("latin-1"))
+        lines = split_lines(buf[:end])
         if len(lines) > config.max_header_count:
             raise ProtocolError(f"more than {config.max_header_count} trailer fields", 431)
         parse_fields(lines)  # validated like header fields; no WSGI field carries trailers, so dropped

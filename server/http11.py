@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 
 from server._body import BodyReader, ChunkedReader, LengthReader
-from server._grammar import ProtocolError, check_incomplete_bytes, parse_fields, split_lines
+from server._grammar import TOKEN, ProtocolError, check_incomplete_bytes, parse_fields, split_lines
 from server.config import Config
 
 __all__ = [
@@ -48,54 +48,90 @@ class RequestHead:
     chunked: bool  # Transfer-Encoding: chunked
 
 
-# RFC 9112 §3: request-line = method SP request-target SP HTTP-version. The target allows VCHAR and
-# obs-text (see the module docstring); the version's shape is checked here, its value below.
-_REQUEST_LINE = re.compile(r"([!#$%&'*+.^_`|~0-9A-Za-z-]+) ([\x21-\x7e\x80-\xff]+) (HTTP/[0-9]\.[0-9])")
+# RFC 9112 §3: request-line = method SP request-target SP HTTP-version; HTTP-version = "HTTP/" DIGIT "."
+# DIGIT, case-sensitive (§2.3). The target may carry obs-text (see the module docstring).
+_VERSION = re.compile(r"HTTP/[0-9]\.[0-9]").fullmatch
+_COMMON_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"))
 # RFC 3986 §3.2: authority = host [":" port], host = IP-literal / IPv4address / reg-name. No userinfo:
 # RFC 9110 §4.2.4 forbids it in http(s) URIs. An empty host is allowed (RFC 9112 §3.2).
-_AUTHORITY = re.compile(r"(?:\[[0-9A-Za-z:._~%!$&'()*+,;=-]+\]|[0-9A-Za-z._~%!$&'()*+,;=-]*)(?::[0-9]*)?")
+_AUTHORITY = re.compile(
+    r"(?:\[[0-9A-Za-z:._~%!$&'()*+,;=-]+\]|[0-9A-Za-z._~%!$&'()*+,;=-]*)(?::[0-9]*)?"
+).fullmatch
 # RFC 3986 §3: scheme "://" authority path-abempty [ "?" query ]
 _ABSOLUTE_FORM = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)([^?#]*)(?:\?([^#]*))?")
 _LEADING_EMPTY_LINES = re.compile(rb"(?:\r\n)*")
 _DIGITS = re.compile(r"[0-9]+")
-_FRAMING_FIELDS = frozenset(("host", "content-length", "transfer-encoding", "connection", "expect"))
 
 
 class HeadParser:
-    """`maybe_read_head` for one connection, remembering how far it already searched.
+    """`maybe_read_head` for one connection, remembering what it already checked.
 
-    Use one per connection when heads may arrive in many pieces: each call then scans only the new
-    bytes for the end of the head. The caller may only append to `buf` between calls that return None.
+    Use one per connection: while a head arrives in pieces, each call looks only at the new bytes (for
+    the end of the head, bad bytes, CRLFs to count), so a slow client costs O(n), not O(n²). Between
+    calls that return None the caller may only append to `buf`; after a head is returned the parser is
+    fresh for the next one.
     """
 
-    __slots__ = ("config", "_searched")
+    __slots__ = ("config", "_searched", "_fields_start", "_counted", "_field_lines")
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self._searched = 0
+        self._reset()
+
+    def _reset(self) -> None:
+        self._searched = 0  # buf[:_searched] was searched (for CRLFCRLF, bad bytes, the request line)
+        self._fields_start = 0  # where the field lines start, once the request line is complete
+        self._counted = 0  # CRLFs of field lines in buf[_fields_start:_counted] ...
+        self._field_lines = 0  # ... are this many
 
     def maybe_read(self, buf: bytearray) -> RequestHead | None:
-        lead = _leading_empty_lines(buf, self.config)
-        end = buf.find(b"\r\n\r\n", max(lead, self._searched))
+        """Same contract as `maybe_read_head`."""
+        lead = _leading_empty_lines(buf, self.config) if buf.startswith(b"\r") else 0
+        # Back up three bytes: the CRLFCRLF may straddle the old and the new bytes.
+        end = buf.find(b"\r\n\r\n", max(lead, self._searched - 3))
         if end < 0:
-            _check_incomplete(buf, lead, max(lead, self._searched - 1), self.config)
-            self._searched = max(0, len(buf) - 3)  # the CRLFCRLF may straddle old and new bytes
+            self._check_incomplete(buf, lead)
             return None
-        self._searched = 0
+        self._reset()
         return _parse_head(buf, lead, end, self.config)
+
+    def _check_incomplete(self, buf: bytearray, lead: int) -> None:
+        """Fail early on an incomplete head: bad bytes, an over-long request line or header section."""
+        config = self.config
+        # Back up a few bytes: a CRLF or a bare CR may straddle the old and the new bytes.
+        start = max(lead, self._searched - 3)
+        check_incomplete_bytes(buf, start)
+        self._searched = len(buf)
+        if not self._fields_start:
+            limit = config.max_request_line
+            line_end = buf.find(b"\r\n", start, lead + limit + 2)
+            if line_end < 0:
+                if len(buf) - lead - buf.endswith(b"\r") > limit:  # a final CR may start the CRLF
+                    raise ProtocolError(f"request line longer than {limit} bytes", 414)
+                return
+            _parse_request_line(buf[lead:line_end].decode("latin-1"))
+            self._fields_start = self._counted = line_end + 2
+        if len(buf) - self._fields_start > config.max_header_bytes:
+            raise ProtocolError(f"header section larger than {config.max_header_bytes} bytes", 431)
+        counted = len(buf) - buf.endswith(b"\r")  # a CR at the end is counted with its LF, next time
+        self._field_lines += buf.count(b"\r\n", self._counted, counted)
+        self._counted = counted
+        if self._field_lines > config.max_header_count:
+            raise ProtocolError(f"more than {config.max_header_count} header fields", 431)
 
 
 def maybe_read_head(buf: bytearray, config: Config) -> RequestHead | None:
     """If buf holds a complete request head, delete it from buf and return it; None = need more data.
 
-    Raises ProtocolError (with the right status) as soon as the bytes so far are bad or over a limit.
-    Stateless: each call searches `buf` from its start (bounded by the limits); a connection that is fed
-    in many small pieces should keep a `HeadParser` instead.
+    Raises ProtocolError (with the right status) as soon as the bytes so far are bad or over a limit —
+    a request line with no CRLF within max_request_line bytes is a 414 at once, a header section past
+    max_header_bytes a 431, without waiting for the end. Stateless, so an incomplete head is checked
+    from its start on every call; a connection fed in many small pieces should keep a `HeadParser`.
     """
-    lead = _leading_empty_lines(buf, config)
+    lead = _leading_empty_lines(buf, config) if buf.startswith(b"\r") else 0
     end = buf.find(b"\r\n\r\n", lead)
     if end < 0:
-        _check_incomplete(buf, lead, lead, config)
+        HeadParser(config)._check_incomplete(buf, lead)
         return None
     return _parse_head(buf, lead, end, config)
 
@@ -119,8 +155,6 @@ def body_reader(head: RequestHead, config: Config) -> BodyReader | None:
 
 def _leading_empty_lines(buf: bytearray, config: Config) -> int:
     """How many bytes of empty lines precede the request line (RFC 9112 §2.2 says to ignore them)."""
-    if buf[:1] != b"\r":
-        return 0
     lead = _LEADING_EMPTY_LINES.match(buf).end()
     # The tolerance is for a stray CRLF after a previous body; a flood of them is not a client bug.
     if lead > config.max_request_line:
@@ -128,33 +162,15 @@ def _leading_empty_lines(buf: bytearray, config: Config) -> int:
     return lead
 
 
-def _check_incomplete(buf: bytearray, lead: int, start: int, config: Config) -> None:
-    """Fail early on an incomplete head: bad bytes, an over-long request line or header section."""
-    check_incomplete_bytes(buf, start)
-    limit = config.max_request_line
-    line_end = buf.find(b"\r\n", lead, lead + limit + 2)
-    if line_end < 0:
-        if len(buf) - lead - buf.endswith(b"\r") > limit:  # a final CR may be the start of the CRLF
-            raise ProtocolError(f"request line longer than {limit} bytes", 414)
-        return
-    _parse_request_line(buf[lead:line_end].decode("latin-1"))
-    fields_start = line_end + 2
-    if len(buf) - fields_start > config.max_header_bytes:
-        raise ProtocolError(f"header section larger than {config.max_header_bytes} bytes", 431)
-    if buf.count(b"\r\n", fields_start) > config.max_header_count:
-        raise ProtocolError(f"more than {config.max_header_count} header fields", 431)
-
-
 def _parse_head(buf: bytearray, lead: int, end: int, config: Config) -> RequestHead:
     """Parse the complete head buf[lead:end] (end is where its final CRLFCRLF starts) and consume it."""
-    text = buf[lead:end].decode("latin-1")  # PEP 3333: header bytes travel as latin-1 str
+    lines = split_lines(buf[lead:end])
     del buf[: end + 4]
-    lines = split_lines(text)
     request_line = lines[0]
     if len(request_line) > config.max_request_line:
         raise ProtocolError(f"request line longer than {config.max_request_line} bytes", 414)
     # The header section: the field lines with their CRLFs, plus the final empty line.
-    if len(text) - len(request_line) + 2 > config.max_header_bytes:
+    if end - lead - len(request_line) + 2 > config.max_header_bytes:
         raise ProtocolError(f"header section larger than {config.max_header_bytes} bytes", 431)
     if len(lines) - 1 > config.max_header_count:
         raise ProtocolError(f"more than {config.max_header_count} header fields", 431)
@@ -163,22 +179,20 @@ def _parse_head(buf: bytearray, lead: int, end: int, config: Config) -> RequestH
     del lines[0]
     headers = parse_fields(lines)
 
-    framing: dict[str, list[str]] = {}
-    for name, value in headers:
-        if name in _FRAMING_FIELDS:
-            framing.setdefault(name, []).append(value)
-
-    host = _host(framing.get("host"), version)
+    fields = dict(headers)
+    if len(fields) != len(headers):  # some name repeated; rare, so off the fast path
+        fields = _combine(headers)
+    host = _host(fields.get("host"), version)
     path, query, authority = _parse_target(method, target)
     if authority is not None:
         host = authority  # RFC 9112 §3.2.2: the absolute-form's authority replaces the Host field
-    content_length, chunked = _framing(framing, version, config)
-    connection = framing.get("connection")
+    content_length, chunked = _framing(fields, version, config)
+    connection = fields.get("connection")
     # RFC 9112 §9.3: HTTP/1.1 persists unless "close"; HTTP/1.0 only with "keep-alive".
     if version == "HTTP/1.1":
         keep_alive = connection is None or "close" not in _tokens(connection)
         # RFC 9110 §10.1.1: only 100-continue is defined; a 1.0 request's expectation MUST be ignored.
-        expect = framing.get("expect")
+        expect = fields.get("expect")
         expect_continue = expect is not None and "100-continue" in _tokens(expect)
     else:
         tokens = _tokens(connection) if connection is not None else ()
@@ -190,17 +204,41 @@ def _parse_head(buf: bytearray, lead: int, end: int, config: Config) -> RequestH
     )  # fmt: skip
 
 
+def _combine(headers: list[tuple[str, str]]) -> dict[str, str]:
+    """Field lines with the same name joined into one comma-separated value (RFC 9110 §5.3).
+
+    Host is the exception: it is a single value, and two of them are refused (RFC 9112 §3.2).
+    """
+    fields: dict[str, str] = {}
+    for name, value in headers:
+        if name not in fields:
+            fields[name] = value
+        elif name == "host":
+            raise ProtocolError("more than one Host header")
+        else:
+            fields[name] += ", " + value
+    return fields
+
+
 def _parse_request_line(line: str) -> tuple[str, str, str]:
-    """(method, target, version) of a request line; HTTP/1.x above 1.1 is answered as 1.1."""
-    match = _REQUEST_LINE.fullmatch(line)
-    if match is None:
+    """(method, target, version) of a request line without CTLs; HTTP/1.x above 1.1 is served as 1.1."""
+    parts = line.split(" ")
+    if len(parts) != 3:
         raise ProtocolError(f"malformed request line {line[:100]!r}")
-    method, target, version = match.groups()
+    method, target, version = parts
+    if method not in _COMMON_METHODS and TOKEN(method) is None:
+        raise ProtocolError(f"invalid method {method[:100]!r}")
+    # What is left of VCHAR/obs-text once split() and the CTL check have run: refuse an empty target
+    # and HTAB (allowed in field values, so not caught by the CTL check).
+    if not target or "\t" in target:
+        raise ProtocolError(f"invalid request-target {target[:100]!r}")
     if method == "CONNECT":
         # We are an origin server, not a proxy: CONNECT is a method we do not implement (RFC 9110
         # §9.3.6, §15.6.2), whatever its authority-form target, so 501 says it better than 400.
         raise ProtocolError("CONNECT is not supported", 501)
     if version != "HTTP/1.1" and version != "HTTP/1.0":
+        if _VERSION(version) is None:
+            raise ProtocolError(f"malformed HTTP version {version[:100]!r}")
         # RFC 9110 §2.5: a 1.x request with a minor version we do not know is served as our highest 1.x.
         if version[5] != "1":
             raise ProtocolError(f"HTTP version {version} not supported", 505)
@@ -225,29 +263,26 @@ def _parse_target(method: str, target: str) -> tuple[str, str, str | None]:
     scheme, authority, path, query = match.groups()
     if scheme.lower() not in ("http", "https"):
         raise ProtocolError(f"unsupported URI scheme {scheme!r} in request-target")
-    if not authority or _AUTHORITY.fullmatch(authority) is None:
+    if not authority or _AUTHORITY(authority) is None:
         raise ProtocolError(f"invalid authority {authority!r} in request-target")
     return path or "/", query or "", authority
 
 
-def _host(values: list[str] | None, version: str) -> str | None:
-    """The Host field's value, checked (RFC 9112 §3.2: exactly one on HTTP/1.1, a valid authority)."""
-    if values is None:
+def _host(host: str | None, version: str) -> str | None:
+    """The Host field's value, checked (RFC 9112 §3.2: required on HTTP/1.1, a valid authority)."""
+    if host is None:
         if version == "HTTP/1.1":
             raise ProtocolError("missing Host header")
         return None
-    if len(values) > 1:
-        raise ProtocolError("more than one Host header")
-    host = values[0]
-    if _AUTHORITY.fullmatch(host) is None:
+    if _AUTHORITY(host) is None:
         raise ProtocolError(f"invalid Host header {host[:100]!r}")
     return host
 
 
-def _framing(framing: dict[str, list[str]], version: str, config: Config) -> tuple[int | None, bool]:
+def _framing(fields: dict[str, str], version: str, config: Config) -> tuple[int | None, bool]:
     """(content_length, chunked), following RFC 9112 §6.1 and §6.3 strictly (both prevent smuggling)."""
-    lengths = framing.get("content-length")
-    codings = framing.get("transfer-encoding")
+    lengths = fields.get("content-length")
+    codings = fields.get("transfer-encoding")
     if codings is not None:
         if version == "HTTP/1.0":
             # RFC 9112 §6.1: a 1.0 message with Transfer-Encoding has faulty framing.
@@ -257,15 +292,17 @@ def _framing(framing: dict[str, list[str]], version: str, config: Config) -> tup
         # Only "chunked" alone: we decode no other coding (RFC 9112 §6.1: 501), and chunked twice
         # would be a coding applied twice.
         if [coding.lower() for coding in _list(codings)] != ["chunked"]:
-            raise ProtocolError(f"unsupported Transfer-Encoding {', '.join(codings)[:100]!r}", 501)
+            raise ProtocolError(f"unsupported Transfer-Encoding {codings[:100]!r}", 501)
         return None, True
     if lengths is None:
         return None, False
     # RFC 9112 §6.3 step 5: a list of identical values ("5, 5") is that value; anything else is fatal.
-    values = set(_list(lengths))
-    if len(values) != 1:
-        raise ProtocolError("conflicting Content-Length values")
-    value = values.pop()
+    value = lengths
+    if "," in value:
+        values = set(_list(value))
+        if len(values) != 1:
+            raise ProtocolError(f"conflicting Content-Length values {lengths[:100]!r}")
+        value = values.pop()
     if _DIGITS.fullmatch(value) is None:
         raise ProtocolError(f"invalid Content-Length {value[:100]!r}")
     # A digit string longer than the limit's cannot be below it; checked before int(), which refuses
@@ -275,11 +312,14 @@ def _framing(framing: dict[str, list[str]], version: str, config: Config) -> tup
     return int(value), False
 
 
-def _list(values: list[str]) -> list[str]:
-    """The elements of a comma-separated field across all its lines (RFC 9110 §5.6.1)."""
-    return [item.strip(" \t") for value in values for item in value.split(",")]
+def _list(value: str) -> list[str]:
+    """The elements of a comma-separated field value (RFC 9110 §5.6.1)."""
+    return [item.strip(" \t") for item in value.split(",")]
 
 
-def _tokens(values: list[str]) -> set[str]:
+def _tokens(value: str) -> set[str]:
     """A case-insensitive token list (Connection, Expect) as a set of lower-case tokens."""
-    return {item.lower() for item in _list(values)}
+    value = value.lower()
+    if "," not in value:  # the common case: a single token
+        return {value}
+    return set(_list(value))
