@@ -27,6 +27,13 @@ ROOT = Path(__file__).resolve().parents[2]
 SERVER_START_TIMEOUT = 30.0
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Everything that needs the database is marked `db`, so `pytest -m "not db"` runs the rest.
+    for item in items:
+        if "mariadb" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.db)
+
+
 @pytest.fixture(scope="session")
 def mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalMariaDB]:
     db = LocalMariaDB(tmp_path_factory.mktemp("mariadb"), port=free_port())

@@ -64,7 +64,7 @@ def test_long_lists_are_paginated(web) -> None:
     assert "第 2 / 2 页" in second.text
 
 
-@pytest.mark.parametrize("page", ["0", "-1", "abc", "1.5", "99999999999", "１"])
+@pytest.mark.parametrize("page", ["0", "-1", "abc", "1.5", "99999999999", "１", "", "9" * 5000])
 def test_bad_page_number_is_400(web, page: str) -> None:
     resp = web.get("/areas/440000", {"page": page}, status=400)
     assert "页码" in resp.text
@@ -81,7 +81,8 @@ def test_unknown_area_is_404_that_says_so(web) -> None:
     assert "Traceback" not in resp.text
 
 
-@pytest.mark.parametrize("path", ["/areas/44", "/areas/abc", "/areas/4403001", "/nothing-here"])
+@pytest.mark.parametrize("path", ["/areas/44", "/areas/abc", "/areas/4403001", "/nothing-here",
+                                  "/areas/%EF%BC%94%EF%BC%94%EF%BC%90%EF%BC%93%EF%BC%90%EF%BC%90"])
 def test_malformed_paths_are_404(web, path: str) -> None:
     assert web.get(path, status=404).status_code == 404
 
