@@ -1,7 +1,16 @@
 """``python -m bench [MODE ...] [--duration S] [--only NAME,...] [--scenario NAME,...]``
 
-With no MODE, runs them all: compare, c10k, slowloris, accesslog, workers. Builds ``.venv-bench`` first
-(peers + this project). Prints tables; writes ``bench/results/latest.json``.
+Modes (default: all, in this order):
+  compare     our server, waitress, gunicorn (gthread), cheroot, wsgiref, bjoern side by side:
+              keep-alive hello, Connection: close hello, 64 KiB file; then our ratios to waitress
+  c10k        ours with 10,000 idle keep-alive connections held open (--idle N)
+  slowloris   ours with 1,000 clients sending headers one byte a second (--slow N)
+  accesslog   ours with the access log on vs off
+  workers     ours with --workers 1 vs 2
+
+Builds ``.venv-bench`` first (the peers + this project). Prints Markdown tables and writes
+``bench/results/latest.json``; server logs go to ``bench/results/*.log``. Keep runs short
+(``--duration 1``) while others use the machine.
 """
 
 from __future__ import annotations
@@ -12,16 +21,24 @@ import logging
 import signal
 import sys
 import time
+from collections.abc import Callable
 from typing import NoReturn
 
-from bench import env, extra, modes
+from bench import compare, env, ours
 from bench.peers import PEERS, RESULTS
 from server.config import Config
 
-MODES = ("compare", "c10k", "slowloris", "accesslog", "workers")
+# Each mode: (options, parsed args) -> a printable section.
+MODES: dict[str, Callable[[compare.Options, argparse.Namespace], str]] = {
+    "compare": lambda opts, args: compare.compare(opts),
+    "c10k": lambda opts, args: ours.c10k(opts, args.idle),
+    "slowloris": lambda opts, args: ours.slowloris(opts, args.slow),
+    "accesslog": lambda opts, args: ours.accesslog(opts),
+    "workers": lambda opts, args: ours.workers(opts),
+}
 
 
-def _names(text: str, allowed: tuple[str, ...] | list[str], what: str) -> tuple[str, ...]:
+def _names(text: str, allowed: list[str], what: str) -> tuple[str, ...]:
     names = tuple(n.strip() for n in text.split(",") if n.strip())
     unknown = [n for n in names if n not in allowed]
     if unknown or not names:
@@ -31,15 +48,23 @@ def _names(text: str, allowed: tuple[str, ...] | list[str], what: str) -> tuple[
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    p.add_argument("modes", nargs="*", metavar="MODE",
-                   help=f"one or more of {', '.join(MODES)} (default: all)")  # fmt: skip
+    p = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("modes", nargs="*", metavar="MODE", help=f"any of {', '.join(MODES)} (default: all)")
     p.add_argument("--duration", type=float, default=5.0, help="seconds per measurement (default 5)")
-    p.add_argument("--only", type=lambda t: _names(t, list(PEERS), "server"), default=tuple(PEERS),
-                   help="compare only these servers, e.g. miniweb,waitress")  # fmt: skip
-    p.add_argument("--scenario", type=lambda t: _names(t, list(modes.SCENARIOS), "scenario"),
-                   default=tuple(modes.SCENARIOS), help="keepalive,close,file (default: all three)")
+    p.add_argument(
+        "--only",
+        type=lambda t: _names(t, list(PEERS), "server"),
+        default=tuple(PEERS),
+        help="compare: only these servers, e.g. miniweb,waitress",
+    )
+    p.add_argument(
+        "--scenario",
+        type=lambda t: _names(t, list(compare.SCENARIOS), "scenario"),
+        default=tuple(compare.SCENARIOS),
+        help="compare: keepalive,close,file (default: all)",
+    )
     p.add_argument("--connections", type=int, default=50, help="wrk connections (default 50)")
     p.add_argument("--idle", type=int, default=10_000, help="c10k: idle connections (default 10000)")
     p.add_argument("--slow", type=int, default=1_000, help="slowloris: slow clients (default 1000)")
@@ -56,31 +81,30 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if unknown := [m for m in args.modes if m not in MODES]:
         parser.error(f"unknown mode {', '.join(unknown)}; choose from {', '.join(MODES)}")
-    if args.duration <= 0 or args.connections <= 0:
-        parser.error("--duration and --connections must be positive")
+    counts_ok = 0 < args.idle <= 15_000 and 0 < args.slow <= 15_000  # bounded: loopback, fd limits
+    if args.duration <= 0 or args.connections <= 0 or not counts_ok:
+        parser.error("--duration and --connections must be positive; --idle and --slow 1..15000")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     signal.signal(signal.SIGTERM, _interrupt)
     python = env.venv_python() if args.no_install else env.ensure_venv()
-    opts = modes.Options(python=python, threads=Config().threads, duration=args.duration,
-                         connections=args.connections, only=args.only, scenarios=args.scenario)  # fmt: skip
-    chosen = args.modes or MODES
+    opts = compare.Options(
+        python=python,
+        threads=Config().threads,
+        duration=args.duration,
+        connections=args.connections,
+        only=args.only,
+        scenarios=args.scenario,
+    )
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    sections = []
     try:
-        for mode in chosen:
-            if mode == "compare":
-                sections.append(modes.compare(opts))
-            else:
-                count = {"c10k": args.idle, "slowloris": args.slow}.get(mode)
-                fn = getattr(extra, mode)
-                sections.append(fn(opts) if count is None else fn(opts, count))
-            print("\n" + sections[-1] + "\n", flush=True)
+        for mode in args.modes or MODES:
+            print("\n" + MODES[mode](opts, args) + "\n", flush=True)
     except KeyboardInterrupt:
-        print("interrupted; every server started was stopped", file=sys.stderr)
+        print("interrupted; every process the benchmark started has been stopped", file=sys.stderr)
         return 130
     finally:
         RESULTS.mkdir(parents=True, exist_ok=True)
-        meta = {"started": started, "cpus": 2, "duration": args.duration, "threads": opts.threads}
+        meta = {"started": started, "duration": args.duration, "threads": opts.threads}
         (RESULTS / "latest.json").write_text(json.dumps({**meta, **opts.results}, indent=2))
     return 0
 

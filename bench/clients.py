@@ -1,4 +1,5 @@
-"""Many raw HTTP/1.1 client connections driven by one epoll loop: shared by idle.py and slowloris.py.
+"""Many raw HTTP/1.1 client connections driven by one epoll loop, shared by idle.py and slowloris.py,
+and the pipe between those tools and the benchmark that runs them (`ChildTool`).
 
 Minimal on purpose: a request is a fixed byte string, a response is read up to its header block plus
 Content-Length body (the benchmark app always sends one), or up to EOF. Every loop takes a deadline.
@@ -6,15 +7,26 @@ Content-Length body (the benchmark app always sends one), or up to EOF. Every lo
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import json
 import resource
+import select
 import selectors
 import socket
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 __all__ = [
+    "ChildTool",
     "Conn",
+    "child_tool",
+    "emit",
     "exchange",
     "open_connections",
     "poll_closed",
@@ -188,3 +200,69 @@ def poll_closed(conns: list[Conn]) -> None:
                 _mark_closed(c)
             else:
                 c.buf += data
+
+
+# --- the tools as child processes: JSON lines out, commands in -------------------------------------------
+
+
+def emit(event: str, **fields: Any) -> None:
+    """Child side: one JSON object per line on stdout, flushed at once (the parent is waiting for it)."""
+    sys.stdout.write(json.dumps({"event": event, **fields}) + "\n")
+    sys.stdout.flush()
+
+
+class ChildTool:
+    """Parent side: ``python -m MODULE ARGS`` pinned to ``cpu``; its first line is kept as ``ready``."""
+
+    def __init__(self, module: str, args: list[str], *, cpu: int | None, max_seconds: float) -> None:
+        argv = [sys.executable, "-m", module, *args, "--max-seconds", str(max_seconds)]
+        if cpu is not None:
+            argv = ["taskset", "-c", str(cpu), *argv]
+        self.module = module
+        self._deadline = time.monotonic() + max_seconds + 30  # the child stops by itself before this
+        self.proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+        self.ready = self.read()
+
+    def read(self) -> dict[str, Any]:
+        """The next line the child prints; RuntimeError if it ends (or hangs past its deadline) instead."""
+        assert self.proc.stdout is not None
+        wait = max(0.0, self._deadline - time.monotonic())
+        readable, _, _ = select.select([self.proc.stdout], [], [], wait)
+        line = self.proc.stdout.readline() if readable else ""
+        if not line:
+            raise RuntimeError(f"{self.module} stopped without answering (exit {self.proc.poll()})")
+        return json.loads(line)
+
+    def command(self, text: str) -> dict[str, Any]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(text + "\n")
+        self.proc.stdin.flush()
+        return self.read()
+
+    def stop(self) -> None:
+        """EOF on stdin asks it to quit; then SIGTERM, then SIGKILL."""
+        with contextlib.suppress(OSError):
+            self.proc.stdin.close()  # type: ignore[union-attr]
+        for signal_it in (lambda: None, self.proc.terminate, self.proc.kill):
+            signal_it()
+            try:
+                self.proc.wait(5)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+
+
+@contextlib.contextmanager
+def child_tool(module: str, args: list[str], *, cpu: int | None, max_seconds: float) -> Iterator[ChildTool]:
+    """`ChildTool`, stopped on the way out whatever happens."""
+    tool = ChildTool(module, args, cpu=cpu, max_seconds=max_seconds)
+    try:
+        yield tool
+    finally:
+        tool.stop()

@@ -1,6 +1,6 @@
 """Hold N idle keep-alive connections open, in a process of their own: ``python -m bench.idle``.
 
-Driven over stdin/stdout by `IdleClients` (the c10k scenario), one JSON object per output line::
+Driven over stdin/stdout by `idle_clients` (the c10k scenario), one JSON object per output line::
 
     (start)       opens N connections, one request each so they are *keep-alive* connections, then idles
                   -> {"event": "ready", "open": 9998, "failed": 2, "seconds": 3.1}
@@ -20,25 +20,25 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ipaddress
-import json
-import os
 import select
-import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from typing import Any
 
-from bench.clients import Conn, exchange, open_connections, poll_closed, raise_fd_limit, request_bytes
+from bench.clients import (
+    ChildTool,
+    Conn,
+    child_tool,
+    emit,
+    exchange,
+    open_connections,
+    poll_closed,
+    raise_fd_limit,
+    request_bytes,
+)
 
-__all__ = ["IdleClients", "main"]
+__all__ = ["idle_clients", "main"]
 
 _STEP_TIMEOUT = 60.0  # longest any one step (open all, speak) may take
-
-
-def _emit(event: str, **fields: Any) -> None:
-    sys.stdout.write(json.dumps({"event": event, **fields}) + "\n")
-    sys.stdout.flush()
 
 
 def _wait_closed(conns: list[Conn], seconds: float) -> tuple[int, float]:
@@ -53,8 +53,9 @@ def _wait_closed(conns: list[Conn], seconds: float) -> tuple[int, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.idle", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p = argparse.ArgumentParser(
+        prog="python -m bench.idle", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--count", type=int, default=10_000)
@@ -71,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.monotonic()
     step_end = min(end, start + _STEP_TIMEOUT)
     conns, failed = open_connections(args.host, args.port, args.count, step_end, request)
-    _emit("ready", open=len(conns), failed=failed, seconds=round(time.monotonic() - start, 2))
+    emit("ready", open=len(conns), failed=failed, seconds=round(time.monotonic() - start, 2))
     try:
         while time.monotonic() < end:
             readable, _, _ = select.select([sys.stdin], [], [], max(0.0, end - time.monotonic()))
@@ -86,73 +87,33 @@ def main(argv: list[str] | None = None) -> int:
                 alive = [c for c in conns if not c.closed]
                 exchange(alive, request, min(end, start + _STEP_TIMEOUT))
                 answered = sum(c.status == 200 and not c.closed for c in alive)
-                _emit("spoke", asked=len(alive), answered=answered, closed=len(conns) - len(alive),
-                      seconds=round(time.monotonic() - start, 2))  # fmt: skip
+                emit(
+                    "spoke",
+                    asked=len(alive),
+                    answered=answered,
+                    closed=len(conns) - len(alive),
+                    seconds=round(time.monotonic() - start, 2),
+                )
             elif words[0] == "closed":
                 wait = min(float(words[1]) if len(words) > 1 else 10.0, max(0.0, end - start))
                 closed, waited = _wait_closed(conns, wait)
                 idle = [c.closed_at - c.answered_at for c in conns if c.closed]
                 spread = {"min": round(min(idle), 2), "max": round(max(idle), 2)} if idle else {}
-                _emit("closed", closed=closed, open=len(conns) - closed, seconds=round(waited, 2),
-                      idle=spread)
+                emit("closed", closed=closed, open=len(conns) - closed, seconds=round(waited, 2), idle=spread)
             else:
-                _emit("error", message=f"unknown command {words[0]!r}")
+                emit("error", message=f"unknown command {words[0]!r}")
     finally:
         for c in conns:
             c.close()
     return 0
 
 
-class IdleClients:
-    """The parent's handle on a ``bench.idle`` process pinned to ``cpu``: start, command, always stop."""
-
-    def __init__(self, host: str, port: int, count: int, *, cpu: int | None = 1, max_seconds: float = 300):
-        argv = [sys.executable, "-m", "bench.idle", "--host", host, "--port", str(port),
-                "--count", str(count), "--max-seconds", str(max_seconds)]  # fmt: skip
-        if cpu is not None:
-            argv = ["taskset", "-c", str(cpu), *argv]
-        self._deadline = time.monotonic() + max_seconds + 30
-        self.proc = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-        )  # fmt: skip
-        self.ready = self._read()
-
-    def _read(self) -> dict[str, Any]:
-        assert self.proc.stdout is not None
-        wait = max(0.0, self._deadline - time.monotonic())
-        readable, _, _ = select.select([self.proc.stdout], [], [], wait)
-        line = self.proc.stdout.readline() if readable else ""
-        if not line:
-            raise RuntimeError(f"bench.idle ended without answering (exit {self.proc.poll()})")
-        return json.loads(line)
-
-    def command(self, text: str) -> dict[str, Any]:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(text + "\n")
-        self.proc.stdin.flush()
-        return self._read()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            with contextlib.suppress(OSError):
-                self.proc.stdin.close()  # type: ignore[union-attr]  # EOF = quit
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    @classmethod
-    @contextlib.contextmanager
-    def running(cls, host: str, port: int, count: int, **kw: Any) -> Iterator[IdleClients]:
-        clients = None
-        try:
-            clients = cls(host, port, count, **kw)
-            yield clients
-        finally:
-            if clients is not None:
-                clients.stop()
+def idle_clients(
+    host: str, port: int, count: int, *, cpu: int | None = 1, max_seconds: float = 300
+) -> contextlib.AbstractContextManager[ChildTool]:
+    """Run this tool in a child process pinned to ``cpu``; ``.ready`` holds its first line."""
+    args = ["--host", host, "--port", str(port), "--count", str(count)]
+    return child_tool("bench.idle", args, cpu=cpu, max_seconds=max_seconds)
 
 
 if __name__ == "__main__":

@@ -54,8 +54,19 @@ class Peer:
 
 def _miniweb(x: Launch) -> list[str]:
     log_flag = "--access-log" if x.access_log else "--no-access-log"
-    return [str(x.python), "-m", "server", str(x.port), APP, "--host", x.host,
-            "--threads", str(x.threads), log_flag, *x.extra]  # fmt: skip
+    return [
+        str(x.python),
+        "-m",
+        "server",
+        str(x.port),
+        APP,
+        "--host",
+        x.host,
+        "--threads",
+        str(x.threads),
+        log_flag,
+        *x.extra,
+    ]
 
 
 def _waitress(x: Launch) -> list[str]:
@@ -65,13 +76,35 @@ def _waitress(x: Launch) -> list[str]:
 
 def _gunicorn(x: Launch) -> list[str]:
     # No --access-logfile: gunicorn's access log is off by default.
-    return [str(x.python), "-m", "gunicorn", "-k", "gthread", "-w", "1", "--threads", str(x.threads),
-            "-b", f"{x.host}:{x.port}", APP]  # fmt: skip
+    return [
+        str(x.python),
+        "-m",
+        "gunicorn",
+        "-k",
+        "gthread",
+        "-w",
+        "1",
+        "--threads",
+        str(x.threads),
+        "-b",
+        f"{x.host}:{x.port}",
+        APP,
+    ]
 
 
 def _cheroot(x: Launch) -> list[str]:
-    return [str(x.python), "-m", "cheroot", "--bind", f"{x.host}:{x.port}",
-            "--threads", str(x.threads), "--max-threads", str(x.threads), APP]  # fmt: skip
+    return [
+        str(x.python),
+        "-m",
+        "cheroot",
+        "--bind",
+        f"{x.host}:{x.port}",
+        "--threads",
+        str(x.threads),
+        "--max-threads",
+        str(x.threads),
+        APP,
+    ]
 
 
 def _launcher(name: str) -> Callable[[Launch], list[str]]:
@@ -85,8 +118,12 @@ PEERS: dict[str, Peer] = {
         Peer("waitress", "waitress-serve --threads=N", _waitress, "waitress"),
         Peer("gunicorn", "gunicorn -k gthread -w 1 --threads N", _gunicorn, "gunicorn"),
         Peer("cheroot", "cheroot --threads N --max-threads N", _cheroot, "cheroot"),
-        Peer("wsgiref", "stdlib wsgiref + ThreadingMixIn (thread per connection, HTTP/1.0)",
-             _launcher("wsgiref"), "wsgiref"),  # fmt: skip
+        Peer(
+            "wsgiref",
+            "stdlib wsgiref + ThreadingMixIn (thread per connection, HTTP/1.0)",
+            _launcher("wsgiref"),
+            "wsgiref",
+        ),
         Peer("bjoern", "C on libev, single thread (no thread option)", _launcher("bjoern"), "bjoern"),
     )
 }
@@ -187,9 +224,14 @@ def serve(peer: Peer, launch: Launch, *, cpu: int | None = 0, tag: str = "") -> 
     env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
     with open(log_path, "wb") as out:
         proc = subprocess.Popen(
-            argv, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            argv,
+            cwd=REPO,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
-        )  # fmt: skip
+        )
     server = RunningServer(peer, launch, proc, log_path)
     try:
         server.wait_ready()

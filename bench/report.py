@@ -15,8 +15,9 @@ def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     def line(row: list[str]) -> str:
         return "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
 
-    return "\n".join([line(cells[0]), "|" + "|".join("-" * (w + 2) for w in widths) + "|",
-                      *(line(r) for r in cells[1:])])  # fmt: skip
+    return "\n".join(
+        [line(cells[0]), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *(line(r) for r in cells[1:])]
+    )
 
 
 def verdict(ok: bool | None) -> str:

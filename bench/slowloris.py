@@ -1,7 +1,7 @@
 """N clients that send their request headers one byte a second: ``python -m bench.slowloris``.
 
 The headers never end (a long ``X-Slow`` field), so a server must give up on them at its header timeout:
-RFC 9110 §15.5.9 says 408 Request Timeout, then close. Driven by `SlowClients` (the slowloris scenario);
+RFC 9110 §15.5.9 says 408 Request Timeout, then close. Driven by `slow_clients` (the slowloris scenario);
 prints one JSON line when all are connected and one when it is done::
 
     {"event": "ready", "open": 1000, "failed": 0}
@@ -16,28 +16,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ipaddress
-import json
-import os
-import select
 import selectors
 import statistics
-import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
-from bench.clients import Conn, open_connections, raise_fd_limit, response_status
+from bench.clients import ChildTool, Conn, child_tool, emit, open_connections, raise_fd_limit, response_status
 
-__all__ = ["SlowClients", "main", "summarize"]
+__all__ = ["slow_clients", "main", "summarize"]
 
 _INTERVAL = 1.0  # one byte a second, as issue 3 says
-
-
-def _emit(event: str, **fields: Any) -> None:
-    sys.stdout.write(json.dumps({"event": event, **fields}) + "\n")
-    sys.stdout.flush()
 
 
 def _drain(c: Conn) -> None:
@@ -66,15 +56,26 @@ def summarize(conns: list[Conn], first_byte_at: float) -> dict[str, Any]:
         else:
             statuses[str(status)] += 1
     after = sorted(c.closed_at - first_byte_at for c in conns if c.closed)
-    spread = {"min": round(after[0], 2), "median": round(statistics.median(after), 2),
-              "max": round(after[-1], 2)} if after else {}  # fmt: skip
-    return {"count": len(conns), "status": dict(statuses), "silent_close": silent,
-            "still_open": sum(not c.closed for c in conns), "closed_after": spread}  # fmt: skip
+    spread = (
+        {"min": round(after[0], 2), "median": round(statistics.median(after), 2), "max": round(after[-1], 2)}
+        if after
+        else {}
+    )
+    return {
+        "count": len(conns),
+        "status": dict(statuses),
+        "silent_close": silent,
+        "still_open": sum(not c.closed for c in conns),
+        "closed_after": spread,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.slowloris", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p = argparse.ArgumentParser(
+        prog="python -m bench.slowloris",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--count", type=int, default=1_000)
@@ -97,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
             sel.register(c.sock, selectors.EVENT_READ, c)
         sent = 0
         first_byte_at = next_tick = time.monotonic()
-        _emit("ready", open=len(conns), failed=failed)
+        emit("ready", open=len(conns), failed=failed)
         while sel.get_map() and time.monotonic() < end:
             if time.monotonic() >= next_tick:  # one more byte from every client still open
                 byte = message[sent : sent + 1]
@@ -111,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
                 _drain(key.data)
                 if key.data.closed:
                     sel.unregister(key.fileobj)
-        _emit("done", **summarize(conns, first_byte_at))
+        emit("done", **summarize(conns, first_byte_at))
     finally:
         sel.close()
         for c in conns:
@@ -119,42 +120,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-class SlowClients:
-    """The parent's handle on a ``bench.slowloris`` process pinned to ``cpu``."""
-
-    def __init__(self, host: str, port: int, count: int, *, cpu: int | None = 1, max_seconds: float = 60):
-        argv = [sys.executable, "-m", "bench.slowloris", "--host", host, "--port", str(port),
-                "--count", str(count), "--max-seconds", str(max_seconds)]  # fmt: skip
-        if cpu is not None:
-            argv = ["taskset", "-c", str(cpu), *argv]
-        self._deadline = time.monotonic() + max_seconds + 60
-        self.proc = subprocess.Popen(
-            argv, stdout=subprocess.PIPE, text=True,
-            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-        )  # fmt: skip
-        self.ready = self.read()
-
-    def read(self) -> dict[str, Any]:
-        """The next JSON line (bounded by the process's own deadline plus a margin)."""
-        assert self.proc.stdout is not None
-        wait = max(0.0, self._deadline - time.monotonic())
-        readable, _, _ = select.select([self.proc.stdout], [], [], wait)
-        line = self.proc.stdout.readline() if readable else ""
-        if not line:
-            raise RuntimeError(f"bench.slowloris ended without answering (exit {self.proc.poll()})")
-        return json.loads(line)
-
-    @classmethod
-    @contextlib.contextmanager
-    def running(cls, host: str, port: int, count: int, **kw: Any) -> Iterator[SlowClients]:
-        clients = None
-        try:
-            clients = cls(host, port, count, **kw)
-            yield clients
-        finally:
-            if clients is not None and clients.proc.poll() is None:
-                clients.proc.terminate()
-                clients.proc.wait(10)
+def slow_clients(
+    host: str, port: int, count: int, *, cpu: int | None = 1, max_seconds: float = 60
+) -> contextlib.AbstractContextManager[ChildTool]:
+    """Run this tool in a child process pinned to ``cpu``; ``.ready`` holds its first line."""
+    args = ["--host", host, "--port", str(port), "--count", str(count)]
+    return child_tool("bench.slowloris", args, cpu=cpu, max_seconds=max_seconds)
 
 
 if __name__ == "__main__":

@@ -26,9 +26,7 @@ _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}  # to millise
 _PERCENTILE = re.compile(r"^\s*(\d+(?:\.\d+)?)%\s+(\d+(?:\.\d+)?)(us|ms|s|m|h)\s*$", re.M)
 _REQUESTS = re.compile(r"^\s*(\d+) requests in ([\d.]+\w+), ", re.M)
 _RPS = re.compile(r"^Requests/sec:\s+([\d.]+)\s*$", re.M)
-_SOCKET_ERRORS = re.compile(
-    r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)"
-)
+_SOCKET_ERRORS = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
 _NON_2XX = re.compile(r"Non-2xx or 3xx responses: (\d+)")
 
 
@@ -55,8 +53,13 @@ class WrkResult:
 
     def as_dict(self) -> dict[str, object]:
         """The figures worth keeping, for bench/results/latest.json."""
-        return {"rps": self.requests_per_sec, "p99_ms": self.p99_ms, "requests": self.requests,
-                "socket_errors": self.socket_errors, "non_2xx": self.non_2xx}  # fmt: skip
+        return {
+            "rps": self.requests_per_sec,
+            "p99_ms": self.p99_ms,
+            "requests": self.requests,
+            "socket_errors": self.socket_errors,
+            "non_2xx": self.non_2xx,
+        }
 
 
 def parse_duration(text: str) -> float:

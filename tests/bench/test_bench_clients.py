@@ -13,8 +13,8 @@ import time
 import pytest
 
 from bench.clients import Conn, exchange, open_connections, poll_closed, request_bytes, response_status
-from bench.idle import IdleClients
-from bench.slowloris import SlowClients, summarize
+from bench.idle import idle_clients
+from bench.slowloris import slow_clients, summarize
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 TIMEOUT = b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
@@ -129,7 +129,7 @@ def test_nobody_listening_counts_as_failures():
 
 
 def test_idle_process_reports_answered_and_closed(responder):
-    with IdleClients.running("127.0.0.1", responder.port, 50, cpu=None, max_seconds=60) as idle:
+    with idle_clients("127.0.0.1", responder.port, 50, cpu=None, max_seconds=60) as idle:
         assert idle.ready["open"] == 50 and idle.ready["failed"] == 0
         spoke = idle.command("speak")
         assert (spoke["asked"], spoke["answered"], spoke["closed"]) == (50, 50, 0)
@@ -144,7 +144,7 @@ def test_idle_process_reports_answered_and_closed(responder):
 def test_slow_clients_report_the_408():
     r = Responder(mode="timeout")
     try:
-        with SlowClients.running("127.0.0.1", r.port, 20, cpu=None, max_seconds=30) as slow:
+        with slow_clients("127.0.0.1", r.port, 20, cpu=None, max_seconds=30) as slow:
             assert slow.ready["open"] == 20
             done = slow.read()
         assert done["status"] == {"408": 20}

@@ -65,9 +65,21 @@ def test_output_of_a_failed_run_is_refused():
 
 
 def test_command_pins_wrk_and_passes_headers():
-    argv = wrk_command("http://127.0.0.1:9/", duration=5, connections=50, cpu=1,
-                       headers=("Connection: close",))  # fmt: skip
-    assert argv == ["taskset", "-c", "1", "wrk", "-t1", "-c50", "-d5s", "--latency",
-                    "-H", "Connection: close", "http://127.0.0.1:9/"]  # fmt: skip
+    argv = wrk_command(
+        "http://127.0.0.1:9/", duration=5, connections=50, cpu=1, headers=("Connection: close",)
+    )
+    assert argv == [
+        "taskset",
+        "-c",
+        "1",
+        "wrk",
+        "-t1",
+        "-c50",
+        "-d5s",
+        "--latency",
+        "-H",
+        "Connection: close",
+        "http://127.0.0.1:9/",
+    ]
     assert wrk_command("http://x/", duration=0.2, cpu=None)[:1] == ["wrk"]
     assert "-d1s" in wrk_command("http://x/", duration=0.2, cpu=None)  # wrk takes whole seconds

@@ -13,11 +13,11 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from bench.idle import IdleClients
-from bench.modes import HOST, SCENARIOS, Options, measure
+from bench.compare import HOST, SCENARIOS, Options, measure
+from bench.idle import idle_clients
 from bench.peers import PEERS, Launch, free_port, serve
 from bench.report import table, verdict
-from bench.slowloris import SlowClients
+from bench.slowloris import slow_clients
 from bench.wrk import WrkResult, run_wrk
 
 __all__ = ["accesslog", "c10k", "slowloris", "workers"]
@@ -32,8 +32,9 @@ MAX_SLOW_P99_MS = 100.0  # issue 3: a normal client's p99 while the slow clients
 @functools.cache
 def _cli_options(python: Path) -> frozenset[str]:
     """The long options ``python -m server --help`` documents (to name a missing one, not to guess)."""
-    done = subprocess.run([str(python), "-m", "server", "--help"], capture_output=True, text=True,
-                          timeout=30, check=False)  # fmt: skip
+    done = subprocess.run(
+        [str(python), "-m", "server", "--help"], capture_output=True, text=True, timeout=30, check=False
+    )
     return frozenset(re.findall(r"--[a-z][a-z0-9-]+", done.stdout))
 
 
@@ -56,7 +57,7 @@ def c10k(opts: Options, count: int) -> str:
     launch = _launch(opts)
     with serve(OURS, launch, cpu=0, tag="c10k") as server:
         alone = measure(server.url, KEEPALIVE, opts)
-        with IdleClients.running(HOST, launch.port, count) as idle:
+        with idle_clients(HOST, launch.port, count) as idle:
             ready = idle.ready
             loaded = measure(server.url, KEEPALIVE, opts)
             rss = server.rss_kb()
@@ -65,54 +66,91 @@ def c10k(opts: Options, count: int) -> str:
     ratio = loaded.requests_per_sec / alone.requests_per_sec
     rows = [
         ["keep-alive req/s alone", f"{alone.requests_per_sec:,.0f} (p99 {alone.p99_ms:.2f} ms)", "", ""],
-        ["idle connections opened", f"{ready['open']:,} in {ready['seconds']} s", f"{count:,}",
-         verdict(ready["open"] == count)],
-        ["keep-alive req/s with them", f"{loaded.requests_per_sec:,.0f} (p99 {loaded.p99_ms:.2f} ms)",
-         "", ""],
+        [
+            "idle connections opened",
+            f"{ready['open']:,} in {ready['seconds']} s",
+            f"{count:,}",
+            verdict(ready["open"] == count),
+        ],
+        [
+            "keep-alive req/s with them",
+            f"{loaded.requests_per_sec:,.0f} (p99 {loaded.p99_ms:.2f} ms)",
+            "",
+            "",
+        ],
         ["ratio", f"{ratio:.2f}", ">= 0.80", verdict(ratio >= 0.8)],
-        ["wrk errors (alone + with)", str(alone.errors + loaded.errors), "0",
-         verdict(alone.errors + loaded.errors == 0)],
-        ["server RSS (peak VmHWM)", f"{_mib(rss['VmRSS'])} ({_mib(rss['VmHWM'])})", "<= 200 MiB",
-         verdict(rss["VmHWM"] <= RSS_LIMIT_KIB)],
-        ["idle ones answered when they speak", f"{spoke['answered']:,} of {count:,} in {spoke['seconds']} s",
-         f"{count:,}", verdict(spoke["answered"] == count)],
-    ]  # fmt: skip
+        [
+            "wrk errors (alone + with)",
+            str(alone.errors + loaded.errors),
+            "0",
+            verdict(alone.errors + loaded.errors == 0),
+        ],
+        [
+            "server RSS (peak VmHWM)",
+            f"{_mib(rss['VmRSS'])} ({_mib(rss['VmHWM'])})",
+            "<= 200 MiB",
+            verdict(rss["VmHWM"] <= RSS_LIMIT_KIB),
+        ],
+        [
+            "idle ones answered when they speak",
+            f"{spoke['answered']:,} of {count:,} in {spoke['seconds']} s",
+            f"{count:,}",
+            verdict(spoke["answered"] == count),
+        ],
+    ]
     expiry: dict[str, Any] = {}
     if skipped := _missing(opts, "--keepalive-timeout"):
         rows.append(["closed past the keep-alive timeout", skipped, "all", "n/a"])
     else:
         launch = _launch(opts, "--keepalive-timeout", str(EXPIRY_TIMEOUT))
-        with serve(OURS, launch, cpu=0, tag="c10k-expiry") as server, \
-                IdleClients.running(HOST, launch.port, count) as idle:  # fmt: skip
+        with (
+            serve(OURS, launch, cpu=0, tag="c10k-expiry") as server,
+            idle_clients(HOST, launch.port, count) as idle,
+        ):
             expiry = {"ready": idle.ready, **idle.command(f"closed {EXPIRY_TIMEOUT + 10}")}
         opened, idle = expiry["ready"]["open"], expiry["idle"]
         # Closed, and not early: we see a close up to 0.2 s late, and may have read the response that
         # started the idle period a little after the server sent it; hence the half-second allowance.
         on_time = bool(idle) and idle["min"] >= EXPIRY_TIMEOUT - 0.5
         seen = f"idle {idle['min']}–{idle['max']} s when closed" if idle else "none closed"
-        rows.append([f"closed past a {EXPIRY_TIMEOUT} s --keepalive-timeout",
-                     f"{expiry['closed']:,}/{opened:,}, {seen}", f"all, after >= {EXPIRY_TIMEOUT} s",
-                     verdict(opened == count and expiry["closed"] == opened and on_time)])  # fmt: skip
-    opts.results["c10k"] = {"count": count, "alone": alone.as_dict(), "loaded": loaded.as_dict(),
-                            "ratio": ratio, "ready": ready, "spoke": spoke, "rss_kib": rss,
-                            "expiry": expiry}  # fmt: skip
+        rows.append(
+            [
+                f"closed past a {EXPIRY_TIMEOUT} s --keepalive-timeout",
+                f"{expiry['closed']:,}/{opened:,}, {seen}",
+                f"all, after >= {EXPIRY_TIMEOUT} s",
+                verdict(opened == count and expiry["closed"] == opened and on_time),
+            ]
+        )
+    opts.results["c10k"] = {
+        "count": count,
+        "alone": alone.as_dict(),
+        "loaded": loaded.as_dict(),
+        "ratio": ratio,
+        "ready": ready,
+        "spoke": spoke,
+        "rss_kib": rss,
+        "expiry": expiry,
+    }
     return title + "\n\n" + table(["check", "measured", "target", ""], rows)
 
 
 def slowloris(opts: Options, count: int) -> str:
     """A normal 50-connection load while ``count`` clients send their headers one byte a second."""
     header_timeout = max(3, round(opts.duration) + 3)  # the slow clients outlive the measurement
-    title = (f"Slow clients: {count:,} sending headers one byte a second (bench/slowloris.py on cpu 1), "
-             f"server --header-timeout {header_timeout}")  # fmt: skip
+    title = (
+        f"Slow clients: {count:,} sending headers one byte a second (bench/slowloris.py on cpu 1), "
+        f"server --header-timeout {header_timeout}"
+    )
     if skipped := _missing(opts, "--header-timeout"):
         return title + "\n\n" + skipped
     launch = _launch(opts, "--header-timeout", str(header_timeout))
     with serve(OURS, launch, cpu=0, tag="slowloris") as server:
         alone = measure(server.url, KEEPALIVE, opts)
-        with SlowClients.running(HOST, launch.port, count, max_seconds=header_timeout + 15) as slow:
+        with slow_clients(HOST, launch.port, count, max_seconds=header_timeout + 15) as slow:
             ready = slow.ready
-            loaded = run_wrk(server.url + KEEPALIVE.path, duration=opts.duration,
-                             connections=opts.connections, cpu=1)  # fmt: skip
+            loaded = run_wrk(
+                server.url + KEEPALIVE.path, duration=opts.duration, connections=opts.connections, cpu=1
+            )
             done = slow.read()
     got_408 = done["status"].get("408", 0)
     spread = done["closed_after"]
@@ -120,16 +158,28 @@ def slowloris(opts: Options, count: int) -> str:
     rows = [
         ["normal client alone", f"{alone.requests_per_sec:,.0f} req/s, p99 {alone.p99_ms:.2f} ms", "", ""],
         ["slow clients connected", f"{ready['open']:,}", f"{count:,}", verdict(ready["open"] == count)],
-        ["normal client meanwhile", f"{loaded.requests_per_sec:,.0f} req/s, p99 {loaded.p99_ms:.2f} ms, "
-         f"{loaded.errors} errors", f"p99 < {MAX_SLOW_P99_MS:.0f} ms",
-         verdict(loaded.p99_ms < MAX_SLOW_P99_MS and loaded.errors == 0)],
-        ["slow clients answered 408", f"{got_408:,} (closed without answer: {done['silent_close']:,}, "
-         f"other: {sum(done['status'].values()) - got_408:,}, still open: {done['still_open']:,})",
-         f"{count:,}", verdict(got_408 == count and done["still_open"] == 0)],
+        [
+            "normal client meanwhile",
+            f"{loaded.requests_per_sec:,.0f} req/s, p99 {loaded.p99_ms:.2f} ms, {loaded.errors} errors",
+            f"p99 < {MAX_SLOW_P99_MS:.0f} ms",
+            verdict(loaded.p99_ms < MAX_SLOW_P99_MS and loaded.errors == 0),
+        ],
+        [
+            "slow clients answered 408",
+            f"{got_408:,} (closed without answer: {done['silent_close']:,}, "
+            f"other: {sum(done['status'].values()) - got_408:,}, still open: {done['still_open']:,})",
+            f"{count:,}",
+            verdict(got_408 == count and done["still_open"] == 0),
+        ],
         ["closed after their first byte", _spread(spread), f"~{header_timeout} s", verdict(on_time)],
-    ]  # fmt: skip
-    opts.results["slowloris"] = {"count": count, "header_timeout": header_timeout, "alone": alone.as_dict(),
-                                 "loaded": loaded.as_dict(), "slow": done}  # fmt: skip
+    ]
+    opts.results["slowloris"] = {
+        "count": count,
+        "header_timeout": header_timeout,
+        "alone": alone.as_dict(),
+        "loaded": loaded.as_dict(),
+        "slow": done,
+    }
     return title + "\n\n" + table(["check", "measured", "target", ""], rows)
 
 
@@ -140,12 +190,16 @@ def accesslog(opts: Options) -> str:
         with serve(OURS, _launch(opts, access_log=on), cpu=0, tag=f"accesslog-{state}") as server:
             found[state] = measure(server.url, KEEPALIVE, opts)
     cost = 1 - found["on"].requests_per_sec / found["off"].requests_per_sec
-    rows = [[f"access log {s}", f"{r.requests_per_sec:,.0f}", f"{r.p99_ms:.2f}", str(r.errors)]
-            for s, r in found.items()]  # fmt: skip
+    rows = [
+        [f"access log {s}", f"{r.requests_per_sec:,.0f}", f"{r.p99_ms:.2f}", str(r.errors)]
+        for s, r in found.items()
+    ]
     opts.results["accesslog"] = {s: r.as_dict() for s, r in found.items()} | {"cost": cost}
-    return ("Access log cost (keep-alive hello; the log goes to a file in bench/results/)\n\n"
-            + table(["", "req/s", "p99 ms", "errors"], rows)
-            + f"\n\ncost {cost:.0%} (target <= 20%): {verdict(cost <= 0.20)}")  # fmt: skip
+    return (
+        "Access log cost (keep-alive hello; the log goes to a file in bench/results/)\n\n"
+        + table(["", "req/s", "p99 ms", "errors"], rows)
+        + f"\n\ncost {cost:.0%} (target <= 20%): {verdict(cost <= 0.20)}"
+    )
 
 
 def workers(opts: Options) -> str:
@@ -161,8 +215,15 @@ def workers(opts: Options) -> str:
     rows = []
     for sc in scenarios:
         one, two = found[1][sc.name], found[2][sc.name]
-        rows.append([sc.name, f"{one.requests_per_sec:,.0f}", f"{two.requests_per_sec:,.0f}",
-                     f"{two.requests_per_sec / one.requests_per_sec:.2f}x", str(one.errors + two.errors)])
+        rows.append(
+            [
+                sc.name,
+                f"{one.requests_per_sec:,.0f}",
+                f"{two.requests_per_sec:,.0f}",
+                f"{two.requests_per_sec / one.requests_per_sec:.2f}x",
+                str(one.errors + two.errors),
+            ]
+        )
     opts.results["workers"] = {n: {k: r.as_dict() for k, r in by.items()} for n, by in found.items()}
     header = ["scenario", "1 worker req/s", "2 workers req/s", "scaling", "errors"]
     return title + "\n\n" + table(header, rows)
@@ -170,4 +231,3 @@ def workers(opts: Options) -> str:
 
 def _spread(s: dict[str, float]) -> str:
     return f"{s['min']}–{s['max']} s (median {s['median']})" if s else "none closed"
-

@@ -99,9 +99,11 @@ def compare(opts: Options) -> str:
     for sc in opts.scenarios:
         header += [f"{sc} req/s", f"{sc} p99 ms", f"{sc} errors"]
     rows = [[n, *[c for sc in opts.scenarios for c in _cell(found[n].get(sc))]] for n in found]
-    out = [f"Servers side by side (server on cpu 0, wrk -t1 -c{opts.connections} -d{opts.duration:.0f}s "
-           f"on cpu 1, {opts.threads} threads where a server has threads, access logs off)",
-           table(header, rows)]  # fmt: skip
+    out = [
+        f"Servers side by side (server on cpu 0, wrk -t1 -c{opts.connections} -d{opts.duration:.0f}s "
+        f"on cpu 1, {opts.threads} threads where a server has threads, access logs off)",
+        table(header, rows),
+    ]
     out.append(_ratios(found, opts))
     return "\n\n".join(o for o in out if o)
 
@@ -122,7 +124,7 @@ def _ratios(found: dict[str, dict[str, WrkResult | str]], opts: Options) -> str:
         if sc == "keepalive":  # the issue also asks for a p99 no worse than waitress's
             ok = ok and a.p99_ms <= b.p99_ms
             note += f", p99 {a.p99_ms:.2f} vs {b.p99_ms:.2f} ms"
-        rows.append([sc, note, f">= {SCENARIOS[sc].target}x" + (", p99 <=" if sc == "keepalive" else ""),
-                     verdict(ok)])  # fmt: skip
+        rows.append(
+            [sc, note, f">= {SCENARIOS[sc].target}x" + (", p99 <=" if sc == "keepalive" else ""), verdict(ok)]
+        )
     return "Ours vs waitress (same run)\n\n" + table(["scenario", "miniweb / waitress", "target", ""], rows)
-
