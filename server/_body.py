@@ -49,15 +49,21 @@ class LengthReader(BodyReader):
 
     def read(self, buf: bytearray) -> bytes:
         n = min(len(buf), self._remaining)
-        if n == len(buf):
-            data = bytes(buf)
-            buf.clear()
-        else:
-            data = bytes(buf[:n])
-            del buf[:n]
+        data = _take(buf, n)
         self._remaining -= n
         self.done = self._remaining == 0
         return data
+
+
+def _take(buf: bytearray, n: int) -> bytes:
+    """The first n bytes of buf, deleted from it (one copy when they are all of it: the common case)."""
+    if n == len(buf):
+        data = bytes(buf)
+        buf.clear()
+    else:
+        data = bytes(buf[:n])
+        del buf[:n]
+    return data
 
 
 class _State(enum.Enum):
@@ -87,8 +93,7 @@ class ChunkedReader(BodyReader):
             state = self._state
             if state is _State.DATA:
                 n = min(len(buf), self._chunk_left)
-                pieces.append(bytes(buf[:n]))
-                del buf[:n]
+                pieces.append(_take(buf, n))
                 self._chunk_left -= n
                 if self._chunk_left:
                     break

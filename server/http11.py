@@ -131,7 +131,8 @@ def maybe_read_head(buf: bytearray, config: Config) -> RequestHead | None:
     lead = _leading_empty_lines(buf, config) if buf.startswith(b"\r") else 0
     end = buf.find(b"\r\n\r\n", lead)
     if end < 0:
-        HeadParser(config)._check_incomplete(buf, lead)
+        if buf:
+            HeadParser(config)._check_incomplete(buf, lead)
         return None
     return _parse_head(buf, lead, end, config)
 
