@@ -5,7 +5,7 @@ Rules of this module:
 - A `Connection` belongs to exactly one thread at a time: the dispatcher (main) thread while it is parked
   in the poller, one worker thread while it is being served. Ownership passes through queues, so the
   object needs no lock.
-- The socket stays in blocking mode with *kernel* timeouts: `SO_RCVTIMEO` = `keepalive_linger` and
+- The socket stays in blocking mode with *kernel* timeouts: `SO_RCVTIMEO` = a tenth of `keepalive_linger` and
   `SO_SNDTIMEO` = `write_timeout`. A recv or send is then one system call; a Python-level socket timeout
   would add a poll() before each. Longer waits (a request body) are built from linger-sized steps
   against a `time.monotonic()` deadline. The dispatcher's own sends use MSG_DONTWAIT and never block.
@@ -26,6 +26,9 @@ __all__ = ["ClientDisconnected", "Connection", "RequestTimeout"]
 
 _DONTWAIT = socket.MSG_DONTWAIT
 _MORE = getattr(socket, "MSG_MORE", 0)  # Linux: hold a small header back to share a packet with the body
+# A lingering worker wakes this many times per linger to see whether another connection now waits for a
+# thread, so a new client waits at most a tenth of the linger behind an idle one.
+LINGER_STEPS = 10
 
 
 class ClientDisconnected(Exception):
@@ -90,15 +93,16 @@ class Connection:
         """The packed SO_RCVTIMEO/SO_SNDTIMEO values, computed once per server.
 
         A zero timeval means "block forever" to the kernel, so a zero linger falls back to the body
-        timeout as the recv step (and workers then never linger, see `fill`).
+        timeout as the recv step (and workers then never linger).
         """
-        step = config.keepalive_linger if config.keepalive_linger > 0 else config.body_timeout
+        linger = config.keepalive_linger
+        step = linger / LINGER_STEPS if linger > 0 else config.body_timeout
         return _timeval(step), _timeval(config.write_timeout)
 
     # --- receiving ----------------------------------------------------------------------------------------
 
     def fill(self, wait: bool) -> bool:
-        """Append one recv() to `buf`. `wait=False` never blocks; `wait=True` blocks up to the linger.
+        """Append one recv() to `buf`. `wait=False` never blocks; `wait=True` blocks up to one step.
 
         Returns False when nothing arrived; raises ClientDisconnected when the peer has closed.
         """

@@ -69,7 +69,7 @@ class Dispatcher:
         self._threads: list[threading.Thread] = []
         self._exited = 0  # worker threads that have left their loop (under _lock)
         self._rcvtimeo, self._sndtimeo = Connection.socket_timeouts(config)
-        self._linger = config.keepalive_linger > 0
+        self.linger = config.keepalive_linger
 
     # --- any thread ---------------------------------------------------------------------------------------
 
@@ -93,7 +93,7 @@ class Dispatcher:
 
     def may_linger(self) -> bool:
         """A worker may wait for a connection's next request only while no other connection waits."""
-        return self._linger and self._work.empty()
+        return self.linger > 0 and self._work.empty()
 
     def park(self, conn: Connection) -> None:
         self._returns.put(conn)

@@ -30,6 +30,7 @@ class _Pool(Protocol):
     """What a worker needs from the dispatcher (all thread-safe)."""
 
     handler: WSGIHandler
+    linger: float
 
     def next_connection(self) -> Connection | None: ...
     def may_linger(self) -> bool: ...
@@ -51,6 +52,23 @@ def worker_loop(pool: _Pool) -> None:
                 pool.release(conn)
     finally:
         pool.worker_exited()
+
+
+def _linger(conn: Connection, pool: _Pool) -> bool:
+    """Wait up to keepalive_linger for the next request, while no other connection needs a worker.
+
+    The first recv usually returns the next request of a busy client at once: one system call.
+    """
+    deadline = 0.0
+    while not conn.fill(True):
+        if not pool.may_linger():
+            return False
+        now = time.monotonic()
+        if not deadline:
+            deadline = now + pool.linger
+        elif now >= deadline:
+            return False
+    return True
 
 
 def _serve(conn: Connection, handler: WSGIHandler, pool: _Pool) -> None:
@@ -77,7 +95,7 @@ def _serve(conn: Connection, handler: WSGIHandler, pool: _Pool) -> None:
                 return
             if handler.draining:
                 break  # shutting down: no new request on this connection
-            if conn.fill(pool.may_linger()):
+            if _linger(conn, pool) if pool.may_linger() else conn.fill(False):
                 continue
             pool.park(conn)
             return

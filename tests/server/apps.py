@@ -33,9 +33,15 @@ def echo_environ(environ, start_response):
 
 def echo_body(environ, start_response):
     """The request body, streamed back (no Content-Length: chunked on HTTP/1.1)."""
-    data = environ["wsgi.input"].read()
+    data = _read_body(environ)
     start_response("200 OK", [("Content-Type", "application/octet-stream")])
     return iter([data])
+
+
+def _read_body(environ) -> bytes:
+    # read(n) when the length is known: wsgiref's validator insists on exactly one argument.
+    length = environ.get("CONTENT_LENGTH")
+    return environ["wsgi.input"].read(int(length)) if length else environ["wsgi.input"].read()
 
 
 def echo_path(environ, start_response):

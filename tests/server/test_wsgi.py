@@ -1,0 +1,410 @@
+"""PEP 3333 behaviour of the running server: environ, wsgi.input, start_response, framing, close()."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import warnings
+from wsgiref.validate import validator
+
+import pytest
+
+from tests.server import apps
+from tests.server.client import WAIT, ResponseReader, read_all
+
+
+def _environ(running, request: bytes) -> dict:
+    raw = running.exchange(request)
+    assert raw.startswith(b"HTTP/1.1 200 "), raw[:300]
+    return json.loads(raw.partition(b"\r\n\r\n")[2])
+
+
+def test_required_environ_keys(serve):
+    running = serve(apps.echo_environ)
+    info = _environ(
+        running,
+        b"POST /a/b?x=1&y=%20 HTTP/1.1\r\nHost: example.org:8080\r\nContent-Type: text/plain\r\n"
+        b"Content-Length: 3\r\nX-Custom: one\r\nX-Custom: two\r\nCookie: a=1\r\nCookie: b=2\r\n"
+        b"Connection: close\r\n\r\nabc",
+    )
+    assert info["REQUEST_METHOD"] == "POST"
+    assert info["SCRIPT_NAME"] == ""
+    assert info["PATH_INFO"] == "/a/b"
+    assert info["QUERY_STRING"] == "x=1&y=%20"  # raw, not decoded
+    assert info["CONTENT_TYPE"] == "text/plain"
+    assert info["CONTENT_LENGTH"] == "3"
+    assert "HTTP_CONTENT_TYPE" not in info and "HTTP_CONTENT_LENGTH" not in info
+    assert info["SERVER_NAME"] == "127.0.0.1"
+    assert info["SERVER_PORT"] == str(running.port)
+    assert info["SERVER_PROTOCOL"] == "HTTP/1.1"
+    assert info["HTTP_HOST"] == "example.org:8080"
+    assert info["HTTP_X_CUSTOM"] == "one, two"
+    assert info["HTTP_COOKIE"] == "a=1; b=2"
+    assert info["REMOTE_ADDR"] == "127.0.0.1"
+    assert info["REMOTE_PORT"].isdigit()
+    assert info["wsgi.url_scheme"] == "http"
+    assert info["wsgi.version"] == [1, 0]
+    assert info["wsgi.multithread"] is True
+    assert (info["wsgi.multiprocess"], info["wsgi.run_once"]) == (False, False)
+    assert info["body"] == "abc"
+
+
+def test_header_names_with_underscores_are_dropped(serve):
+    running = serve(apps.echo_environ)
+    request = b"GET / HTTP/1.1\r\nHost: x\r\nX_Remote_User: admin\r\nConnection: close\r\n\r\n"
+    info = _environ(running, request)
+    assert "HTTP_X_REMOTE_USER" not in info
+
+
+def test_utf8_path_reaches_the_app_intact(serve):
+    running = serve(apps.echo_path)
+    response, body = running.request("GET", "/search/%E5%B9%BF%E4%B8%9C")
+    assert response.status == 200
+    assert body.decode("utf-8") == "/search/广东"  # PATH_INFO was the bytes as latin-1, round-tripped
+
+
+def test_forwarded_headers_only_from_trusted_proxies(serve):
+    request = (b"GET / HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 203.0.113.9, 10.0.0.2\r\n"
+               b"X-Forwarded-Proto: https\r\nConnection: close\r\n\r\n")  # fmt: skip
+    untrusted = _environ(serve(apps.echo_environ), request)
+    assert (untrusted["REMOTE_ADDR"], untrusted["wsgi.url_scheme"]) == ("127.0.0.1", "http")
+    trusted = _environ(serve(apps.echo_environ, trusted_proxies=("127.0.0.1", "10.0.0.2")), request)
+    assert (trusted["REMOTE_ADDR"], trusted["wsgi.url_scheme"]) == ("203.0.113.9", "https")
+
+
+# --- wsgi.input -------------------------------------------------------------------------------------------
+
+
+def _input_app(environ, start_response):
+    stream = environ["wsgi.input"]
+    parts = [stream.read(3), stream.readline(), stream.readline(4), stream.readline()]
+    parts.append(b"|".join(stream.readlines()))
+    parts.append(stream.read(5))  # at the end of the body: b"", never the next request
+    parts.append(stream.read())
+    body = json.dumps([p.decode() for p in parts]).encode()
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+BODY = b"abcdef\nline two is long\nthree\nfour\n"
+EXPECTED = ["abc", "def\n", "line", " two is long\n", "three\n|four\n", "", ""]
+
+
+def test_wsgi_input_with_content_length(serve):
+    running = serve(_input_app)
+    with running.connect() as sock:
+        head = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(BODY)
+        sock.sendall(head + BODY + b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+        reader = ResponseReader(sock)
+        assert json.loads(reader.next()[1]) == EXPECTED
+        assert reader.next()[0].status == 200  # the pipelined request was left intact
+
+
+def test_wsgi_input_with_chunked_body(serve):
+    running = serve(_input_app)
+    chunks = [BODY[:5], BODY[5:6], BODY[6:20], BODY[20:]]
+    encoded = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
+    with running.connect() as sock:
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        for i in range(0, len(encoded), 7):  # in small pieces, so reads must wait for more
+            sock.sendall(encoded[i : i + 7])
+        assert json.loads(ResponseReader(sock).next()[1]) == EXPECTED
+
+
+def test_wsgi_input_iteration(serve):
+    def app(environ, start_response):
+        lines = list(environ["wsgi.input"])
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"%d:" % len(lines) + b"".join(lines)]
+
+    running = serve(app)
+    response, body = running.request("POST", "/", body=b"a\nb\nc")
+    assert body == b"3:a\nb\nc"
+
+
+# --- start_response and the response --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "headers"),
+    [
+        ("200 OK", [("X-Bad", "a\r\nSet-Cookie: injected=1")]),
+        ("200 OK", [("X-Bad", "a\nb")]),
+        ("200 OK", [("X-Bad", "nul\x00")]),
+        ("200 OK", [("Bad Name", "1")]),
+        ("200 OK", [("Connection", "close")]),
+        ("200 OK", [("Transfer-Encoding", "chunked")]),
+        ("200 OK", [("Keep-Alive", "timeout=5")]),
+        ("200 OK", [("Upgrade", "websocket")]),
+        ("200 OK", [("X-Text", "中文")]),  # not latin-1
+        ("200 OK\r\nX: y", []),
+        ("200", []),
+        ("OK 200", []),
+        ("200 OK", (("Content-Type", "text/plain"),)),  # a tuple, not a list
+    ],
+)
+def test_start_response_rejects_bad_status_and_headers(serve, caplog, status, headers):
+    def app(environ, start_response):
+        start_response(status, headers)
+        return [b"should never be sent"]
+
+    running = serve(app)
+    with caplog.at_level(logging.ERROR, logger="server"):
+        response, body = running.request()
+    assert response.status == 500
+    assert b"should never be sent" not in body and b"Traceback" not in body
+    assert any(record.exc_info for record in caplog.records if record.name == "server.wsgi")
+
+
+def test_app_exception_before_headers_is_a_500_without_traceback(serve, caplog):
+    def app(environ, start_response):
+        raise RuntimeError("secret internal detail")
+
+    running = serve(app)
+    with caplog.at_level(logging.ERROR, logger="server"):
+        response, body = running.request()
+        response2, _ = running.request()  # the server keeps serving
+    assert response.status == 500 and response2.status == 500
+    assert b"secret" not in body and b"Traceback" not in body
+    assert any("secret internal detail" in str(r.exc_info[1]) for r in caplog.records if r.exc_info)
+
+
+def test_app_exception_after_headers_closes_the_connection(serve, caplog):
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        yield b"partial"
+        raise RuntimeError("boom")
+
+    running = serve(app)
+    with caplog.at_level(logging.ERROR, logger="server"):
+        raw = running.exchange(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert raw.startswith(b"HTTP/1.1 200 OK")
+    assert raw.endswith(b"7\r\npartial\r\n")  # no terminating 0-chunk: the client sees a broken body
+
+
+def test_exc_info_replaces_the_status_before_headers_are_sent(serve):
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        try:
+            raise ValueError("oops")
+        except ValueError:
+            import sys
+
+            start_response("503 Service Unavailable", [("Content-Type", "text/plain")], sys.exc_info())
+        return [b"sorry"]
+
+    response, body = serve(app).request()
+    assert (response.status, body) == (503, b"sorry")
+
+
+def test_exc_info_after_headers_reraises_and_closes(serve, caplog):
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        yield b"started"
+        try:
+            raise ValueError("late")
+        except ValueError:
+            import sys
+
+            start_response("500 Internal Server Error", [], sys.exc_info())
+        yield b"never"
+
+    running = serve(app)
+    with caplog.at_level(logging.ERROR, logger="server"):
+        raw = running.exchange(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert raw.startswith(b"HTTP/1.1 200 OK") and b"never" not in raw and not raw.endswith(b"0\r\n\r\n")
+    assert any(r.exc_info and "late" in str(r.exc_info[1]) for r in caplog.records)
+
+
+def test_start_response_twice_without_exc_info_is_an_error(serve, caplog):
+    def app(environ, start_response):
+        start_response("200 OK", [])
+        start_response("200 OK", [])
+        return [b""]
+
+    with caplog.at_level(logging.ERROR, logger="server"):
+        assert serve(app).request()[0].status == 500
+
+
+def test_write_callable(serve):
+    def app(environ, start_response):
+        write = start_response("200 OK", [("Content-Type", "text/plain")])
+        write(b"from write, ")
+        return [b"then ", b"iterable"]
+
+    response, body = serve(app).request()
+    assert body == b"from write, then iterable"
+
+
+def test_body_beyond_content_length_is_cut(serve, caplog):
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Length", "5")])
+        return iter([b"12345", b"6789"])
+
+    running = serve(app)
+    with running.connect() as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        reader = ResponseReader(sock)
+        assert reader.next()[1] == b"12345"
+        assert reader.next()[1] == b"12345"  # the excess did not corrupt the next response
+
+
+def test_body_shorter_than_content_length_closes(serve, caplog):
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Length", "10")])
+        return iter([b"short"])
+
+    running = serve(app)
+    raw = running.exchange(b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert raw.count(b"HTTP/1.1 200") == 1 and raw.endswith(b"short")  # closed, not reused
+
+
+@pytest.mark.parametrize("status", ["204 No Content", "304 Not Modified"])
+def test_no_body_statuses(serve, status):
+    def app(environ, start_response):
+        start_response(status, [])
+        return [b""]
+
+    running = serve(app)
+    with running.connect() as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        reader = ResponseReader(sock)
+        first, body = reader.next()
+        assert body == b"" and first.getheader("Transfer-Encoding") is None
+        assert first.getheader("Content-Length") is None
+        assert reader.next()[0].status == int(status[:3])
+
+
+def test_close_is_called_when_the_client_disconnects(serve):
+    body = apps.ClosingBody()
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return body
+
+    running = serve(app, write_timeout=5)
+    sock = running.connect()
+    sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert sock.recv(100).startswith(b"HTTP/1.1 200 OK")
+    sock.close()  # mid-response: the endless body can never be delivered
+    assert body.closed.wait(WAIT)
+
+
+def test_close_is_called_after_a_normal_response(serve):
+    closed = []
+
+    class Body:
+        def __iter__(self):
+            return iter([b"ok"])
+
+        def close(self):
+            closed.append(True)
+
+    def app(environ, start_response):
+        start_response("200 OK", [])
+        return Body()
+
+    assert serve(app).request()[1] == b"ok"
+    assert closed == [True]
+
+
+def test_file_wrapper_uses_sendfile_for_real_files(serve, tmp_path):
+    data = bytes(range(256)) * 400
+    path = tmp_path / "blob.bin"
+    path.write_bytes(data)
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return environ["wsgi.file_wrapper"](open(path, "rb"))
+
+    response, body = serve(app).request()
+    assert body == data
+    # Only the sendfile path knows the size up front; iteration would have been chunked.
+    assert response.getheader("Content-Length") == str(len(data))
+
+
+def test_file_wrapper_falls_back_to_iteration_without_fileno(serve):
+    data = b"in memory " * 1000
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return environ["wsgi.file_wrapper"](io.BytesIO(data), 1000)
+
+    response, body = serve(app).request()
+    assert body == data and response.getheader("Transfer-Encoding") == "chunked"
+
+
+def test_file_wrapper_respects_the_apps_content_length(serve, tmp_path):
+    path = tmp_path / "f.txt"
+    path.write_bytes(b"0123456789")
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Length", "4")])
+        handle = open(path, "rb")  # noqa: SIM115 - the server closes it through the file wrapper
+        handle.seek(2)
+        return environ["wsgi.file_wrapper"](handle)
+
+    assert serve(app).request()[1] == b"2345"
+
+
+def test_wsgi_errors_goes_to_logging(serve, caplog):
+    def app(environ, start_response):
+        print("note from the app", file=environ["wsgi.errors"])
+        start_response("200 OK", [])
+        return [b""]
+
+    with caplog.at_level(logging.ERROR, logger="server.errors"):
+        serve(app).request()
+    assert [r.getMessage() for r in caplog.records if r.name == "server.errors"] == ["note from the app"]
+
+
+def test_access_log_line(serve, caplog):
+    running = serve(apps.hello, access_log=True)
+    with caplog.at_level(logging.INFO, logger="server.access"):
+        running.request("GET", "/x?y=1", headers={"User-Agent": 'evil"agent', "Referer": "http://r/"})
+    lines = [r.getMessage() for r in caplog.records if r.name == "server.access"]
+    assert len(lines) == 1
+    assert lines[0].startswith("127.0.0.1 - - [")
+    assert lines[0].endswith('] "GET /x?y=1 HTTP/1.1" 200 13 "http://r/" "evil\\x22agent"')
+
+
+# --- wsgiref.validate -----------------------------------------------------------------------------------
+
+
+def _streaming(environ, start_response):
+    environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"]))
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return iter([b"a", b"", b"b"])
+
+
+def _file(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return environ["wsgi.file_wrapper"](io.BytesIO(b"file body"))
+
+
+@pytest.mark.parametrize(
+    ("app", "method", "body"),
+    [
+        (apps.hello, "GET", None),
+        (apps.hello, "HEAD", None),
+        (apps.echo_body, "POST", b"x" * 10000),
+        (_streaming, "POST", b"abc"),
+        (_file, "GET", None),
+    ],
+)
+def test_validator_finds_nothing_wrong(serve, caplog, app, method, body):
+    running = serve(validator(app))
+    with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.ERROR):
+        warnings.simplefilter("always")
+        response, data = running.request(method, "/v", body=body)
+    assert response.status == 200, data
+    assert caught == [] and [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+def test_read_all_helper_sees_close(serve):
+    """A sanity check of the test client itself: read_all returns once the server closes."""
+    running = serve(apps.hello)
+    with running.connect() as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert read_all(sock).endswith(b"Hello, World!")
