@@ -167,6 +167,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     install_signal_handlers(server)
     log.info("serving %s on %s (threads=%d, workers=%d)", _app_name(app), server.url, config.threads,
              config.workers)  # fmt: skip
-    server.serve_forever()
+    try:
+        server.serve_forever()
+    except RuntimeError as exc:  # --workers: the children could not start
+        log.error("%s", exc)
+        return 1
     log.info("stopped")
     return 0

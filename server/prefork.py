@@ -37,9 +37,13 @@ class Arbiter:
         self.workers = server.config.workers
         self._children: dict[int, float] = {}  # pid -> monotonic start time
         self._stopping = False
+        self._failed = False
 
     def run(self) -> None:
-        """Fork the children, keep their number up, and return once all have exited after stop()."""
+        """Fork the children, keep their number up, and return once all have exited after stop().
+
+        Raises RuntimeError if children fail as soon as they start (forking more would only loop).
+        """
         signal.signal(signal.SIGALRM, self._kill_children)
         for _ in range(self.workers):
             self._spawn()
@@ -53,8 +57,9 @@ class Arbiter:
             started = self._children.pop(pid)
             if self._stopping:
                 continue
-            if time.monotonic() - started < _MIN_LIFETIME:
+            if not os.WIFSIGNALED(status) and time.monotonic() - started < _MIN_LIFETIME:
                 log.error("worker process %d failed at start-up (%s); stopping", pid, _describe(status))
+                self._failed = True
                 self.stop()
                 continue
             log.error("worker process %d exited unexpectedly (%s); starting another", pid, _describe(status))
@@ -62,6 +67,8 @@ class Arbiter:
         signal.alarm(0)
         self.server.socket.close()
         log.info("all worker processes have exited")
+        if self._failed:
+            raise RuntimeError("worker processes failed at start-up (see the log above)")
 
     def stop(self) -> None:
         """Ask every child to drain (SIGTERM); kill those still running after the graceful timeout."""

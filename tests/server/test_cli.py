@@ -1,0 +1,174 @@
+"""`python -m server` as a user runs it: arguments, exit codes, signals, graceful shutdown, --workers."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import socket
+import threading
+
+import pytest
+
+from tests.server.client import WAIT, free_port, run_cli, start_cli, wait_for_line
+
+
+def test_help_documents_every_option():
+    result = run_cli("--help")
+    assert result.returncode == 0
+    options = [
+        "--host", "--threads", "--workers", "--header-timeout", "--body-timeout", "--keepalive-timeout",
+        "--write-timeout", "--graceful-timeout", "--max-body-size", "--max-connections", "--access-log",
+        "--no-access-log", "--log-level", "--trusted-proxy",
+    ]  # fmt: skip
+    for option in options:
+        assert option in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["abc", "tests.server.apps:hello"], "port must be a number from 1 to 65535"),
+        (["0", "tests.server.apps:hello"], "port must be a number from 1 to 65535"),
+        (["70000", "tests.server.apps:hello"], "port must be a number from 1 to 65535"),
+        (["8899", "no_such_module_here:app"], "cannot import module 'no_such_module_here'"),
+        (["8899", "tests.server.apps"], "expected MODULE:APP"),
+        (["8899", "tests.server.apps:missing"], "has no attribute 'missing'"),
+        (["8899", "tests.server.apps:NOT_CALLABLE"], "is not callable"),
+        (["8899", "tests.server.apps:hello", "--threads", "0"], "at least 1"),
+        (["8899", "tests.server.apps:hello", "--max-body-size", "lots"], "expected a size"),
+        (["8899"], "required"),
+    ],
+)
+def test_bad_arguments_exit_2_with_usage(args, message):
+    result = run_cli(*args)
+    assert result.returncode == 2
+    assert "usage: python -m server" in result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_port_in_use_exits_1():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli(str(port), "tests.server.apps:hello")
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1 port {port}: address already in use" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def _get(port: int, path: str = "/", host: str = "127.0.0.1") -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection(host, port, timeout=WAIT)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def _stop(process, sig=signal.SIGTERM) -> tuple[str, str]:
+    process.send_signal(sig)
+    out, err = process.communicate(timeout=WAIT)
+    return out, err
+
+
+def test_serves_prints_its_url_and_exits_0_on_sigint():
+    port = free_port()
+    process = start_cli(str(port), "tests.server.apps:hello")
+    try:
+        wait_for_line(process.stderr, f"http://127.0.0.1:{port}/")
+        assert _get(port) == (200, b"Hello, World!")
+        out, err = _stop(process, signal.SIGINT)
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == 0
+    assert '"GET / HTTP/1.1" 200 13' in out  # the access log line, on stdout
+
+
+def test_ipv6_dual_stack_host():
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 on this machine")
+    port = free_port()
+    process = start_cli(str(port), "tests.server.apps:hello", "--host", "::", "--no-access-log")
+    try:
+        wait_for_line(process.stderr, f"http://[::]:{port}/")
+        assert _get(port, host="::1") == (200, b"Hello, World!")
+        assert _get(port, host="127.0.0.1") == (200, b"Hello, World!")
+        out, _ = _stop(process)
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == 0 and out == ""  # --no-access-log: nothing on stdout
+
+
+def test_graceful_shutdown_finishes_requests_in_flight():
+    """SIGTERM while ten slow requests run: all ten complete, new connections are refused, exit 0."""
+    port = free_port()
+    process = start_cli(str(port), "tests.server.apps:slow", "--threads", "10", "--no-access-log")
+    results: dict[int, tuple[int, bytes]] = {}
+    try:
+        wait_for_line(process.stderr, "serving")
+
+        def one(i: int) -> None:
+            results[i] = _get(port, f"/r{i}?1.0")
+
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(10)]
+        for thread in threads:
+            thread.start()
+        for _ in range(10):
+            wait_for_line(process.stderr, "started /r")  # every request is inside the app
+        process.send_signal(signal.SIGTERM)
+        for thread in threads:
+            thread.join(WAIT)
+        out, err = process.communicate(timeout=WAIT)
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == 0
+    assert results == {i: (200, f"done /r{i}".encode()) for i in range(10)}
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=WAIT).close()
+
+
+def test_graceful_shutdown_closes_idle_keep_alive_connections():
+    port = free_port()
+    process = start_cli(str(port), "tests.server.apps:hello", "--no-access-log")
+    try:
+        wait_for_line(process.stderr, "serving")
+        idle = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+        idle.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert idle.recv(4096).endswith(b"Hello, World!")
+        out, err = _stop(process)
+        assert idle.recv(4096) == b""  # the server closed it
+        idle.close()
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == 0
+
+
+def test_workers_prefork_shares_the_port_and_replaces_dead_workers():
+    port = free_port()
+    process = start_cli(str(port), "tests.server.apps:pid", "--workers", "2", "--threads", "4",
+                        "--no-access-log")  # fmt: skip
+    try:
+        wait_for_line(process.stderr, "serving")
+        status, body = _get(port)
+        assert status == 200
+        victim = int(body)
+        assert victim != process.pid  # answered by a child process
+        os.kill(victim, signal.SIGKILL)
+        wait_for_line(process.stderr, f"worker process {victim} exited unexpectedly")
+        wait_for_line(process.stderr, "worker process")  # its replacement says it is serving
+        seen = {int(_get(port)[1]) for _ in range(20)}
+        assert victim not in seen and seen
+        out, err = _stop(process)
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == 0
+    assert "all worker processes have exited" in err
