@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -104,7 +105,12 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         RESULTS.mkdir(parents=True, exist_ok=True)
-        meta = {"started": started, "duration": args.duration, "threads": opts.threads}
+        meta = {
+            "started": started,
+            "cpus": os.cpu_count(),
+            "duration": args.duration,
+            "threads": opts.threads,
+        }
         (RESULTS / "latest.json").write_text(json.dumps({**meta, **opts.results}, indent=2))
     return 0
 

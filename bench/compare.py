@@ -103,6 +103,7 @@ def compare(opts: Options) -> str:
         f"Servers side by side (server on cpu 0, wrk -t1 -c{opts.connections} -d{opts.duration:.0f}s "
         f"on cpu 1, {opts.threads} threads where a server has threads, access logs off)",
         table(header, rows),
+        f"How each ran (N = {opts.threads}):\n" + "\n".join(f"- {n}: {PEERS[n].notes}" for n in found),
     ]
     out.append(_ratios(found, opts))
     return "\n\n".join(o for o in out if o)

@@ -49,62 +49,28 @@ class Peer:
     name: str
     notes: str  # how it is run, for the report
     argv: Callable[[Launch], list[str]]
-    module: str  # imported by the server; a peer whose module is missing is skipped
 
 
 def _miniweb(x: Launch) -> list[str]:
     log_flag = "--access-log" if x.access_log else "--no-access-log"
-    return [
-        str(x.python),
-        "-m",
-        "server",
-        str(x.port),
-        APP,
-        "--host",
-        x.host,
-        "--threads",
-        str(x.threads),
-        log_flag,
-        *x.extra,
-    ]
+    args = f"-m server {x.port} {APP} --host {x.host} --threads {x.threads} {log_flag}"
+    return [str(x.python), *args.split(), *x.extra]
 
 
 def _waitress(x: Launch) -> list[str]:
     # waitress writes no access log (that takes paste's TransLogger).
-    return [str(x.python), "-m", "waitress", f"--listen={x.host}:{x.port}", f"--threads={x.threads}", APP]
+    return [str(x.python), *f"-m waitress --listen={x.host}:{x.port} --threads={x.threads} {APP}".split()]
 
 
 def _gunicorn(x: Launch) -> list[str]:
     # No --access-logfile: gunicorn's access log is off by default.
-    return [
-        str(x.python),
-        "-m",
-        "gunicorn",
-        "-k",
-        "gthread",
-        "-w",
-        "1",
-        "--threads",
-        str(x.threads),
-        "-b",
-        f"{x.host}:{x.port}",
-        APP,
-    ]
+    args = f"-m gunicorn -k gthread -w 1 --threads {x.threads} -b {x.host}:{x.port} {APP}"
+    return [str(x.python), *args.split()]
 
 
 def _cheroot(x: Launch) -> list[str]:
-    return [
-        str(x.python),
-        "-m",
-        "cheroot",
-        "--bind",
-        f"{x.host}:{x.port}",
-        "--threads",
-        str(x.threads),
-        "--max-threads",
-        str(x.threads),
-        APP,
-    ]
+    args = f"-m cheroot --bind {x.host}:{x.port} --threads {x.threads} --max-threads {x.threads} {APP}"
+    return [str(x.python), *args.split()]
 
 
 def _launcher(name: str) -> Callable[[Launch], list[str]]:
@@ -114,17 +80,16 @@ def _launcher(name: str) -> Callable[[Launch], list[str]]:
 PEERS: dict[str, Peer] = {
     p.name: p
     for p in (
-        Peer("miniweb", "ours: python -m server, --threads N, --no-access-log", _miniweb, "server"),
-        Peer("waitress", "waitress-serve --threads=N", _waitress, "waitress"),
-        Peer("gunicorn", "gunicorn -k gthread -w 1 --threads N", _gunicorn, "gunicorn"),
-        Peer("cheroot", "cheroot --threads N --max-threads N", _cheroot, "cheroot"),
+        Peer("miniweb", "ours: python -m server --threads N --no-access-log", _miniweb),
+        Peer("waitress", "waitress-serve --threads=N", _waitress),
+        Peer("gunicorn", "gunicorn -k gthread -w 1 --threads N", _gunicorn),
+        Peer("cheroot", "cheroot --threads N --max-threads N", _cheroot),
         Peer(
             "wsgiref",
-            "stdlib wsgiref + ThreadingMixIn (thread per connection, HTTP/1.0)",
+            "stdlib wsgiref + ThreadingMixIn: a thread per connection, HTTP/1.0",
             _launcher("wsgiref"),
-            "wsgiref",
         ),
-        Peer("bjoern", "C on libev, single thread (no thread option)", _launcher("bjoern"), "bjoern"),
+        Peer("bjoern", "C on libev, one thread (it has no thread option)", _launcher("bjoern")),
     )
 }
 
