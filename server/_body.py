@@ -77,7 +77,7 @@ class _State(enum.Enum):
 class ChunkedReader(BodyReader):
     """A chunked body (RFC 9112 §7.1): strict chunk-size lines, bounded extensions, trailers discarded."""
 
-    __slots__ = ("_config", "_state", "_chunk_left", "_received", "_searched")
+    __slots__ = ("_config", "_state", "_chunk_left", "_received", "_searched", "_trailer_lines")
 
     def __init__(self, config: Config) -> None:
         self.done = False
@@ -85,7 +85,8 @@ class ChunkedReader(BodyReader):
         self._state = _State.SIZE_LINE
         self._chunk_left = 0  # data bytes still to come in the current chunk
         self._received = 0  # decoded body bytes so far, against max_body_bytes
-        self._searched = 0  # how far the trailer section was already searched for its end
+        self._searched = 0  # buf[:_searched] was searched for the end of the trailer section ...
+        self._trailer_lines = 0  # ... and holds this many complete trailer lines
 
     def read(self, buf: bytearray) -> bytes:
         pieces = []
@@ -144,14 +145,18 @@ class ChunkedReader(BodyReader):
             self._finish()
             return True
         config = self._config
-        end = buf.find(b"\r\n\r\n", self._searched)
+        # Back up three bytes: the CRLFCRLF (or a CRLF, or a bare CR) may straddle old and new bytes.
+        start = max(0, self._searched - 3)
+        end = buf.find(b"\r\n\r\n", start)
         if end < 0:
-            check_incomplete_bytes(buf, max(0, self._searched - 1))
+            check_incomplete_bytes(buf, start)
             if len(buf) > config.max_header_bytes:
                 raise ProtocolError(f"trailer section larger than {config.max_header_bytes} bytes", 431)
-            if buf.count(b"\r\n") > config.max_header_count:
+            searched = len(buf) - buf.endswith(b"\r")  # a CR at the end is counted with its LF, next time
+            self._trailer_lines += buf.count(b"\r\n", self._searched, searched)
+            self._searched = searched
+            if self._trailer_lines > config.max_header_count:
                 raise ProtocolError(f"more than {config.max_header_count} trailer fields", 431)
-            self._searched = max(0, len(buf) - 3)
             return False
         if end + 4 > config.max_header_bytes:
             raise ProtocolError(f"trailer section larger than {config.max_header_bytes} bytes", 431)

@@ -3,6 +3,7 @@
 Nothing here touches a socket. The caller appends whatever it received to a `bytearray` and asks:
 
     buf ──► maybe_read_head(buf, config) ──► RequestHead | None ("need more data") | raise ProtocolError
+            (or HeadParser(config).maybe_read(buf), which remembers how far it looked)
     buf ──► body_reader(head, config).read(buf) ──► body bytes, until `.done`
 
 Both consume what they parse from the front of `buf` and leave the rest (the next pipelined request).
@@ -35,6 +36,8 @@ __all__ = [
 
 @dataclass(slots=True)
 class RequestHead:
+    """A parsed request line and header section, with the framing facts the connection acts on."""
+
     method: str  # as sent (a token; case-sensitive per RFC 9110 §9.1)
     target: str  # request-target as sent (latin-1 str)
     path: str  # still percent-encoded; "/" for an absolute-form target without path; "*" for OPTIONS *
@@ -187,7 +190,10 @@ def _parse_head(buf: bytearray, lead: int, end: int, config: Config) -> RequestH
     path, query, authority = _parse_target(method, target)
     if authority is not None:
         host = authority  # RFC 9112 §3.2.2: the absolute-form's authority replaces the Host field
-    content_length, chunked = _framing(fields, version, config)
+    if "content-length" in fields or "transfer-encoding" in fields:
+        content_length, chunked = _framing(fields, version, config)
+    else:  # no body (RFC 9112 §6.3 step 7): the common GET
+        content_length, chunked = None, False
     connection = fields.get("connection")
     # RFC 9112 §9.3: HTTP/1.1 persists unless "close"; HTTP/1.0 only with "keep-alive".
     if version == "HTTP/1.1":
