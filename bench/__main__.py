@@ -27,6 +27,7 @@ from typing import NoReturn
 
 from bench import compare, env, ours
 from bench.peers import PEERS, RESULTS
+from bench.wrk import WrkError
 from server.config import Config
 
 # Each mode: (options, parsed args) -> a printable section.
@@ -97,9 +98,15 @@ def main(argv: list[str] | None = None) -> int:
         scenarios=args.scenario,
     )
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    failed = []
     try:
         for mode in args.modes or MODES:
-            print("\n" + MODES[mode](opts, args) + "\n", flush=True)
+            try:
+                print("\n" + MODES[mode](opts, args) + "\n", flush=True)
+            except (RuntimeError, WrkError, OSError) as exc:  # a server that did not start, wrk that failed
+                logging.getLogger("bench").error("%s failed: %s", mode, exc)
+                failed.append(mode)
+                opts.results[mode] = {"error": str(exc)}
     except KeyboardInterrupt:
         print("interrupted; every process the benchmark started has been stopped", file=sys.stderr)
         return 130
@@ -112,7 +119,9 @@ def main(argv: list[str] | None = None) -> int:
             "threads": opts.threads,
         }
         (RESULTS / "latest.json").write_text(json.dumps({**meta, **opts.results}, indent=2))
-    return 0
+    if failed:
+        print(f"could not run: {', '.join(failed)} (see the log lines above)", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
