@@ -8,8 +8,9 @@ Modes (default: all, in this order):
   accesslog   ours with the access log on vs off
   workers     ours with --workers 1 vs 2
 
-Builds ``.venv-bench`` first (the peers + this project). Prints Markdown tables and writes
-``bench/results/latest.json``; server logs go to ``bench/results/*.log``. Keep runs short
+Builds ``.venv-bench`` first (the peers + this project). Prints Markdown tables, also written to
+``bench/results/latest.md``, and the figures to ``bench/results/latest.json``; server logs go to
+``bench/results/*.log``. Keep runs short
 (``--duration 1``) while others use the machine.
 """
 
@@ -19,6 +20,7 @@ import argparse
 import json
 import logging
 import os
+import platform
 import signal
 import sys
 import time
@@ -74,6 +76,14 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.machine()
+
+
 def _interrupt(signum: int, frame: object) -> NoReturn:
     raise KeyboardInterrupt  # SIGTERM unwinds like Ctrl-C, so every `with serve(...)` stops its server
 
@@ -98,11 +108,15 @@ def main(argv: list[str] | None = None) -> int:
         scenarios=args.scenario,
     )
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    failed = []
+    failed: list[str] = []
+    sections = [
+        f"Run of {started} on {os.cpu_count()} CPUs ({_cpu_model()}), {args.duration:g} s per measurement"
+    ]
     try:
         for mode in args.modes or MODES:
             try:
-                print("\n" + MODES[mode](opts, args) + "\n", flush=True)
+                sections.append(MODES[mode](opts, args))
+                print("\n" + sections[-1] + "\n", flush=True)
             except (RuntimeError, WrkError, OSError) as exc:  # a server that did not start, wrk that failed
                 logging.getLogger("bench").error("%s failed: %s", mode, exc)
                 failed.append(mode)
@@ -119,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
             "threads": opts.threads,
         }
         (RESULTS / "latest.json").write_text(json.dumps({**meta, **opts.results}, indent=2))
+        (RESULTS / "latest.md").write_text("\n\n".join(sections) + "\n")  # ready to paste into a README
     if failed:
         print(f"could not run: {', '.join(failed)} (see the log lines above)", file=sys.stderr)
     return 1 if failed else 0
