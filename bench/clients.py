@@ -165,7 +165,13 @@ def open_connections(
                         sel.unregister(c.sock)
                         done.append(c)
                     else:
-                        c.sock.send(request)
+                        try:
+                            c.sock.send(request)
+                        except OSError:  # reset right after the accept: a failure, not a crash
+                            sel.unregister(c.sock)
+                            c.close()
+                            failed += 1
+                            continue
                         sel.modify(c.sock, selectors.EVENT_READ, c)
                 elif _read_response(c):
                     sel.unregister(c.sock)
