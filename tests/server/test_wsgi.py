@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import threading
 import warnings
 from wsgiref.validate import validator
 
@@ -359,11 +360,33 @@ def test_wsgi_errors_goes_to_logging(serve, caplog):
     assert [r.getMessage() for r in caplog.records if r.name == "server.errors"] == ["note from the app"]
 
 
-def test_access_log_line(serve, caplog):
+class _Collect(logging.Handler):
+    """Collects records and signals the first one (the access line is written after the response)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+        self.arrived = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+        self.arrived.set()
+
+
+def test_access_log_line(serve):
     running = serve(apps.hello, access_log=True)
-    with caplog.at_level(logging.INFO, logger="server.access"):
+    access = logging.getLogger("server.access")
+    collect = _Collect()
+    access.addHandler(collect)
+    level = access.level
+    access.setLevel(logging.INFO)
+    try:
         running.request("GET", "/x?y=1", headers={"User-Agent": 'evil"agent', "Referer": "http://r/"})
-    lines = [r.getMessage() for r in caplog.records if r.name == "server.access"]
+        assert collect.arrived.wait(WAIT)
+    finally:
+        access.removeHandler(collect)
+        access.setLevel(level)
+    lines = collect.lines
     assert len(lines) == 1
     assert lines[0].startswith("127.0.0.1 - - [")
     assert lines[0].endswith('] "GET /x?y=1 HTTP/1.1" 200 13 "http://r/" "evil\\x22agent"')
