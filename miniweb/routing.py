@@ -5,10 +5,12 @@ Rules of this module:
   with ``re.DOTALL``: a path may hold any character once decoded (``%0A`` too), and ``(.+)`` means all of it.
 - Patterns with no regex metacharacters are plain paths and live in a dict: one O(1) lookup.
 - Regex patterns are compiled once, when the route table changes, never in the match loop. For speed they
-  are indexed by their literal leading path segments (``/areas/(\\d+)`` is filed under ``areas``) in a small
-  segment tree, and the routes reachable from one tree node are combined into one alternation per method,
-  so the C regex engine picks the route (``match.lastindex`` tells which). Matching the last of 1,000
-  routes thus costs about what matching the first does (see ``bench/routing.py``).
+  are indexed by their literal prefix (``/areas/(\\d+)`` under ``"/areas/"``): a path's candidates are the
+  routes whose prefix starts the path, found with one dict probe per distinct prefix length (longest
+  first). The candidates of each prefix are precombined, in registration order, into alternations of
+  at most 100 routes (``re`` slows down sharply beyond that, as bottle found), so the C regex engine
+  picks the route and ``match.lastindex`` tells which. Matching the last of 1,000 routes thus costs
+  about what matching the first does, unless they share one literal prefix (see ``bench/routing.py``).
 - Registration order decides among patterns (first match wins); plain paths win over patterns.
 - A miss is ``NotFound``; a path that matches only under other methods is ``MethodNotAllowed`` (405 + Allow).
 """
@@ -26,6 +28,7 @@ from .errors import MethodNotAllowed, NotFound
 __all__ = ["Route", "Router", "BuildError"]
 
 _FLAGS = re.DOTALL
+_CHUNK = 100  # routes per combined regex
 # The characters a path may carry unescaped (RFC 3986 §3.3 pchar, plus "/").
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
 
@@ -219,9 +222,14 @@ class Route:
             self.static_path = "".join(self._template)  # type: ignore[arg-type]
         named = self.regex.groupindex.values()
         self._positional = [i for i in range(1, self.regex.groups + 1) if i not in named]
+        self._has_named = bool(named)
 
     def arguments(self, match: re.Match[str]) -> tuple[tuple[str, ...], dict[str, str]]:
         """Handler arguments from a match: unnamed groups positional, named groups by keyword."""
+        if not self._has_named:
+            return match.groups(), {}
+        if not self._positional:
+            return (), match.groupdict()
         return tuple(match.group(i) for i in self._positional), match.groupdict()
 
     def build(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
@@ -264,36 +272,39 @@ class Route:
 class _Segment:
     """Routes tried in order with one regex search: a combined alternation, or one route on its own."""
 
-    __slots__ = ("regex", "routes")
+    __slots__ = ("regex", "routes", "single")
 
     def __init__(self, routes: list[Route]) -> None:
         self.routes = routes
-        if len(routes) == 1 and routes[0]._flat is None:
-            self.regex = routes[0].regex
+        self.single = routes[0] if len(routes) == 1 else None
+        if self.single is not None:
+            self.regex = self.single.regex
         else:
             # One capturing group per route around its flattened pattern: lastindex names the winner.
             self.regex = re.compile("|".join(f"({route._flat})" for route in routes), _FLAGS)
 
-    def match(self, path: str) -> tuple[Route, re.Match[str]] | None:
+    def match(self, path: str) -> tuple[Route, tuple[str, ...], dict[str, str]] | None:
         match = self.regex.fullmatch(path)
         if match is None:
             return None
-        if len(self.routes) == 1 and self.routes[0]._flat is None:
-            return self.routes[0], match
-        route = self.routes[match.lastindex - 1]  # type: ignore[operator]
-        return route, route.regex.fullmatch(path)  # type: ignore[return-value]
+        route = self.single
+        if route is None:
+            route = self.routes[match.lastindex - 1]  # type: ignore[operator]
+            match = route.regex.fullmatch(path)  # again, for the route's own groups (cheap: it matches)
+        return route, *route.arguments(match)  # type: ignore[arg-type]
 
 
 def _segments(routes: list[Route]) -> list[_Segment]:
-    """Group consecutive combinable routes into one segment each; order is kept."""
+    """Consecutive combinable routes joined into segments of at most ``_CHUNK``; order is kept."""
     segments: list[_Segment] = []
     run: list[Route] = []
     for route in routes:
-        if route._flat is None:
+        if route._flat is None or len(run) == _CHUNK:
             if run:
                 segments.append(_Segment(run))
-                run = []
-            segments.append(_Segment([route]))
+            run = []
+        if route._flat is None:
+            segments.append(_Segment([route]))  # a back-reference needs its groups: on its own
         else:
             run.append(route)
     if run:
@@ -301,21 +312,39 @@ def _segments(routes: list[Route]) -> list[_Segment]:
     return segments
 
 
-class _Node:
-    """A node of the segment tree: routes whose literal prefix ends here, plus those of its ancestors."""
+class _PrefixIndex:
+    """The regex routes of one method, found by literal prefix."""
 
-    __slots__ = ("children", "own", "segments")
+    __slots__ = ("lengths", "buckets")
 
-    def __init__(self) -> None:
-        self.children: dict[str, _Node] = {}
-        self.own: list[tuple[int, Route]] = []
-        self.segments: list[_Segment] = []
+    def __init__(self, routes: list[Route]) -> None:
+        by_prefix: dict[str, list[Route]] = {}
+        for route in routes:
+            by_prefix.setdefault(route._prefix, []).append(route)
+        #: Distinct prefix lengths, longest first: the first probe that hits is the longest prefix.
+        self.lengths = sorted({len(prefix) for prefix in by_prefix}, reverse=True)
+        order = {id(route): index for index, route in enumerate(routes)}
+        self.buckets: dict[str, list[_Segment]] = {}
+        for prefix in by_prefix:
+            # Every route whose prefix starts this prefix (itself included) may match the same paths.
+            candidates = [r for n in self.lengths if n <= len(prefix) for r in by_prefix.get(prefix[:n], ())]
+            candidates.sort(key=lambda route: order[id(route)])
+            self.buckets[prefix] = _segments(candidates)
 
-    def compile(self, inherited: list[tuple[int, Route]]) -> None:
-        reachable = sorted(inherited + self.own, key=lambda pair: pair[0])
-        self.segments = _segments([route for _, route in reachable])
-        for child in self.children.values():
-            child.compile(reachable)
+    def match(self, path: str) -> tuple[Route, tuple[str, ...], dict[str, str]] | None:
+        size = len(path)
+        buckets = self.buckets
+        for length in self.lengths:
+            if length > size:
+                continue
+            segments = buckets.get(path[:length])
+            if segments is not None:
+                for segment in segments:
+                    found = segment.match(path)
+                    if found is not None:
+                        return found
+                return None
+        return None
 
 
 class Router:
@@ -325,7 +354,7 @@ class Router:
         self._routes: list[Route] = []
         self._by_name: dict[str, list[Route]] = {}
         self._static: dict[str, dict[str, Route]] = {}
-        self._trees: dict[str, _Node] = {}
+        self._indexes: dict[str, _PrefixIndex] = {}
         self._dirty = False
 
     def add(self, route: Route) -> None:
@@ -340,40 +369,20 @@ class Router:
         return iter(self._routes)
 
     def _compile(self) -> None:
-        trees: dict[str, _Node] = {}
-        for order, route in enumerate(self._routes):
-            if route.static_path is not None:
-                continue
-            for method in route.methods:
-                node = trees.setdefault(method, _Node())
-                # Only whole segments count: "/areas/" files under "areas", "/area" stays at the root.
-                for part in route._prefix.split("/")[:-1]:
-                    node = node.children.setdefault(part, _Node())
-                node.own.append((order, route))
-        for root in trees.values():
-            root.compile([])
-        self._trees = trees
+        by_method: dict[str, list[Route]] = {}
+        for route in self._routes:
+            if route.static_path is None:
+                for method in route.methods:
+                    by_method.setdefault(method, []).append(route)
+        self._indexes = {method: _PrefixIndex(routes) for method, routes in by_method.items()}
         self._dirty = False
 
     def _match_method(self, method: str, path: str) -> tuple[Route, tuple[str, ...], dict[str, str]] | None:
         by_method = self._static.get(path)
         if by_method is not None and method in by_method:
             return by_method[method], (), {}
-        node = self._trees.get(method)
-        if node is None:
-            return None
-        for part in path.split("/"):
-            child = node.children.get(part)
-            if child is None:
-                break
-            node = child
-        for segment in node.segments:
-            found = segment.match(path)
-            if found is not None:
-                route, match = found
-                args, kwargs = route.arguments(match)
-                return route, args, kwargs
-        return None
+        index = self._indexes.get(method)
+        return index.match(path) if index is not None else None
 
     def match(self, method: str, path: str) -> tuple[Route, tuple[str, ...], dict[str, str]]:
         """The route for ``method`` and ``path`` with its arguments; HEAD falls back to GET.
@@ -396,7 +405,7 @@ class Router:
         """Every method some route answers for ``path`` (HEAD implied by GET, OPTIONS always answered)."""
         if self._dirty:
             self._compile()
-        methods = {m for m in self._trees if self._match_method(m, path) is not None}
+        methods = {m for m in self._indexes if self._match_method(m, path) is not None}
         methods.update(self._static.get(path, {}))
         if methods:
             if "GET" in methods:

@@ -135,6 +135,15 @@ def test_first_registered_pattern_wins_and_plain_paths_beat_patterns():
     assert client.get("/elsewhere").text == "catch-all"
 
 
+def test_earlier_general_route_beats_later_specific_one():
+    router = Router()
+    router.add(Route(r"/(.+)", frozenset({"GET"}), _noop, "general"))
+    router.add(Route(r"/areas/(\d+)", frozenset({"GET"}), _noop, "specific"))
+    router.add(Route(r"/areas/(\d+)", frozenset({"POST"}), _noop, "specific_post"))
+    assert router.match("GET", "/areas/1")[0].name == "general"
+    assert router.match("POST", "/areas/1")[0].name == "specific_post"
+
+
 def test_routes_with_back_references_still_work():
     app = App(template_folder=None)
 
@@ -167,6 +176,10 @@ def test_a_thousand_routes_each_reach_their_own_handler():
         assert (route.name, args, kwargs) == (f"r{i}", (str(i * 7),), {})
         route, args, _ = router.match("GET", f"/shared/item{i}-{i}")
         assert (route.name, args) == (f"s{i}", (str(i),))
+    for i in range(250):  # one literal prefix ("/") for all: several combined regexes, tried in order
+        router.add(Route(rf"/(\d+)/y{i}", frozenset({"GET"}), _noop, f"y{i}"))
+    for i in (0, 99, 100, 101, 199, 200, 249):
+        assert router.match("GET", f"/{i}/y{i}")[0].name == f"y{i}"
     with pytest.raises(NotFound):
         router.match("GET", "/r5/1/x6")
     with pytest.raises(MethodNotAllowed):
