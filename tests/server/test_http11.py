@@ -8,7 +8,7 @@ and followed by a pipelined request that must stay in the buffer untouched; all 
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from server.config import Config
@@ -643,6 +643,11 @@ _values = st.builds(
 _ows = st.text(" \t", max_size=2)
 
 
+# No deadline: timing is for bench/, and a loaded machine must not fail a correct parser.
+NO_DEADLINE = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@NO_DEADLINE
 @given(fields=st.lists(st.tuples(_names, _ows, _values, _ows), max_size=20), cut=st.integers(min_value=0))
 def test_any_valid_fields_round_trip(fields, cut):
     data = request("Host: h", *[f"{name}:{before}{value}{after}" for name, before, value, after in fields])
@@ -659,6 +664,7 @@ def test_any_valid_fields_round_trip(fields, cut):
     assert buf == b""
 
 
+@NO_DEADLINE
 @given(
     body=st.binary(max_size=300),
     sizes=st.lists(st.integers(min_value=1, max_value=64), max_size=20),
@@ -684,3 +690,30 @@ def test_any_chunking_of_any_body_round_trips(body, sizes, piece):
         received += reader.read(buf)
     assert received == body
     assert reader.done and buf == NEXT
+
+
+_PIECES = st.sampled_from(
+    [b"GET", b"POST", b" ", b"/", b"?", b"*", b"http://", b"HTTP/1.1", b"HTTP/1.0", b"HTTP/2.0", b"\r\n",
+     b"\r\n\r\n", b"\r", b"\n", b":", b"Host", b"Content-Length", b"Transfer-Encoding", b"Connection",
+     b"chunked", b"close", b"0", b"5", b"a", b"ff", b"\x00", b"\t", b"\xe9", b";", b"=", b'"', b","]
+)  # fmt: skip
+_STATUSES = {400, 413, 414, 431, 501, 505}
+
+
+@NO_DEADLINE
+@given(st.lists(_PIECES, max_size=60).map(b"".join))
+def test_any_bytes_give_a_head_need_more_data_or_a_protocol_error(data):
+    # Whatever arrives, the parser answers within its contract: never another exception.
+    for prefix in (
+        b"",
+        b"POST / HTTP/1.1\r\nHost: h\r\n",
+        b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked",
+    ):
+        buf = bytearray(prefix + data)
+        try:
+            head = maybe_read_head(buf, SMALL)
+            reader = head and body_reader(head, SMALL)
+            if reader:
+                reader.read(buf)
+        except ProtocolError as exc:
+            assert exc.status in _STATUSES
