@@ -60,6 +60,8 @@ class Request:
         self.max_form_fields = max_form_fields
         #: Per-request data for the app (the demo keeps its database connection here).
         self.state = SimpleNamespace()
+        #: The matched route (a ``miniweb.routing.Route``), once routing has found one.
+        self.route: Any = None
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.environ.get('PATH_INFO', '')!r}>"
