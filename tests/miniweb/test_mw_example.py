@@ -26,6 +26,19 @@ def _load_example():
     return module.app
 
 
+def _readme_blocks(language: str) -> list[str]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Writing an app", 1)[1].split("\n## ", 1)[0]
+    return [block.split("\n```", 1)[0] for block in section.split(f"```{language}\n")[1:]]
+
+
+def test_readme_shows_the_example_as_it_is():
+    assert _readme_blocks("python")[0] == (EXAMPLE / "myapp.py").read_text(encoding="utf-8").rstrip("\n")
+    template = (EXAMPLE / "templates" / "hello.html").read_text(encoding="utf-8").rstrip("\n")
+    assert _readme_blocks("html")[0] == template
+    assert "python -m server 8000 myapp:app" in _readme_blocks("sh")[0]
+
+
 def test_example_under_webtest():
     client = webtest.TestApp(_load_example())
     page = client.get("/")
