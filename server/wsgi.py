@@ -40,7 +40,10 @@ _BAD_VALUE = re.compile(r"[^\t\x20-\x7e\x80-\xff]").search  # CR, LF, NUL, other
 _NO_BODY_STATUS = frozenset((204, 304))
 _CACHE_LIMIT = 1000  # bound the name caches below: header names are client-chosen
 
-_checked_names: dict[str, str] = {}  # response header name -> lower-case, once validated
+_SPECIAL = frozenset(("content-length", "date", "server"))  # app headers the server must take note of
+# Validated once, then looked up: status -> (code, status line); (name, value) -> (special, header line).
+_checked_status: dict[str, tuple[int, str]] = {}
+_checked_headers: dict[tuple[str, str], tuple[str | None, str]] = {}
 # Request header name (lower-case) -> environ key; "" means dropped (PEP 3333 §environ: HTTP_ variables).
 _environ_keys: dict[str, str] = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH"}
 _ERRORS = ErrorStream()
@@ -153,7 +156,7 @@ class _Response:
     """The state of one response: what the app declared, what has been sent, how the body is framed."""
 
     __slots__ = (
-        "handler", "conn", "head", "reader", "status", "headers", "content_length", "code", "sent",
+        "handler", "conn", "head", "reader", "status", "lines", "content_length", "code", "sent",
         "keep_alive", "no_body", "chunked", "remaining", "bytes_sent", "extra",
     )  # fmt: skip
 
@@ -163,7 +166,7 @@ class _Response:
         self.head = head
         self.reader = reader
         self.status: str | None = None
-        self.headers: list = []
+        self.lines: list[str] = []  # the status line and the app's header lines, formatted
         self.content_length: int | None = None  # declared by the app
         self.code = 0
         self.sent = False  # the status line and headers are on the wire
@@ -184,34 +187,30 @@ class _Response:
                 exc_info = None  # PEP 3333: avoid a traceback <-> frame reference cycle
         elif self.status is not None:
             raise AssertionError("start_response() called a second time without exc_info")
-        if type(status) is not str or _STATUS(status) is None:
-            raise ValueError(f"invalid status {status!r}: expected a str like '200 OK'")
+        try:
+            self.code, status_line = _checked_status[status]
+        except (KeyError, TypeError):
+            self.code, status_line = _check_status(status)
         if type(headers) is not list:
             raise TypeError(f"response headers must be a list of (name, value) tuples, not {type(headers)}")
+        lines = [status_line]
         content_length = None
         date = server = True
         for item in headers:
-            if type(item) is not tuple or len(item) != 2:
-                raise TypeError(f"response header {item!r} is not a (name, value) tuple")
-            name, value = item
-            if type(name) is not str or type(value) is not str:
-                raise TypeError(f"response header {item!r}: name and value must be str")
-            lower = _checked_names.get(name)
-            if lower is None:
-                lower = _check_name(name)
-            if _BAD_VALUE(value) is not None:
-                raise ValueError(f"response header {name}: value {value!r} has CR/LF/NUL or non-latin-1")
-            if lower == "content-length":
-                if not value.isdigit() or not value.isascii():
-                    raise ValueError(f"invalid Content-Length {value!r}")
-                content_length = int(value)
-            elif lower == "date":
-                date = False
-            elif lower == "server":
-                server = False
+            try:
+                special, line = _checked_headers[item]
+            except (KeyError, TypeError):
+                special, line = _check_header(item)
+            lines.append(line)
+            if special is not None:
+                if special == "content-length":
+                    content_length = int(item[1])
+                elif special == "date":
+                    date = False
+                else:
+                    server = False
         self.status = status
-        self.code = int(status[:3])
-        self.headers = headers
+        self.lines = lines
         self.content_length = content_length
         server_line = self.handler.server_line if server else ""
         self.extra = f"Date: {http_date()}\r\n{server_line}" if date else server_line
@@ -281,8 +280,7 @@ class _Response:
         elif not http11:
             extra += "Connection: keep-alive\r\n"
         self.keep_alive = keep_alive
-        lines = [f"HTTP/1.1 {self.status}\r\n"]
-        lines += [f"{name}: {value}\r\n" for name, value in self.headers]
+        lines = self.lines
         lines.append(extra)
         lines.append("\r\n")
         data = "".join(lines).encode("latin-1")
@@ -374,15 +372,40 @@ class _Response:
         )  # fmt: skip
 
 
-def _check_name(name: str) -> str:
+def _check_status(status: object) -> tuple[int, str]:
+    """(code, status line) for a valid WSGI status such as "200 OK"; ValueError otherwise."""
+    if type(status) is not str or _STATUS(status) is None:
+        raise ValueError(f"invalid status {status!r}: expected a str like '200 OK'")
+    checked = (int(status[:3]), f"HTTP/1.1 {status}\r\n")
+    if len(_checked_status) < _CACHE_LIMIT:
+        _checked_status[status] = checked
+    return checked
+
+
+def _check_header(item: object) -> tuple[str | None, str]:
+    """(special name or None, formatted line) for a valid response header; TypeError/ValueError otherwise.
+
+    Apps send the same few headers over and over (Content-Type, a Content-Length), so each distinct
+    pair is validated and formatted once and then found in `_checked_headers`.
+    """
+    if type(item) is not tuple or len(item) != 2:
+        raise TypeError(f"response header {item!r} is not a (name, value) tuple")
+    name, value = item
+    if type(name) is not str or type(value) is not str:
+        raise TypeError(f"response header {item!r}: name and value must be str")
     if _TOKEN(name) is None:
         raise ValueError(f"invalid response header name {name!r}")
     lower = name.lower()
     if lower in _HOP_BY_HOP:
         raise ValueError(f"hop-by-hop header {name!r} is not allowed from a WSGI application (PEP 3333)")
-    if len(_checked_names) < _CACHE_LIMIT:
-        _checked_names[name] = lower
-    return lower
+    if _BAD_VALUE(value) is not None:
+        raise ValueError(f"response header {name}: value {value!r} has CR/LF/NUL or is not latin-1")
+    if lower == "content-length" and not (value.isascii() and value.isdigit()):
+        raise ValueError(f"invalid Content-Length {value!r}")
+    checked = (lower if lower in _SPECIAL else None, f"{name}: {value}\r\n")
+    if len(_checked_headers) < _CACHE_LIMIT:
+        _checked_headers[item] = checked
+    return checked
 
 
 def _as_bytes(chunk: object) -> bytes:
