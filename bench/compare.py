@@ -1,13 +1,10 @@
-"""The scenarios of issue 3, each a function that runs servers and returns printable findings.
+"""The side-by-side comparison, and what every mode shares (`Options`, `measure`).
 
-- `compare`:   every peer, keep-alive / ``Connection: close`` hello and the 64 KiB file; ratios to waitress.
-- `c10k`:      ours with 10,000 idle keep-alive connections held by bench/idle.py (see `bench.idle`).
-- `slowloris`: ours with 1,000 clients sending headers one byte a second (see `bench.slowloris`).
-- `accesslog`: ours with the access log on vs off.
-- `workers`:   ours with ``--workers 1`` vs ``--workers 2``.
+`compare` runs every chosen server through keep-alive hello, ``Connection: close`` hello and the 64 KiB
+file, then prints our ratios to waitress against issue 3's targets. The modes that run our server alone
+(c10k, slow clients, access log, workers) are in `bench.ours`.
 
-Every server is pinned to cpu 0 and every load generator to cpu 1, except in `workers`, where the server
-may use both cores and so shares one with wrk. Each measurement follows a 1 s warm-up on the same server.
+Servers are pinned to cpu 0 and wrk to cpu 1; each measurement follows a 1 s warm-up on the same server.
 """
 
 from __future__ import annotations
