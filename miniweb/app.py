@@ -190,7 +190,8 @@ class App:
         else:
             response = self._respond(Request(environ, self.max_body_bytes, self.max_form_fields))
         if request_logger.isEnabledFor(logging.INFO):
-            path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "backslashreplace")
+            raw_path = environ.get("PATH_INFO", "").encode("latin-1", "replace")
+            path = raw_path.decode("utf-8", "backslashreplace")  # a log line shows bad bytes, never fails
             request_logger.info(
                 "%s %s %d %.1fms",
                 environ.get("REQUEST_METHOD"),
@@ -257,7 +258,8 @@ class App:
         if isinstance(result, tuple) and 2 <= len(result) <= 3:
             response = self.make_response(result[0])
             response.status_code = int(result[1])
-            for name, value in (result[2] if len(result) == 3 else {}).items():
+            headers = result[2] if len(result) == 3 else ()
+            for name, value in headers.items() if isinstance(headers, dict) else headers:
                 response.headers[name] = value
             return response
         raise TypeError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import shutil
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, BinaryIO, TypeVar
@@ -94,11 +95,13 @@ class MultiDict:
         return f"MultiDict({list(self.items(multi=True))!r})"
 
 
+# A CR or LF in a header would let user input inject headers or split the response (RFC 9110 §5.5).
+_FORBIDDEN_IN_HEADER = re.compile(r"[\r\n\0]")
+
+
 def _check_header(name: str, value: str) -> None:
-    # A CR or LF in a header would let user input inject headers or split the response (RFC 9110 §5.5).
-    for part in (name, value):
-        if "\r" in part or "\n" in part or "\0" in part:
-            raise ValueError(f"header {name!r} contains CR, LF or NUL")
+    if _FORBIDDEN_IN_HEADER.search(name) or _FORBIDDEN_IN_HEADER.search(value):
+        raise ValueError(f"header {name!r} contains CR, LF or NUL")
 
 
 class Headers:
@@ -121,9 +124,17 @@ class Headers:
         self._items.append((name, value))
 
     def __setitem__(self, name: str, value: str) -> None:
-        """Replace every header called ``name`` with one."""
-        self.pop(name, None)
-        self.add(name, value)
+        """Replace every header called ``name`` with one (in the place of the first)."""
+        value = str(value)
+        _check_header(name, value)
+        lower = name.lower()
+        items = self._items
+        for index, (key, _) in enumerate(items):
+            if key.lower() == lower:
+                rest = [(k, v) for k, v in items[index + 1 :] if k.lower() != lower]
+                self._items = [*items[:index], (name, value), *rest]
+                return
+        items.append((name, value))
 
     def __getitem__(self, name: str) -> str:
         value = self.get(name)

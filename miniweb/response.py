@@ -46,8 +46,8 @@ class Response:
         if isinstance(headers, dict):
             headers = headers.items()
         self.headers = Headers(headers)
-        if content_type and "Content-Type" not in self.headers:
-            self.headers["Content-Type"] = content_type
+        if content_type and (not headers or "Content-Type" not in self.headers):
+            self.headers.add("Content-Type", content_type)
         self.body = body
 
     @property

@@ -195,3 +195,24 @@ def test_send_file_uses_wsgi_file_wrapper(data_file, wsgi_call):
 def test_send_file_head_sends_no_body(data_file):
     response = webtest.TestApp(_app(data_file)).head("/file")
     assert response.body == b"" and response.headers["Content-Length"] == str(data_file.stat().st_size)
+
+
+def test_headers_are_case_insensitive_and_list_like():
+    response = Response("x", headers=[("X-A", "1"), ("Set-Cookie", "a=1"), ("x-a", "2")])
+    response.headers.add("Set-Cookie", "b=2")
+    assert response.headers["x-A"] == "1" and response.headers.getlist("X-A") == ["1", "2"]
+    response.headers["X-A"] = "3"  # replaces both, where the first one was
+    assert list(response.headers)[0] == ("X-A", "3") and response.headers.getlist("x-a") == ["3"]
+    assert response.headers.getlist("set-cookie") == ["a=1", "b=2"]
+    assert "content-length" in response.headers and "X-Nope" not in response.headers
+
+
+def test_tuple_with_header_list():
+    app = App(template_folder=None)
+
+    @app.route("/")
+    def index(request):
+        return {"a": 1}, 202, [("X-One", "1"), ("X-Two", "2")]
+
+    response = webtest.TestApp(app).get("/", status=202)
+    assert response.json == {"a": 1} and response.headers["X-Two"] == "2"
