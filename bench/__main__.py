@@ -70,6 +70,7 @@ def _parser() -> argparse.ArgumentParser:
         help="compare: keepalive,close,file (default: all)",
     )
     p.add_argument("--connections", type=int, default=50, help="wrk connections (default 50)")
+    p.add_argument("--repeat", type=int, default=1, help="measurements per figure, median kept (default 1)")
     p.add_argument("--idle", type=int, default=10_000, help="c10k: idle connections (default 10000)")
     p.add_argument("--slow", type=int, default=1_000, help="slowloris: slow clients (default 1000)")
     p.add_argument("--no-install", action="store_true", help="use .venv-bench as it is")
@@ -94,8 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     if unknown := [m for m in args.modes if m not in MODES]:
         parser.error(f"unknown mode {', '.join(unknown)}; choose from {', '.join(MODES)}")
     counts_ok = 0 < args.idle <= 15_000 and 0 < args.slow <= 15_000  # bounded: loopback, fd limits
-    if args.duration <= 0 or args.connections <= 0 or not counts_ok:
-        parser.error("--duration and --connections must be positive; --idle and --slow 1..15000")
+    if args.duration <= 0 or args.connections <= 0 or not counts_ok or not 1 <= args.repeat <= 9:
+        parser.error(
+            "--duration and --connections must be positive; --idle and --slow 1..15000; --repeat 1..9"
+        )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     signal.signal(signal.SIGTERM, _interrupt)
     python = env.venv_python() if args.no_install else env.ensure_venv()
@@ -104,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         threads=Config().threads,
         duration=args.duration,
         connections=args.connections,
+        repeat=args.repeat,
         only=args.only,
         scenarios=args.scenario,
     )
@@ -111,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     failed: list[str] = []
     sections = [
         f"Run of {started} on {os.cpu_count()} CPUs ({_cpu_model()}), {args.duration:g} s per measurement"
+        + (f", median of {args.repeat}" if args.repeat > 1 else "")
     ]
     try:
         for mode in args.modes or MODES:

@@ -50,16 +50,21 @@ class Options:
     threads: int  # the same for every server: our Config().threads
     duration: float = 5.0
     connections: int = 50
+    repeat: int = 1  # measurements per figure; the median is kept
     only: tuple[str, ...] = tuple(PEERS)
     scenarios: tuple[str, ...] = tuple(SCENARIOS)
     results: dict[str, Any] = field(default_factory=dict)  # filled in, then written as JSON
 
 
 def measure(url: str, scenario: Scenario, opts: Options, *, cpu: int | None = 1) -> WrkResult:
-    """A warm-up, then the measurement, both with wrk pinned to ``cpu``."""
+    """A warm-up, then ``opts.repeat`` measurements, wrk pinned to ``cpu``; the median one by req/s.
+
+    The median of a few runs damps what other processes on a shared machine do to a single one.
+    """
     kw: dict[str, Any] = {"connections": opts.connections, "cpu": cpu, "headers": scenario.headers}
     run_wrk(url + scenario.path, duration=WARMUP_SECONDS, **kw)
-    return run_wrk(url + scenario.path, duration=opts.duration, **kw)
+    runs = [run_wrk(url + scenario.path, duration=opts.duration, **kw) for _ in range(opts.repeat)]
+    return sorted(runs, key=lambda r: r.requests_per_sec)[len(runs) // 2]
 
 
 def _cell(r: WrkResult | str | None) -> tuple[str, str, str]:
@@ -96,8 +101,9 @@ def compare(opts: Options) -> str:
     for sc in opts.scenarios:
         header += [f"{sc} req/s", f"{sc} p99 ms", f"{sc} errors"]
     rows = [[n, *[c for sc in opts.scenarios for c in _cell(found[n].get(sc))]] for n in found]
+    median = f" (median of {opts.repeat})" if opts.repeat > 1 else ""
     out = [
-        f"Servers side by side (server on cpu 0, wrk -t1 -c{opts.connections} -d{opts.duration:.0f}s "
+        f"Servers side by side (server on cpu 0, wrk -t1 -c{opts.connections} -d{opts.duration:.0f}s{median} "
         f"on cpu 1, {opts.threads} threads where a server has threads, access logs off)",
         table(header, rows),
         f"How each ran (N = {opts.threads}):\n" + "\n".join(f"- {n}: {PEERS[n].notes}" for n in found),

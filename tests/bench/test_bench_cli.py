@@ -19,6 +19,7 @@ PY = Path("/venv/bin/python")
         (["--duration", "0"], "--duration"),
         (["c10k", "--idle", "0"], "--idle"),
         (["slowloris", "--slow", "20000"], "--slow"),
+        (["compare", "--repeat", "0"], "--repeat"),
     ],
 )
 def test_bad_arguments_exit_2_with_a_message(argv, message, capsys):
