@@ -77,11 +77,9 @@ def tokens(pattern: str) -> Iterator[tuple[str, str]]:
             j = _group_end(pattern, i)
             yield _GROUP, pattern[i:j]
             i = j
-        elif c in ".^$|*+?{}":
-            yield _META, c
         else:
-            yield _LIT, c
-        i += 1 if c not in "\\[(" else 0
+            yield (_META if c in ".^$|*+?{}" else _LIT), c
+            i += 1
 
 
 def literal_prefix(tokens: list[tuple[str, str]]) -> str:
@@ -128,10 +126,12 @@ def flatten(pattern: str) -> str | None:
             i += 1
     flat = "".join(out)
     try:
-        if re.compile(flat).groups:
+        # It must also work as one branch of an alternation: global flags such as "(?i)" only
+        # work at the very start of a regex.
+        if re.compile(flat).groups or re.compile(f"x|({flat})").groups != 1:
             return None
     except re.error:
-        return None  # a back-reference or conditional lost its group
+        return None  # a back-reference or conditional lost its group, or flags not at the start
     return flat
 
 

@@ -144,6 +144,16 @@ def test_earlier_general_route_beats_later_specific_one():
     assert router.match("POST", "/areas/1")[0].name == "specific_post"
 
 
+def test_patterns_with_global_flags_stay_on_their_own():
+    router = Router()
+    router.add(Route(r"/first/(\d+)", frozenset({"GET"}), _noop, "first"))
+    router.add(Route(r"(?i)/caps/(\d+)", frozenset({"GET"}), _noop, "caps"))
+    router.add(Route(r"/last/(\d+)", frozenset({"GET"}), _noop, "last"))
+    assert router.match("GET", "/CAPS/1")[0].name == "caps"
+    assert router.match("GET", "/last/2")[0].name == "last"
+    assert router.match("GET", "/first/3")[0].name == "first"
+
+
 def test_routes_with_back_references_still_work():
     app = App(template_folder=None)
 
