@@ -127,7 +127,12 @@ class App:
         return hook
 
     def teardown_request(self, hook: F) -> F:
-        """``hook(request, exc_or_None)`` at the end of every request, whatever happened."""
+        """``hook(request, exc_or_None)`` at the end of every request, whatever happened.
+
+        ``exc`` is the unexpected exception that made the request fail, or None (HTTP errors are
+        answers, not failures). Hooks run once the response is built, before its body is sent: a
+        streamed body must not need what a teardown hook releases.
+        """
         self._teardown.append(hook)
         return hook
 

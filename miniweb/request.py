@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from functools import cached_property
-from http.cookies import CookieError, SimpleCookie
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qsl
@@ -122,21 +121,27 @@ class Request:
 
     @cached_property
     def cookies(self) -> dict[str, str]:
-        """Cookies sent by the client (RFC 6265 §5.4); a malformed Cookie header yields what parsed."""
+        """Cookies sent by the client, parsed as browsers send them (RFC 6265 §4.2.1, §5.4).
+
+        Lenient on purpose, unlike paths and forms: other software on the same host may set cookies
+        that are odd or not UTF-8, and refusing (or, like ``http.cookies``, dropping every cookie
+        after) one of those would lock the user out. Undecodable bytes become U+FFFD; for a name
+        sent twice, the first wins (the browser sends the most specific path first).
+        """
         raw = self.environ.get("HTTP_COOKIE", "")
         if not raw:
             return {}
-        # Cookie values we set are UTF-8; the header reaches us as latin-1 (PEP 3333).
-        try:
-            raw = raw.encode("latin-1").decode("utf-8")
-        except UnicodeError:
-            raise BadRequest("The Cookie header is not valid UTF-8.") from None
-        jar: SimpleCookie = SimpleCookie()
-        try:
-            jar.load(raw)
-        except CookieError:
-            return {}
-        return {name: morsel.value for name, morsel in jar.items()}
+        raw = raw.encode("latin-1", "replace").decode("utf-8", "replace")  # PEP 3333 latin-1 -> UTF-8
+        cookies: dict[str, str] = {}
+        for pair in raw.split(";"):
+            name, equals, value = pair.partition("=")
+            name, value = name.strip(), value.strip()
+            if not equals or not name:
+                continue
+            if len(value) >= 2 and value[0] == value[-1] == '"':
+                value = value[1:-1]
+            cookies.setdefault(name, value)
+        return cookies
 
     # --- query and body ---------------------------------------------------------------------------------
 
@@ -231,3 +236,5 @@ class Request:
             return json.loads(self.body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise BadRequest(f"The body is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise BadRequest("The JSON body is nested too deeply.") from None

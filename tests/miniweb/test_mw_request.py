@@ -163,6 +163,7 @@ def test_bad_json_is_400_and_wrong_type_is_415():
     client.post("/json", b"\xff\xfe\x00", content_type="application/json", status=400)
     client.post("/json", b"", content_type="application/json", status=400)
     client.post("/json", b'{"a": 1}', content_type="text/plain", status=415)
+    client.post("/json", b"[" * 100_000 + b"]" * 100_000, content_type="application/json", status=400)
 
 
 def test_body_is_read_once_and_cached():
@@ -238,3 +239,14 @@ def test_filestorage_save(tmp_path):
     target = tmp_path / "out.bin"
     upload.save(str(target))
     assert target.read_bytes() == b"data\x00"
+
+
+def test_cookie_that_is_not_utf8_does_not_lock_the_user_out(wsgi_call):
+    status, _, body = wsgi_call(
+        _app(), "/meta", HTTP_COOKIE="other=\xff\xfe; theme=dark", HTTP_USER_AGENT="x"
+    )
+    assert status.startswith("200") and b'"theme":"dark"' in body
+    status, _, body = wsgi_call(
+        _app(), "/meta", HTTP_COOKIE='a="quoted"; broken; =x; b=1=2; a=second', HTTP_USER_AGENT="x"
+    )
+    assert b'"cookies":{"a":"quoted","b":"1=2"}' in body
