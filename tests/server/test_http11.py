@@ -717,3 +717,19 @@ def test_any_bytes_give_a_head_need_more_data_or_a_protocol_error(data):
                 reader.read(buf)
         except ProtocolError as exc:
             assert exc.status in _STATUSES
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        (request(*CHUNKED, body=b"5\nhello\r\n0\r\n\r\n"), "bare LF"),
+        (b"GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n b\r\n\r\n", "obs-fold"),
+        (b"GET / HTTP/1.1\r\nHost : h\r\n\r\n", "whitespace between header name"),
+        (request("Host: h", "Content-Length: 1", "Content-Length: 2"), "conflicting Content-Length"),
+        (request("Host: h", line="GET / HTTP/2.0"), "HTTP/2.0 not supported"),
+    ],
+)
+def test_errors_say_what_is_wrong(data, words):
+    buf = bytearray(data)
+    with pytest.raises(ProtocolError, match=words):
+        body_reader(maybe_read_head(buf, CONFIG), CONFIG).read(buf)
