@@ -67,6 +67,7 @@ class Connection:
         "head_started",
         "unread",
         "park_gen",
+        "closing",
         "_recv_size",
         "_sendfile_chunk",
     )
@@ -81,6 +82,7 @@ class Connection:
         self.head_started = 0.0  # monotonic time the first byte of an unfinished request head arrived
         self.unread = False  # the client may still be sending bytes we will never read (close gently)
         self.park_gen = 0  # bumped on every park, so stale deadline entries are recognised
+        self.closing = False  # answered and half-closed: only discarding the client's last bytes
         self._recv_size = config.recv_size
         self._sendfile_chunk = config.sendfile_chunk
         if sock.family in (socket.AF_INET, socket.AF_INET6):
@@ -172,21 +174,25 @@ class Connection:
         with contextlib.suppress(OSError):
             self.sock.close()
 
-    def close_gently(self, timeout: float) -> None:
-        """Lingering close: stop writing, discard what the client still sends, then close.
+    def start_closing(self) -> None:
+        """Lingering close, step 1: stop writing (FIN after our answer) but keep reading.
 
         close() with unread bytes in the receive queue makes the kernel answer with RST, and an RST can
         destroy the error response we just wrote before the client reads it (nginx `lingering_close`).
+        The dispatcher then discards what still arrives (`discard`) until EOF or a deadline.
         """
-        try:
+        self.closing = True
+        self.buf.clear()
+        with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_WR)
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                try:
-                    if not self.sock.recv(self._recv_size):
-                        break  # the client has read our answer and closed: done
-                except BlockingIOError:
-                    continue
+
+    def discard(self) -> bool:
+        """Lingering close, step 2: drop what has arrived (never blocks); False once the peer closed."""
+        try:
+            while self.sock.recv(self._recv_size, _DONTWAIT):
+                pass
+            return False
+        except BlockingIOError:
+            return True
         except OSError:
-            pass
-        self.close()
+            return False

@@ -100,12 +100,17 @@ class Dispatcher:
         self._wake()
 
     def release(self, conn: Connection) -> None:
-        """Close a connection the caller owns and count it gone."""
+        """Close a connection the caller owns and count it gone.
+
+        If the client may still be sending, the close is a lingering one, finished by the dispatcher
+        so no worker waits for it.
+        """
         if conn.unread or conn.buf:
-            conn.close_gently(self.config.lingering_close_timeout)
+            conn.start_closing()
+            self.park(conn)
         else:
             conn.close()
-        self._closed()
+            self._closed()
 
     def worker_exited(self) -> None:
         with self._lock:
@@ -145,9 +150,13 @@ class Dispatcher:
                 self._accept(key.fileobj)
             elif data is _WAKE:
                 self._take_returns()
+            elif data.closing:  # lingering close: drop the bytes, close at EOF
+                if not data.discard():
+                    self._unpark(data)
+                    data.close()
+                    self._closed()
             else:  # a parked connection spoke: a worker serves it
-                self._selector.unregister(data.sock)
-                data.park_gen += 1
+                self._unpark(data)
                 self._work.put(data)
         now = time.monotonic()
         self._expire(now)
@@ -155,6 +164,10 @@ class Dispatcher:
             self._begin_drain(now)
         if self._paused and self._drain_deadline is None:
             self._maybe_resume(now)
+
+    def _unpark(self, conn: Connection) -> None:
+        self._selector.unregister(conn.sock)
+        conn.park_gen += 1  # its deadline entry is stale from now on
 
     def _timeout(self) -> float | None:
         wake_at = [self._deadlines[0][0]] if self._deadlines else []
@@ -222,12 +235,14 @@ class Dispatcher:
             self._park(conn, now)
 
     def _park(self, conn: Connection, now: float) -> None:
-        if self._drain_deadline is not None:  # shutting down: idle connections are closed
+        if self._drain_deadline is not None and not conn.closing:  # shutting down: idle ones are closed
             conn.close()
             self._closed()
             return
         config = self.config
-        if conn.buf:  # half a head: the clock started at its first byte
+        if conn.closing:
+            deadline = now + config.lingering_close_timeout
+        elif conn.buf:  # half a head: the clock started at its first byte
             deadline = conn.head_started + config.header_timeout
         elif conn.requests == 0:  # connected but silent so far
             deadline = now + config.header_timeout
@@ -247,9 +262,8 @@ class Dispatcher:
             _, _, generation, conn = heapq.heappop(heap)
             if generation != conn.park_gen:
                 continue  # it was unparked since; this entry is stale
-            self._selector.unregister(conn.sock)
-            conn.park_gen += 1
-            if conn.buf:
+            self._unpark(conn)
+            if conn.buf and not conn.closing:
                 log.info("request header timeout from %s: answering 408", conn.peer_host)
                 message = f"the request head did not arrive within {self.config.header_timeout:g} seconds"
                 conn.send_now(error_response(408, message, self.config.server_header))
@@ -267,9 +281,9 @@ class Dispatcher:
             listener.close()
         parked = [key.data for key in self._selector.get_map().values() if isinstance(key.data, Connection)]
         for conn in parked:
-            self._selector.unregister(conn.sock)
-            conn.park_gen += 1
-            if conn.has_pending_bytes():  # a request arrived just now: it was accepted, so serve it
+            self._unpark(conn)
+            # A request that arrived just now was accepted: serve it (with Connection: close).
+            if not conn.closing and conn.has_pending_bytes():
                 self._work.put(conn)
             else:
                 conn.close()
