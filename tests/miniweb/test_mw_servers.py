@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import http.client
+import json
 import threading
 
 import pytest
 import waitress
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from miniweb import App, redirect
 from server import Config, Server
@@ -102,3 +105,15 @@ def test_the_answers_are_the_expected_ones(our_port):
     assert status == 200 and body == b"" and headers["Content-Length"] == str(len("<h1>首页</h1>".encode()))
     status, headers, body = _fetch(our_port, "GET", "/static/site.css", None, {})
     assert status == 200 and body == b"body { margin: 0 }\n" * 2000
+
+
+_text = st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=20)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=_text, query=_text)
+def test_url_for_round_trip_over_sockets(app, waitress_port, our_port, value, query):
+    url = app.url_for("echo", value, q=query)
+    for port in (waitress_port, our_port):
+        status, _, body = _fetch(port, "GET", url, None, {})
+        assert status == 200 and json.loads(body) == {"value": value, "q": [query]}
