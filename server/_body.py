@@ -9,12 +9,12 @@ from __future__ import annotations
 import enum
 import re
 
-from server._grammar import ProtocolError, check_incomplete_bytes, parse_fields, split_lines
+from server._grammar import TOKEN_PATTERN, ProtocolError, check_incomplete_bytes, parse_fields, split_lines
 from server.config import Config
 
 __all__ = ["BodyReader", "ChunkedReader", "LengthReader"]
 
-_TOKEN = rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_TOKEN = TOKEN_PATTERN.encode()
 _QUOTED_STRING = rb'"(?:[\t !\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t\x20-\x7e\x80-\xff])*"'
 # RFC 9112 §7.1: chunk-size [ chunk-ext ], with chunk-size = 1*HEXDIG (no sign, no "0x", no spaces) and
 # chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ). Extensions are checked and

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["TOKEN", "ProtocolError", "check_incomplete_bytes", "parse_fields", "split_lines"]
+__all__ = ["TOKEN", "TOKEN_PATTERN", "ProtocolError", "check_incomplete_bytes", "parse_fields", "split_lines"]
 
 
 class ProtocolError(Exception):
@@ -23,7 +23,8 @@ class ProtocolError(Exception):
 
 
 # RFC 9110 §5.6.2: token = 1*tchar. Field names, methods and chunk extension names are tokens.
-TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+").fullmatch
+TOKEN_PATTERN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+TOKEN = re.compile(TOKEN_PATTERN).fullmatch
 
 # CTLs other than HTAB, CR and LF (RFC 5234 B.1): never allowed in a request line or field line
 # (RFC 9110 §5.5). CR and LF are allowed only as CRLF, which `split_lines` checks by counting.
