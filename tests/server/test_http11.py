@@ -733,3 +733,9 @@ def test_errors_say_what_is_wrong(data, words):
     buf = bytearray(data)
     with pytest.raises(ProtocolError, match=words):
         body_reader(maybe_read_head(buf, CONFIG), CONFIG).read(buf)
+
+
+def test_absolute_form_still_needs_a_host_header_on_http_1_1():
+    # RFC 9112 §3.2: a client MUST send Host in every HTTP/1.1 request, absolute-form included.
+    assert rejected(request(line="GET http://example.com/ HTTP/1.1")) == 400
+    assert parse(request(line="GET http://example.com/ HTTP/1.0"))[0].host == "example.com"
