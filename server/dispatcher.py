@@ -61,6 +61,7 @@ class Dispatcher:
         self._seq = itertools.count()  # heap tie-breaker: Connections do not compare
         self._lock = threading.Lock()
         self._open = 0  # connections accepted and not yet closed
+        self._idle = 0  # worker threads waiting for a connection (under _lock)
         self._max = max_connections
         self._paused = False  # not accepting: at max_connections, or out of file descriptors
         self._resume_at: float | None = None
@@ -89,11 +90,21 @@ class Dispatcher:
     # --- worker threads -----------------------------------------------------------------------------------
 
     def next_connection(self) -> Connection | None:
-        return self._work.get()
+        with self._lock:
+            self._idle += 1
+        conn = self._work.get()
+        with self._lock:
+            self._idle -= 1
+        return conn
 
     def may_linger(self) -> bool:
-        """A worker may wait for a connection's next request only while no other connection waits."""
-        return self.linger > 0 and self._work.empty()
+        """A worker may wait for a connection's next bytes only while no queued connection lacks a thread.
+
+        "Queued" alone would be too strict: right after an accept burst the queue is briefly non-empty
+        while idle workers are about to take it, and parking then costs two hand-offs and an epoll
+        round-trip for a request that arrives microseconds later.
+        """
+        return self.linger > 0 and self._work.qsize() < self._idle
 
     def park(self, conn: Connection) -> None:
         self._returns.put(conn)
