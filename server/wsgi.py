@@ -233,6 +233,8 @@ class _Response:
             return
         for chunk in result:
             self.write(chunk)
+            if self.remaining == 0:
+                break  # Content-Length reached: anything more would be dropped (and may never end)
         self._end()
 
     def write(self, chunk: bytes) -> None:
