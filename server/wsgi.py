@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 import logging
 import os
-import re
 import stat
 from collections.abc import Callable, Iterable
 from urllib.parse import unquote
@@ -23,27 +22,15 @@ from server.config import Config
 from server.connection import ClientDisconnected, Connection, RequestTimeout
 from server.http11 import ProtocolError, RequestHead, body_reader
 from server.responses import error_response, http_date
+from server.wsgi_checks import as_bytes, check_header, check_status, checked_headers, checked_status
 from server.wsgi_input import EMPTY_INPUT, ErrorStream, FileWrapper, Input
 
 __all__ = ["WSGIHandler"]
 
 log = logging.getLogger(__name__)
 
-# RFC 9110 §7.6.1 plus the names PEP 3333 (wsgiref) calls "hop-by-hop": the server owns these.
-_HOP_BY_HOP = frozenset(
-    ("connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te",
-     "trailer", "trailers", "transfer-encoding", "upgrade")
-)  # fmt: skip
-_STATUS = re.compile(r"[1-9][0-9][0-9] [\t\x20-\x7e\x80-\xff]*").fullmatch  # RFC 9112 §4 status-line
-_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+").fullmatch  # RFC 9110 §5.1 field-name
-_BAD_VALUE = re.compile(r"[^\t\x20-\x7e\x80-\xff]").search  # CR, LF, NUL, other controls, non-latin-1
 _NO_BODY_STATUS = frozenset((204, 304))
-_CACHE_LIMIT = 1000  # bound the name caches below: header names are client-chosen
-
-_SPECIAL = frozenset(("content-length", "date", "server"))  # app headers the server must take note of
-# Validated once, then looked up: status -> (code, status line); (name, value) -> (special, header line).
-_checked_status: dict[str, tuple[int, str]] = {}
-_checked_headers: dict[tuple[str, str], tuple[str | None, str]] = {}
+_CACHE_LIMIT = 1000  # bound the environ-key cache: header names are client-chosen
 # Request header name (lower-case) -> environ key; "" means dropped (PEP 3333 §environ: HTTP_ variables).
 _environ_keys: dict[str, str] = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH"}
 _ERRORS = ErrorStream()
@@ -188,9 +175,9 @@ class _Response:
         elif self.status is not None:
             raise AssertionError("start_response() called a second time without exc_info")
         try:
-            self.code, status_line = _checked_status[status]
+            self.code, status_line = checked_status[status]
         except (KeyError, TypeError):
-            self.code, status_line = _check_status(status)
+            self.code, status_line = check_status(status)
         if type(headers) is not list:
             raise TypeError(f"response headers must be a list of (name, value) tuples, not {type(headers)}")
         lines = [status_line]
@@ -198,9 +185,9 @@ class _Response:
         date = server = True
         for item in headers:
             try:
-                special, line = _checked_headers[item]
+                special, line = checked_headers[item]
             except (KeyError, TypeError):
-                special, line = _check_header(item)
+                special, line = check_header(item)
             lines.append(line)
             if special is not None:
                 if special == "content-length":
@@ -225,7 +212,7 @@ class _Response:
             # The whole body is known: one send for headers and body, and a Content-Length we can state.
             body = result[0] if len(result) == 1 else b"".join(result)
             if type(body) is not bytes:
-                body = _as_bytes(body)
+                body = as_bytes(body)
             self._start(body, known_length=True)
             self._end()
             return
@@ -240,7 +227,7 @@ class _Response:
     def write(self, chunk: bytes) -> None:
         """The body writer (the iterable's items, and PEP 3333's legacy write() callable)."""
         if type(chunk) is not bytes:
-            chunk = _as_bytes(chunk)
+            chunk = as_bytes(chunk)
         if not self.sent:
             if not chunk:
                 return  # PEP 3333: headers go out with the first non-empty chunk
@@ -337,7 +324,7 @@ class _Response:
             self.content_length = size
             self.extra += f"Content-Length: {size}\r\n"
         count = min(size, self.content_length)
-        self._start(b"", known_length=False)
+        self._start(b"", known_length=count == 0)  # headers with MSG_MORE only if file bytes follow
         if not self.no_body and count:
             sent = self.conn.sendfile(fd, offset, count)
             self.bytes_sent += sent
@@ -372,45 +359,3 @@ class _Response:
                 keep_alive=self.keep_alive, head_only=self.head.method == "HEAD",
             )
         )  # fmt: skip
-
-
-def _check_status(status: object) -> tuple[int, str]:
-    """(code, status line) for a valid WSGI status such as "200 OK"; ValueError otherwise."""
-    if type(status) is not str or _STATUS(status) is None:
-        raise ValueError(f"invalid status {status!r}: expected a str like '200 OK'")
-    checked = (int(status[:3]), f"HTTP/1.1 {status}\r\n")
-    if len(_checked_status) < _CACHE_LIMIT:
-        _checked_status[status] = checked
-    return checked
-
-
-def _check_header(item: object) -> tuple[str | None, str]:
-    """(special name or None, formatted line) for a valid response header; TypeError/ValueError otherwise.
-
-    Apps send the same few headers over and over (Content-Type, a Content-Length), so each distinct
-    pair is validated and formatted once and then found in `_checked_headers`.
-    """
-    if type(item) is not tuple or len(item) != 2:
-        raise TypeError(f"response header {item!r} is not a (name, value) tuple")
-    name, value = item
-    if type(name) is not str or type(value) is not str:
-        raise TypeError(f"response header {item!r}: name and value must be str")
-    if _TOKEN(name) is None:
-        raise ValueError(f"invalid response header name {name!r}")
-    lower = name.lower()
-    if lower in _HOP_BY_HOP:
-        raise ValueError(f"hop-by-hop header {name!r} is not allowed from a WSGI application (PEP 3333)")
-    if _BAD_VALUE(value) is not None:
-        raise ValueError(f"response header {name}: value {value!r} has CR/LF/NUL or is not latin-1")
-    if lower == "content-length" and not (value.isascii() and value.isdigit()):
-        raise ValueError(f"invalid Content-Length {value!r}")
-    checked = (lower if lower in _SPECIAL else None, f"{name}: {value}\r\n")
-    if len(_checked_headers) < _CACHE_LIMIT:
-        _checked_headers[item] = checked
-    return checked
-
-
-def _as_bytes(chunk: object) -> bytes:
-    if isinstance(chunk, (bytearray, memoryview)):
-        return bytes(chunk)
-    raise TypeError(f"the application must produce bytes, not {type(chunk).__name__}")
