@@ -290,8 +290,7 @@ class Dispatcher:
             if not self._paused:
                 self._selector.unregister(listener)
             listener.close()
-        parked = [key.data for key in self._selector.get_map().values() if isinstance(key.data, Connection)]
-        for conn in parked:
+        for conn in self._parked():
             self._unpark(conn)
             # A request that arrived just now was accepted: serve it (with Connection: close).
             if not conn.closing and conn.has_pending_bytes():
@@ -313,10 +312,24 @@ class Dispatcher:
             return True
         return False
 
+    def _parked(self) -> list[Connection]:
+        return [key.data for key in self._selector.get_map().values() if isinstance(key.data, Connection)]
+
     def _close_all(self) -> None:
-        for key in list(self._selector.get_map().values()):
-            if isinstance(key.data, Connection):
-                key.data.close()
+        """Close what is left: parked connections, hand-backs not yet taken, connections never served."""
+        leftovers = self._parked()
+        for pending in (self._returns, self._work):
+            while True:
+                try:
+                    item = pending.get_nowait()
+                except queue.Empty:
+                    break
+                if item is not None:
+                    leftovers.append(item)
+        for conn in leftovers:
+            conn.close()
+        for listener in self._listeners:
+            listener.close()
         self._selector.close()
         self._wake_r.close()
         self._wake_w.close()

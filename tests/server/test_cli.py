@@ -172,3 +172,31 @@ def test_workers_prefork_shares_the_port_and_replaces_dead_workers():
         process.wait()
     assert process.returncode == 0
     assert "all worker processes have exited" in err
+
+
+def test_low_file_descriptor_limit_is_reported():
+    import resource
+    import subprocess
+    import sys
+
+    from tests.server.client import ROOT
+
+    def low_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (300, 300))
+
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "server", str(port), "tests.server.apps:hello", "--no-access-log"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=low_limit,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    try:
+        lines = wait_for_line(process.stderr, "serving")
+        lines += wait_for_line(process.stderr, "file descriptor limit")
+        assert "lets this process hold only 44 connections, not max_connections=12000" in lines[-1]
+        assert _get(port) == (200, b"Hello, World!")
+        _stop(process)
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == 0

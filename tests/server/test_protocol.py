@@ -293,3 +293,19 @@ def test_slow_client_does_not_block_others(serve):
         slow.sendall(b"Host: x\r\n\r\n")
         response, body = ResponseReader(slow).next()
         assert body == b"Hello, World!"
+
+
+def test_accepting_pauses_at_max_connections_and_resumes(serve):
+    running = serve(apps.hello, max_connections=2, keepalive_linger=0.0)
+    first, second = running.connect(), running.connect()
+    try:
+        for sock in (first, second):
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert ResponseReader(sock).next()[1] == b"Hello, World!"
+        with running.connect() as third:  # the kernel completes the handshake; the server waits
+            third.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            first.close()  # one slot frees up: the third connection is accepted and served
+            assert read_all(third).endswith(b"Hello, World!")
+    finally:
+        first.close()
+        second.close()
