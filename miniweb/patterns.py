@@ -2,7 +2,8 @@
 
 A route pattern is scanned once, at registration, into top-level tokens (literal characters, whole
 groups, everything else opaque), from which we derive:
-- ``literal_prefix``: the text every match starts with, to index routes by (``/areas/(\\d+)`` -> ``/areas/``);
+- ``literal_prefix`` / ``literal_suffix``: the text every match starts / ends with, to index routes by
+  (``/areas/(\\d+)/edit`` -> ``/areas/`` and ``/edit``);
 - ``flatten``: the pattern with its groups made non-capturing, to join a combined alternation;
 - ``reverse_template``: literal text and group slots, so ``url_for`` can build a path back.
 Anything the scanner is unsure about yields the safe answer ("" prefix, not combinable, not buildable).
@@ -14,7 +15,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-__all__ = ["Slot", "tokens", "literal_prefix", "flatten", "reverse_template"]
+__all__ = ["Slot", "tokens", "literal_prefix", "literal_suffix", "flatten", "reverse_template"]
 
 
 _LIT, _GROUP, _META = "lit", "group", "meta"
@@ -97,6 +98,20 @@ def literal_prefix(tokens: list[tuple[str, str]]) -> str:
             break  # this character is quantified, so it may be absent or repeated
         prefix.append(text)
     return "".join(prefix)
+
+
+def literal_suffix(tokens: list[tuple[str, str]]) -> str:
+    """The literal text every match must end with ("" when unsure)."""
+    if any(kind == _META and text == "|" for kind, text in tokens):
+        return ""
+    if tokens and tokens[-1] == (_META, "$"):
+        tokens = tokens[:-1]  # under fullmatch, "$" can only match at the very end
+    suffix: list[str] = []
+    for kind, text in reversed(tokens):
+        if kind != _LIT:
+            break  # a quantifier, class, group...: what comes before it is not fixed
+        suffix.append(text)
+    return "".join(reversed(suffix))
 
 
 def flatten(pattern: str) -> str | None:

@@ -5,12 +5,13 @@ Rules of this module:
   with ``re.DOTALL``: a path may hold any character once decoded (``%0A`` too), and ``(.+)`` means all of it.
 - Patterns with no regex metacharacters are plain paths and live in a dict: one O(1) lookup.
 - Regex patterns are compiled once, when the route table changes, never in the match loop. For speed they
-  are indexed by their literal prefix (``/areas/(\\d+)`` under ``"/areas/"``): a path's candidates are the
-  routes whose prefix starts the path, found with one dict probe per distinct prefix length (longest
-  first). The candidates of each prefix are precombined, in registration order, into alternations of
-  at most 100 routes (``re`` slows down sharply beyond that, as bottle found), so the C regex engine
-  picks the route and ``match.lastindex`` tells which. Matching the last of 1,000 routes thus costs
-  about what matching the first does, unless they share one literal prefix (see ``bench/routing.py``).
+  are indexed by their literal prefix and suffix (``/areas/(\\d+)/edit``: ``"/areas/"`` and ``"/edit"``):
+  a path's candidates are the routes whose prefix starts it and whose suffix ends it, found with one
+  dict probe per distinct prefix length (longest first), then per suffix length. The candidates are
+  precombined, in registration order, into alternations of at most 100 routes (``re`` slows down
+  sharply beyond that, as bottle found), so the C regex engine picks the route and ``match.lastindex``
+  tells which. Matching the last of 1,000 routes thus costs about what matching the first does, unless
+  they share both affixes, e.g. ``/(\\w+)-(\\d+)`` variations (see ``bench/routing.py``).
 - Registration order decides among patterns (first match wins); plain paths win over patterns.
 - A miss is ``NotFound``; a path that matches only under other methods is ``MethodNotAllowed`` (405 + Allow).
 """
@@ -52,12 +53,14 @@ class Route:
     csrf: bool = True
     regex: re.Pattern[str] = field(init=False, repr=False)
     static_path: str | None = field(init=False, repr=False)
+    order: int = field(default=0, init=False, repr=False)  # registration order, set by Router.add
 
     def __post_init__(self) -> None:
         self.regex = re.compile(self.pattern, _FLAGS)
         tokens = list(patterns.tokens(self.pattern))
         self._template = patterns.reverse_template(tokens)
         self._prefix = patterns.literal_prefix(tokens)
+        self._suffix = patterns.literal_suffix(tokens)
         self._flat = patterns.flatten(self.pattern)
         self.static_path = None
         if self._template is not None and all(isinstance(p, str) for p in self._template):
@@ -154,38 +157,83 @@ def _segments(routes: list[Route]) -> list[_Segment]:
     return segments
 
 
+def _prefix_chains(routes: list[Route]) -> dict[str, list[Route]]:
+    """For each literal prefix among ``routes``: every route whose prefix is a prefix of it, in order.
+
+    A path whose longest known prefix is ``p`` can only be matched by the routes listed under ``p``.
+    """
+    by_prefix: dict[str, list[Route]] = {}
+    for route in routes:
+        by_prefix.setdefault(route._prefix, []).append(route)
+    lengths = {len(prefix) for prefix in by_prefix}
+    chains: dict[str, list[Route]] = {}
+    for prefix in by_prefix:
+        chain = [route for n in lengths if n <= len(prefix) for route in by_prefix.get(prefix[:n], ())]
+        chain.sort(key=lambda route: route.order)
+        chains[prefix] = chain
+    return chains
+
+
+class _SuffixIndex:
+    """Routes sharing a literal prefix, found by their literal suffix (``/(\\d+)/edit`` by ``/edit``).
+
+    Unlike prefixes, suffix groups are not merged with their shorter suffixes (routes ending in ``""``
+    would be copied into every group: quadratic). A path probes each suffix length instead, usually
+    one or two hits, and the earliest registered match wins.
+    """
+
+    __slots__ = ("lengths", "buckets")
+
+    def __init__(self, routes: list[Route], compiled: dict[tuple[int, ...], list[_Segment]]) -> None:
+        by_suffix: dict[str, list[Route]] = {}
+        for route in routes:
+            by_suffix.setdefault(route._suffix, []).append(route)
+        self.lengths = sorted({len(suffix) for suffix in by_suffix}, reverse=True)
+        self.buckets: dict[str, list[_Segment]] = {}
+        for suffix, group in by_suffix.items():
+            # The same group recurs under many prefixes (routes under "/" are in every chain): compile once.
+            key = tuple(id(route) for route in group)
+            if key not in compiled:
+                compiled[key] = _segments(group)
+            self.buckets[suffix] = compiled[key]
+
+    def match(self, path: str) -> tuple[Route, tuple[str, ...], dict[str, str]] | None:
+        size = len(path)
+        best = None
+        for length in self.lengths:
+            if length > size:
+                continue
+            segments = self.buckets.get(path[size - length :])
+            if segments is None:
+                continue
+            for segment in segments:
+                found = segment.match(path)
+                if found is not None:
+                    if best is None or found[0].order < best[0].order:
+                        best = found
+                    break
+        return best
+
+
 class _PrefixIndex:
-    """The regex routes of one method, found by literal prefix."""
+    """The regex routes of one method, found by literal prefix, then by literal suffix."""
 
     __slots__ = ("lengths", "buckets")
 
     def __init__(self, routes: list[Route]) -> None:
-        by_prefix: dict[str, list[Route]] = {}
-        for route in routes:
-            by_prefix.setdefault(route._prefix, []).append(route)
+        chains = _prefix_chains(routes)
         #: Distinct prefix lengths, longest first: the first probe that hits is the longest prefix.
-        self.lengths = sorted({len(prefix) for prefix in by_prefix}, reverse=True)
-        order = {id(route): index for index, route in enumerate(routes)}
-        self.buckets: dict[str, list[_Segment]] = {}
-        for prefix in by_prefix:
-            # Every route whose prefix starts this prefix (itself included) may match the same paths.
-            candidates = [r for n in self.lengths if n <= len(prefix) for r in by_prefix.get(prefix[:n], ())]
-            candidates.sort(key=lambda route: order[id(route)])
-            self.buckets[prefix] = _segments(candidates)
+        self.lengths = sorted({len(prefix) for prefix in chains}, reverse=True)
+        compiled: dict[tuple[int, ...], list[_Segment]] = {}
+        self.buckets = {prefix: _SuffixIndex(chain, compiled) for prefix, chain in chains.items()}
 
     def match(self, path: str) -> tuple[Route, tuple[str, ...], dict[str, str]] | None:
         size = len(path)
-        buckets = self.buckets
         for length in self.lengths:
-            if length > size:
-                continue
-            segments = buckets.get(path[:length])
-            if segments is not None:
-                for segment in segments:
-                    found = segment.match(path)
-                    if found is not None:
-                        return found
-                return None
+            if length <= size:
+                bucket = self.buckets.get(path[:length])
+                if bucket is not None:
+                    return bucket.match(path)
         return None
 
 
@@ -200,6 +248,7 @@ class Router:
         self._dirty = False
 
     def add(self, route: Route) -> None:
+        route.order = len(self._routes)
         self._routes.append(route)
         self._by_name.setdefault(route.name, []).append(route)
         if route.static_path is not None:

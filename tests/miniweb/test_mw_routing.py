@@ -154,6 +154,36 @@ def test_patterns_with_global_flags_stay_on_their_own():
     assert router.match("GET", "/first/3")[0].name == "first"
 
 
+@pytest.mark.parametrize("general_first", [True, False])
+def test_prefix_and_suffix_index_keeps_registration_order(general_first):
+    routes = [
+        Route(r"/(.+)/edit", frozenset({"GET"}), _noop, "any_edit"),
+        Route(r"/(.+)", frozenset({"GET"}), _noop, "anything"),
+        Route(r"/x/(\d+)/edit", frozenset({"GET"}), _noop, "x_edit"),
+    ]
+    router = Router()
+    for route in routes if general_first else reversed(routes):
+        router.add(route)
+    expected = "any_edit" if general_first else "x_edit"
+    assert router.match("GET", "/x/5/edit")[0].name == expected
+    assert router.match("GET", "/y/5/edit")[0].name == ("any_edit" if general_first else "anything")
+    assert router.match("GET", "/x/5")[0].name == "anything"
+
+
+def test_literal_suffix_with_quantifier_or_anchor():
+    router = Router()
+    router.add(Route(r"/files/(\d+)\.html?", frozenset({"GET"}), _noop, "html"))
+    router.add(Route(r"/v/(\d+)/end$", frozenset({"GET"}), _noop, "end"))
+    router.add(Route(r"/w/(\d+)(/edit)*", frozenset({"GET"}), _noop, "edits"))
+    assert router.match("GET", "/files/1.htm")[0].name == "html"
+    assert router.match("GET", "/files/1.html")[0].name == "html"
+    assert router.match("GET", "/v/1/end")[0].name == "end"
+    assert router.match("GET", "/w/1")[0].name == "edits"
+    assert router.match("GET", "/w/1/edit/edit")[0].name == "edits"
+    with pytest.raises(NotFound):
+        router.match("GET", "/v/1/end\n")
+
+
 def test_routes_with_back_references_still_work():
     app = App(template_folder=None)
 
