@@ -2,11 +2,12 @@
 
 Run: ``.venv/bin/python -m bench.routing`` (needs ``bottle``: ``pip install -e '.[bench]'``).
 
-Three shapes of route table, each route with one ``\\d+`` group:
+Four shapes of route table:
 - ``distinct``: every route has its own first segment (``/res17/(\\d+)``), as most apps do;
 - ``shared``:   every route under one segment (``/api/item17-(\\d+)``), the literal prefixes still differ;
-- ``group1st``: the group comes first (``/(\\d+)/item17``), so all routes share the literal prefix "/":
-  the worst case for prefix indexing, where our lookup is as linear as bottle's.
+- ``group1st``: the group comes first (``/(\\d+)/item17``): all share the prefix "/", suffixes differ;
+- ``inner``:    groups at both ends (``/(\\d+)/it17/(\\d+)``): no distinguishing prefix or suffix, the
+  worst case for our affix index, where the lookup is a linear scan in C (chunks of 100) like bottle's.
 
 For each: the cost of matching the first registered route, the last one, and a miss (404), in µs per
 lookup (best of several runs, router level: no WSGI around it). The goal (issue 4): for miniweb, matching
@@ -32,6 +33,7 @@ SHAPES = {
     "distinct": (r"/res{i}/(\d+)", "/res{i}/<id:int>", "/res{i}/<int:id>", "/res{i}/42"),
     "shared": (r"/api/item{i}-(\d+)", "/api/item{i}-<id:int>", "/api/item{i}-<int:id>", "/api/item{i}-42"),
     "group1st": (r"/(\d+)/item{i}", "/<id:int>/item{i}", "/<int:id>/item{i}", "/42/item{i}"),
+    "inner": (r"/(\d+)/it{i}/(\d+)", "/<a:int>/it{i}/<b:int>", "/<int:a>/it{i}/<int:b>", "/42/it{i}/7"),
 }
 MISS = "/nothing/here/42"
 TARGET_SECONDS = 0.05  # per timing run: long enough to swamp timer overhead, short enough to stay light

@@ -287,7 +287,8 @@ class Router:
             found = self._match_method("GET", path)
         if found is not None:
             return found
-        allowed = self.allowed_methods(path)
+        # The method (and GET, for HEAD) just missed: no need to try it again.
+        allowed = self._allowed(path, skip={method, "GET"} if method == "HEAD" else {method})
         if allowed:
             raise MethodNotAllowed(allowed)
         raise NotFound()
@@ -296,7 +297,10 @@ class Router:
         """Every method some route answers for ``path`` (HEAD implied by GET, OPTIONS always answered)."""
         if self._dirty:
             self._compile()
-        methods = {m for m in self._indexes if self._match_method(m, path) is not None}
+        return self._allowed(path, skip=set())
+
+    def _allowed(self, path: str, skip: set[str]) -> set[str]:
+        methods = {m for m in self._indexes if m not in skip and self._match_method(m, path) is not None}
         methods.update(self._static.get(path, {}))
         if methods:
             if "GET" in methods:
