@@ -75,15 +75,17 @@ def _parse_part(part: bytes) -> tuple[str, str | None, str, bytes]:
     return params["name"], params.get("filename"), content_type, payload
 
 
-def parse_multipart(body: bytes, content_type: str) -> tuple[MultiDict, MultiDict]:
-    """Split a ``multipart/form-data`` body into text fields and uploaded files."""
+def parse_multipart(body: bytes, content_type: str, max_parts: int = 1000) -> tuple[MultiDict, MultiDict]:
+    """Split a ``multipart/form-data`` body into text fields and uploaded files (at most ``max_parts``)."""
     _, params = parse_options_header(content_type)
     boundary = params.get("boundary", "")
     if not _BOUNDARY.match(boundary):
         raise BadRequest("The multipart body has a missing or invalid boundary.")
     delimiter = b"\r\n--" + boundary.encode("ascii")
     # Prefixing CRLF lets the first delimiter (which may open the body) look like every other one.
-    chunks = (b"\r\n" + body).split(delimiter)
+    chunks = (b"\r\n" + body).split(delimiter, max_parts + 1)
+    if len(chunks) > max_parts + 1 and not chunks[-1].startswith(b"--"):
+        raise BadRequest(f"The multipart body has more than {max_parts} parts.")
     fields, files = MultiDict(), MultiDict()
     closed = False
     for chunk in chunks[1:]:  # chunks[0] is the preamble, which RFC 2046 says to ignore

@@ -160,7 +160,7 @@ class Request:
         value = self.environ.get("CONTENT_LENGTH", "")
         if not value:
             return None
-        if not value.isdigit():  # RFC 9110 §8.6: 1*DIGIT, so no sign, no spaces
+        if not (value.isascii() and value.isdigit()):  # RFC 9110 §8.6: 1*DIGIT; no sign, no "²"
             raise BadRequest("The Content-Length header is not a number.")
         return int(value)
 
@@ -203,10 +203,7 @@ class Request:
                 raise BadRequest("The form body is not valid UTF-8.") from None
             return _parse_urlencoded(text, "form body", self.max_form_fields), MultiDict()
         if mimetype == "multipart/form-data":
-            fields, files = parse_multipart(self.body, self.environ.get("CONTENT_TYPE", ""))
-            if len(fields) + len(files) > self.max_form_fields:
-                raise BadRequest(f"The form body has more than {self.max_form_fields} fields.")
-            return fields, files
+            return parse_multipart(self.body, self.environ.get("CONTENT_TYPE", ""), self.max_form_fields)
         return MultiDict(), MultiDict()
 
     @property

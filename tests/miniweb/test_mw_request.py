@@ -250,3 +250,22 @@ def test_cookie_that_is_not_utf8_does_not_lock_the_user_out(wsgi_call):
         _app(), "/meta", HTTP_COOKIE='a="quoted"; broken; =x; b=1=2; a=second', HTTP_USER_AGENT="x"
     )
     assert b'"cookies":{"a":"quoted","b":"1=2"}' in body
+
+
+def test_multipart_part_count_is_bounded():
+    app = App(template_folder=None, max_form_fields=2)
+
+    @app.route("/form", methods=["POST"], csrf=False)
+    def form(request):
+        return {"n": len(list(request.form.items(multi=True)))}
+
+    def body(parts):
+        fields = b"".join(
+            b'--B\r\nContent-Disposition: form-data; name="f"\r\n\r\nx\r\n' for _ in range(parts)
+        )
+        return fields + b"--B--\r\n"
+
+    client = webtest.TestApp(app)
+    assert client.request("/form", **_multipart(body(2), "B")).json == {"n": 2}
+    response = client.request("/form", status=400, **_multipart(body(3), "B"))
+    assert "more than 2 parts" in response.text
