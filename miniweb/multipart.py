@@ -7,6 +7,7 @@ bytes in, ``(fields, files)`` out, or :class:`BadRequest` saying what is wrong. 
 
 from __future__ import annotations
 
+import contextlib
 import re
 from urllib.parse import unquote
 
@@ -37,7 +38,9 @@ def parse_options_header(value: str) -> tuple[str, dict[str, str]]:
             charset, _, encoded = raw.partition("''")
             if charset.lower() not in ("utf-8", "us-ascii") or not encoded:
                 continue
-            params[key[:-1]] = unquote(encoded, encoding="utf-8", errors="strict")
+            # An undecodable extended value is ignored: the plain parameter, if any, stands.
+            with contextlib.suppress(UnicodeDecodeError):
+                params[key[:-1]] = unquote(encoded, encoding="utf-8", errors="strict")
             continue
         params.setdefault(key, raw)
     return main.strip().lower(), params

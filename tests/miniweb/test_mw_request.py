@@ -138,6 +138,10 @@ def test_multipart_raw_bodies():
         (b'--XyZ\r\nContent-Disposition: form-data; name="a"\r\n1\r\n--XyZ--\r\n', "XyZ"),  # no blank line
         (b'--XyZ\r\nContent-Disposition: form-data; name="a"\r\n\r\n\xff\r\n--XyZ--\r\n', "XyZ"),  # bad UTF-8
         (b"--XyZjunk\r\n", "XyZ"),  # delimiter not followed by CRLF
+        (
+            b"--XyZ\r\nContent-Disposition: form-data; name*=UTF-8''%FF\r\n\r\n1\r\n--XyZ--\r\n",
+            "XyZ",
+        ),  # no name
         (b"anything", ""),  # empty boundary
         (b"anything", "a" * 71),  # boundary too long (RFC 2046: 70 max)
     ],
