@@ -117,6 +117,17 @@ class Headers:
         for name, value in items or ():
             self.add(name, value)
 
+    @classmethod
+    def from_environ(cls, environ: dict[str, Any]) -> Headers:
+        """The request headers of a WSGI environ. Taken as they came: validation is for what we send."""
+        headers = cls()
+        for key, value in environ.items():
+            if key.startswith("HTTP_"):
+                headers._items.append((key[5:].replace("_", "-").title(), value))
+            elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
+                headers._items.append((key.replace("_", "-").title(), value))
+        return headers
+
     def add(self, name: str, value: str) -> None:
         """Append a header, keeping any existing one of the same name (e.g. several ``Set-Cookie``)."""
         value = str(value)

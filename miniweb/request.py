@@ -106,13 +106,7 @@ class Request:
     @cached_property
     def headers(self) -> Headers:
         """Request headers, case-insensitive: ``request.headers["User-Agent"]``."""
-        headers = Headers()
-        for key, value in self.environ.items():
-            if key.startswith("HTTP_"):
-                headers.add(key[5:].replace("_", "-").title(), value)
-            elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
-                headers.add(key.replace("_", "-").title(), value)
-        return headers
+        return Headers.from_environ(self.environ)
 
     @cached_property
     def mimetype(self) -> str:
