@@ -20,9 +20,14 @@ from __future__ import annotations
 import timeit
 from collections.abc import Callable
 
-import bottle
-from werkzeug.exceptions import HTTPException as WerkzeugHTTPException
-from werkzeug.routing import Map, Rule
+try:
+    import bottle
+    from werkzeug.exceptions import HTTPException as WerkzeugHTTPException
+    from werkzeug.routing import Map, Rule
+except ImportError as missing:  # the peers are an optional extra, not a dependency of miniweb
+    raise SystemExit(
+        f"bench.routing needs bottle and werkzeug: pip install -e '.[test,bench]' ({missing})"
+    ) from None
 
 from miniweb.errors import HTTPError
 from miniweb.routing import Route, Router
