@@ -74,7 +74,7 @@ class CsrfProtect:
             raise Forbidden("The form is missing its CSRF token; reload the page and try again.")
         nonce = request.cookies.get(self.cookie_name, "")
         stamp, _, signature = token.partition(".")
-        if not (_NONCE.match(nonce) and stamp.isdigit()):
+        if not (_NONCE.match(nonce) and stamp.isascii() and stamp.isdigit()):
             raise Forbidden("The CSRF token is invalid; reload the page and try again.")
         expected = self._sign(nonce, int(stamp))
         if not hmac.compare_digest(expected.encode("ascii"), signature.encode("ascii", "replace")):

@@ -11,7 +11,7 @@ import mimetypes
 import os
 import re
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, formatdate, parsedate_to_datetime
 from typing import Any, BinaryIO
 from urllib.parse import quote
@@ -83,7 +83,7 @@ class Response:
         self,
         name: str,
         value: str = "",
-        max_age: int | None = None,
+        max_age: int | timedelta | None = None,
         path: str = "/",
         secure: bool = False,
         httponly: bool = True,
@@ -106,6 +106,8 @@ class Response:
             parts.append(f"Domain={domain}")
         if path:
             parts.append(f"Path={path}")
+        if isinstance(max_age, timedelta):
+            max_age = int(max_age.total_seconds())
         if max_age is not None:
             parts.append(f"Max-Age={int(max_age)}")
         if isinstance(expires, datetime):

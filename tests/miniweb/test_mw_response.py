@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import formatdate
 
 import pytest
@@ -55,7 +55,9 @@ def _app(data_file=None):
     def cookies(request):
         response = Response("ok")
         response.set_cookie("plain", "v1")
-        response.set_cookie("strict", "v2", max_age=60, secure=True, samesite="Strict", httponly=False)
+        response.set_cookie(
+            "strict", "v2", max_age=timedelta(minutes=1), secure=True, samesite="Strict", httponly=False
+        )
         response.set_cookie("dated", "v3", expires=datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC), path="/x")
         response.delete_cookie("old")
         return response
