@@ -156,6 +156,8 @@ class Request:
             return None
         if not (value.isascii() and value.isdigit()):  # RFC 9110 §8.6: 1*DIGIT; no sign, no "²"
             raise BadRequest("The Content-Length header is not a number.")
+        if len(value) > 18:  # more than any body we would take, and int() refuses 4,300+ digits
+            raise PayloadTooLarge(f"The request body is larger than {self.max_body_bytes} bytes.")
         return int(value)
 
     @cached_property

@@ -220,6 +220,8 @@ def test_lying_content_length_reads_what_came(wsgi_call):
 def test_bad_content_length_is_400(wsgi_call):
     status, _, _ = wsgi_call(_app(), "/body", method="POST", CONTENT_LENGTH="-5")
     assert status.startswith("400")
+    status, _, _ = wsgi_call(_app(), "/body", method="POST", CONTENT_LENGTH="9" * 5000)
+    assert status.startswith("413")
 
 
 def test_cookies_headers_remote_addr_state():

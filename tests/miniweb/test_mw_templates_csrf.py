@@ -79,6 +79,7 @@ def test_wrong_or_foreign_token_is_403(app):
     victim.post("/notes/1", {"note": "x", "csrf_token": "123.forged"}, status=403)
     victim.post("/notes/1", {"note": "x", "csrf_token": "garbage"}, status=403)
     victim.post("/notes/1", {"note": "x", "csrf_token": "²³.签名"}, status=403)
+    victim.post("/notes/1", {"note": "x", "csrf_token": "9" * 5000 + ".sig"}, status=403)
     # And a valid token without its cookie fails too.
     victim_token = victim.get("/areas/7").forms[0]["csrf_token"].value
     webtest.TestApp(app).post("/notes/1", {"note": "x", "csrf_token": victim_token}, status=403)
