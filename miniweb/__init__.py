@@ -12,7 +12,9 @@ Data flow of one request::
                                     ─► teardown_request (always) ─► "miniweb.request" log line
     WSGI server ◄──status, headers, body── Response
 
-miniweb imports nothing from ``server/`` and runs under any WSGI server.
+Modules: ``app`` (the cycle above), ``routing`` + ``patterns`` (regex routes, url_for), ``request`` +
+``multipart`` (parsing input), ``response`` (output, files), ``errors``, ``datastructures``, ``static``,
+``templating``, ``csrf``, ``logs``. miniweb imports nothing from ``server/`` and runs under any WSGI server.
 """
 
 from .app import App
