@@ -186,7 +186,8 @@ def serve(peer: Peer, launch: Launch, *, cpu: int | None = 0, tag: str = "") -> 
     argv = peer.argv(launch)
     if cpu is not None:
         argv = ["taskset", "-c", str(cpu), *argv]  # taskset execs: the pid is the server's own
-    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+    # No PYTHONUNBUFFERED: a server's stdout keeps its default buffering, as in a real deployment.
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
     with open(log_path, "wb") as out:
         proc = subprocess.Popen(
             argv,
