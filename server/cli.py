@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
+from server.accesslog import LineHandler
 from server.config import Config
 from server.serving import Server, _app_name, install_signal_handlers
 
@@ -137,9 +138,7 @@ def configure_logging(level: str) -> None:
     access = logging.getLogger("server.access")
     access.setLevel(logging.INFO)
     access.propagate = False
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    access.addHandler(handler)
+    access.addHandler(LineHandler(sys.stdout))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
