@@ -287,6 +287,10 @@ class Dispatcher:
         self.handler.draining = True
         self._drain_deadline = now + graceful
         for listener in self._listeners:
+            # Connections the kernel has completed (the accept backlog) were accepted as far as the
+            # client can tell: take them and serve them, instead of resetting them with the socket.
+            if not self._paused:
+                self._accept(listener)
             if not self._paused:
                 self._selector.unregister(listener)
             listener.close()

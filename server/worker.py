@@ -93,8 +93,8 @@ def _serve(conn: Connection, handler: WSGIHandler, pool: _Pool) -> None:
                     continue
                 pool.park(conn)
                 return
-            if handler.draining:
-                break  # shutting down: no new request on this connection
+            if handler.draining and conn.requests:
+                break  # shutting down: no further request on this connection (a first one is served)
             if _linger(conn, pool) if pool.may_linger() else conn.fill(False):
                 continue
             pool.park(conn)
