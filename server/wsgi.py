@@ -81,12 +81,14 @@ class WSGIHandler:
 
     def __call__(self, conn: Connection, head: RequestHead) -> bool:
         """Serve one request; True if the connection may carry another one."""
-        try:
-            reader = body_reader(head, self.config)
-        except ProtocolError as exc:  # 413 before any 100 Continue: the client need not send the body
-            conn.unread = True
-            conn.send(error_response(exc.status, str(exc), self.config.server_header))
-            return False
+        reader = None
+        if head.chunked or head.content_length:
+            try:
+                reader = body_reader(head, self.config)
+            except ProtocolError as exc:  # 413 before any 100 Continue: the client need not send it
+                conn.unread = True
+                conn.send(error_response(exc.status, str(exc), self.config.server_header))
+                return False
         environ = conn.environ.copy()
         path = head.path
         environ["REQUEST_METHOD"] = head.method
@@ -214,7 +216,8 @@ class _Response:
             if type(body) is not bytes:
                 body = as_bytes(body)
             self._start(body, known_length=True)
-            self._end()
+            if self.remaining:
+                self._end()  # the app's Content-Length promised more than the body holds
             return
         if kind is FileWrapper and not self.sent and self._sendfile(result):
             return
