@@ -108,7 +108,7 @@ class WSGIHandler:
             self._apply_forwarded(environ)
         environ["wsgi.input"] = EMPTY_INPUT if reader is None else Input(conn, reader, head, self.config)
 
-        response = _Response(self, conn, head, reader)
+        response = _Response(self, conn, head, reader, environ)
         try:
             result = self.app(environ, response.start_response)
             try:
@@ -121,7 +121,7 @@ class WSGIHandler:
             raise
         except Exception as exc:  # noqa: BLE001 - an app error must never take the worker down
             response.fail(exc)
-        if self.access_log:
+        if self.access_log and not response.logged:
             log_access(environ, response.code, response.bytes_sent)
         if reader is not None and not reader.done:
             conn.unread = True
@@ -146,11 +146,14 @@ class _Response:
 
     __slots__ = (
         "handler", "conn", "head", "reader", "status", "lines", "content_length", "code", "sent",
-        "keep_alive", "no_body", "chunked", "remaining", "bytes_sent", "extra",
+        "keep_alive", "no_body", "chunked", "remaining", "bytes_sent", "extra", "environ", "logged",
     )  # fmt: skip
 
-    def __init__(self, handler: WSGIHandler, conn: Connection, head: RequestHead, reader) -> None:
+    def __init__(self, handler: WSGIHandler, conn: Connection, head: RequestHead, reader,
+                 environ: dict) -> None:  # fmt: skip
         self.handler = handler
+        self.environ = environ
+        self.logged = False  # the access line was written already (see _start)
         self.conn = conn
         self.head = head
         self.reader = reader
@@ -277,6 +280,13 @@ class _Response:
         lines.append("\r\n")
         data = "".join(lines).encode("latin-1")
         self.sent = True
+        if known_length and self.handler.access_log:
+            # The whole response is known: log it before the send. Work done after the last send
+            # competes for the GIL with the client's next request, and measured under load that
+            # multiplied the keep-alive p99 latency (13 ms -> several hundred).
+            size = 0 if self.no_body else min(len(first), self.remaining or 0)
+            log_access(self.environ, code, size)
+            self.logged = True
         if first and not self.no_body:
             self._send_body(first, more=False, prefix=data)
         else:
