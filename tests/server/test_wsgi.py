@@ -431,3 +431,27 @@ def test_read_all_helper_sees_close(serve):
     with running.connect() as sock:
         sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         assert read_all(sock).endswith(b"Hello, World!")
+
+
+def test_access_line_handler_writes_whole_lines_in_order():
+    import io as _io
+
+    from server.accesslog import LineHandler
+
+    stream = _io.StringIO()
+    handler = LineHandler(stream, flush_interval=60)  # only the explicit flush below writes
+    logger = logging.getLogger("tests.server.linehandler")
+    logger.propagate = False
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        threads = [threading.Thread(target=lambda i=i: logger.info("line %d", i)) for i in range(20)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(WAIT)
+        assert stream.getvalue() == ""  # queued, not yet written
+        handler.flush()
+    finally:
+        logger.removeHandler(handler)
+    assert sorted(stream.getvalue().splitlines()) == sorted(f"line {i}" for i in range(20))
