@@ -5,9 +5,9 @@ Rules of this module:
 - A `Connection` belongs to exactly one thread at a time: the dispatcher (main) thread while it is parked
   in the poller, one worker thread while it is being served. Ownership passes through queues, so the
   object needs no lock.
-- The socket stays in blocking mode with *kernel* timeouts: `SO_RCVTIMEO` = a tenth of `keepalive_linger` and
+- The socket stays in blocking mode with *kernel* timeouts: `SO_RCVTIMEO` = a tenth of the linger and
   `SO_SNDTIMEO` = `write_timeout`. A recv or send is then one system call; a Python-level socket timeout
-  would add a poll() before each. Longer waits (a request body) are built from linger-sized steps
+  would add a poll() before each. Longer waits (a request body) are built from such steps
   against a `time.monotonic()` deadline. The dispatcher's own sends use MSG_DONTWAIT and never block.
 """
 
@@ -80,7 +80,7 @@ class Connection:
         self.environ: dict = {}  # the per-connection base environ, filled in by the WSGI handler
         self.requests = 0  # requests answered so far; 0 means "not a keep-alive connection yet"
         self.head_started = 0.0  # monotonic time the first byte of an unfinished request head arrived
-        self.unread = False  # the client may still be sending bytes we will never read (close gently)
+        self.unread = False  # the client may still be sending bytes we will never read (lingering close)
         self.park_gen = 0  # bumped on every park, so stale deadline entries are recognised
         self.closing = False  # answered and half-closed: only discarding the client's last bytes
         self._recv_size = config.recv_size
