@@ -75,26 +75,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default=_DEFAULTS.host,
                         help="address to bind (default %(default)s; 0.0.0.0 or :: to accept other "
                              "machines, :: also takes IPv4)")  # fmt: skip
-    parser.add_argument("--threads", type=_positive_int, default=_DEFAULTS.threads,
+    parser.add_argument("--threads", type=_positive_int, metavar="N", default=_DEFAULTS.threads,
                         help="worker threads per process: requests served at once (default %(default)s)")
-    parser.add_argument("--workers", type=_positive_int, default=_DEFAULTS.workers,
+    parser.add_argument("--workers", type=_positive_int, metavar="N", default=_DEFAULTS.workers,
                         help="processes sharing the port, to use more CPU cores (default %(default)s)")
-    parser.add_argument("--max-connections", type=_positive_int, default=_DEFAULTS.max_connections,
+    parser.add_argument("--max-connections", type=_positive_int, metavar="N",
+                        default=_DEFAULTS.max_connections,
                         help="open connections per process before accepting pauses (default %(default)s)")
     parser.add_argument("--max-body-size", type=_size, default=_DEFAULTS.max_body_bytes, metavar="BYTES",
                         help="largest request body; larger ones get 413 (default %(default)s; K/M/G "
                              "suffixes allowed)")  # fmt: skip
     timeouts = parser.add_argument_group("timeouts (seconds)")
-    timeouts.add_argument("--header-timeout", type=_seconds, default=_DEFAULTS.header_timeout,
-                          help="to receive a request's headers, else 408 (default %(default)s)")
-    timeouts.add_argument("--body-timeout", type=_seconds, default=_DEFAULTS.body_timeout,
-                          help="longest silence while reading a request body, else 408 (default %(default)s)")
-    timeouts.add_argument("--keepalive-timeout", type=_seconds, default=_DEFAULTS.keepalive_timeout,
-                          help="idle keep-alive connections are closed after this (default %(default)s)")
-    timeouts.add_argument("--write-timeout", type=_seconds, default=_DEFAULTS.write_timeout,
-                          help="a client that reads nothing this long is dropped (default %(default)s)")
-    timeouts.add_argument("--graceful-timeout", type=_seconds, default=_DEFAULTS.graceful_timeout,
-                          help="on SIGTERM/SIGINT, requests in flight get this long (default %(default)s)")
+    for flag, default, text in (
+        ("--header-timeout", _DEFAULTS.header_timeout, "to receive a request's headers, else 408"),
+        ("--body-timeout", _DEFAULTS.body_timeout, "longest silence while reading a request body, else 408"),
+        ("--keepalive-timeout", _DEFAULTS.keepalive_timeout, "idle keep-alive connections are closed after this"),
+        ("--write-timeout", _DEFAULTS.write_timeout, "a client that reads nothing this long is dropped"),
+        ("--graceful-timeout", _DEFAULTS.graceful_timeout, "on SIGTERM/SIGINT, requests in flight get this long"),
+    ):
+        timeouts.add_argument(flag, type=_seconds, metavar="SECONDS", default=default,
+                              help=f"{text} (default %(default)s)")  # fmt: skip
     logs = parser.add_argument_group("logging")
     logs.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=_DEFAULTS.access_log,
                       help="one Combined Log Format line per request on stdout (default: on)")
