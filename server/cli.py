@@ -86,13 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="largest request body; larger ones get 413 (default %(default)s; K/M/G "
                              "suffixes allowed)")  # fmt: skip
     timeouts = parser.add_argument_group("timeouts (seconds)")
-    for flag, default, text in (
-        ("--header-timeout", _DEFAULTS.header_timeout, "to receive a request's headers, else 408"),
-        ("--body-timeout", _DEFAULTS.body_timeout, "longest silence while reading a request body, else 408"),
-        ("--keepalive-timeout", _DEFAULTS.keepalive_timeout, "idle keep-alive connections are closed after this"),
-        ("--write-timeout", _DEFAULTS.write_timeout, "a client that reads nothing this long is dropped"),
-        ("--graceful-timeout", _DEFAULTS.graceful_timeout, "on SIGTERM/SIGINT, requests in flight get this long"),
+    for flag, field, text in (
+        ("--header-timeout", "header_timeout", "to receive a request's headers, else 408"),
+        ("--body-timeout", "body_timeout", "longest silence while reading a request body, else 408"),
+        ("--keepalive-timeout", "keepalive_timeout", "idle keep-alive connections are closed after this"),
+        ("--write-timeout", "write_timeout", "a client that reads nothing this long is dropped"),
+        ("--graceful-timeout", "graceful_timeout", "on SIGTERM/SIGINT, requests in flight get this long"),
     ):
+        default = getattr(_DEFAULTS, field)
         timeouts.add_argument(flag, type=_seconds, metavar="SECONDS", default=default,
                               help=f"{text} (default %(default)s)")  # fmt: skip
     logs = parser.add_argument_group("logging")
