@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint venv db-start db-stop bench clean
+.PHONY: demo test lint venv db-start db-stop bench bench-routing clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,8 +36,14 @@ db-start: venv
 db-stop: venv
 	$(PY) -m scripts.localdb stop
 
+# The servers side by side (issue 3); builds .venv-bench with the peers itself.
 bench: sysdeps-bench venv
 	$(PY) -m bench
+
+# Route lookup against bottle's and werkzeug's routers (issue 4).
+bench-routing: venv
+	$(PY) -m pip install -q -e '.[test,bench]'
+	$(PY) -m bench.routing
 
 clean:
 	rm -rf $(VENV) .venv-bench test-output
