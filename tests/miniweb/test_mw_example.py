@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import importlib.util
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -70,33 +71,47 @@ def _wait_for_port(port: int, process: subprocess.Popen) -> None:
     raise AssertionError("the example server did not start listening")
 
 
-def test_example_runs_with_the_readme_command():
-    port = _free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "server", str(port), "myapp:app"],
-        cwd=EXAMPLE, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
+_PORT = "{port}"  # where _serve puts the free port it picked in a command line
+
+
+def _round_trip(port: int) -> None:
+    """A page, then the form POST with its CSRF cookie and token, then the page it redirects to."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
-        _wait_for_port(port, process)
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         conn.request("GET", "/")
         page = conn.getresponse()
         body = page.read().decode()
         assert page.status == 200 and 'name="csrf_token"' in body
         token = body.split('name="csrf_token" value="')[1].split('"')[0]
         cookie = page.getheader("Set-Cookie").split(";")[0]
-        conn.request(
-            "POST", "/greet", urlencode({"csrf_token": token, "name": "世界"}),
-            {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie},
-        )  # fmt: skip
+        form = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie}
+        conn.request("POST", "/greet", urlencode({"name": "世界"}), form)
+        refused = conn.getresponse()
+        refused.read()
+        assert refused.status == 403  # the cookie alone is not enough: the token must come with the form
+        conn.request("POST", "/greet", urlencode({"csrf_token": token, "name": "世界"}), form)
         posted = conn.getresponse()
         posted.read()
         assert posted.status == 303
+        assert posted.getheader("Location").endswith("/hello/%E4%B8%96%E7%95%8C")
         conn.request("GET", posted.getheader("Location"))
         greeted = conn.getresponse()
         assert greeted.status == 200 and "Hello, 世界!" in greeted.read().decode()
+    finally:
         conn.close()
+
+
+def _serve(command: list[str]) -> None:
+    """Run ``command`` (a server on ``_PORT``) from the example's directory, check it, then stop it."""
+    port = _free_port()
+    command = [arg.replace(_PORT, str(port)) for arg in command]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(
+        command, cwd=EXAMPLE, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )  # fmt: skip
+    try:
+        _wait_for_port(port, process)
+        _round_trip(port)
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -105,3 +120,24 @@ def test_example_runs_with_the_readme_command():
             process.kill()
             process.wait()
         process.stderr.close()
+
+
+def test_example_runs_with_the_readme_command():
+    _serve([sys.executable, "-m", "server", _PORT, "myapp:app"])
+
+
+def _readme_gunicorn_command() -> list[str]:
+    """The README's gunicorn line, as argv, with its port 8000 left as a slot."""
+    lines = [line for line in _readme_blocks("sh")[1].splitlines() if line.startswith("gunicorn ")]
+    assert len(lines) == 1, "the README shows one gunicorn command"
+    argv = shlex.split(lines[0], comments=True)
+    assert "127.0.0.1:8000" in argv and argv[-1] == "myapp:app"
+    return [arg.replace("8000", _PORT) if arg == "127.0.0.1:8000" else arg for arg in argv]
+
+
+def test_example_runs_under_gunicorn_with_the_readme_command():
+    argv = _readme_gunicorn_command()
+    gunicorn = Path(sys.executable).with_name("gunicorn")  # the console script installed next to python
+    assert gunicorn.exists(), "gunicorn is in the test extra: pip install -e '.[test]'"
+    # Several worker processes: the CSRF token is signed, so whichever worker gets the POST can check it.
+    _serve([str(gunicorn), *argv[1:]])
