@@ -27,9 +27,10 @@ import socket
 import threading
 import time
 
+from server import accesslog
 from server.config import Config
 from server.connection import Connection
-from server.responses import error_response
+from server.responses import body_length, error_response
 from server.worker import worker_loop
 from server.wsgi import WSGIHandler
 
@@ -153,6 +154,7 @@ class Dispatcher:
                 self._tick()
         finally:
             self._close_all()
+            accesslog.flush()  # a --workers child leaves with os._exit, past the atexit hook
 
     def _tick(self) -> None:
         for key, _ in self._selector.select(self._timeout()):
@@ -277,7 +279,11 @@ class Dispatcher:
             if conn.buf and not conn.closing:
                 log.info("request header timeout from %s: answering 408", conn.peer_host)
                 message = f"the request head did not arrive within {self.config.header_timeout:g} seconds"
-                conn.send_now(error_response(408, message, self.config.server_header))
+                response = error_response(408, message, self.config.server_header)
+                if self.handler.access_log:
+                    line = accesslog.request_line_of(conn.buf, self.config.max_request_line)
+                    accesslog.log_refused(conn.peer_host, line, 408, body_length(response))
+                conn.send_now(response)
             conn.close()
             self._closed()
 

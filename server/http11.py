@@ -169,7 +169,6 @@ def _leading_empty_lines(buf: bytearray, config: Config) -> int:
 def _parse_head(buf: bytearray, lead: int, end: int, config: Config) -> RequestHead:
     """Parse the complete head buf[lead:end] (end is where its final CRLFCRLF starts) and consume it."""
     lines = split_lines(buf[lead:end])
-    del buf[: end + 4]
     request_line = lines[0]
     if len(request_line) > config.max_request_line:
         raise ProtocolError(f"request line longer than {config.max_request_line} bytes", 414)
@@ -205,6 +204,7 @@ def _parse_head(buf: bytearray, lead: int, end: int, config: Config) -> RequestH
         tokens = _tokens(connection) if connection is not None else ()
         keep_alive = "keep-alive" in tokens and "close" not in tokens
         expect_continue = False
+    del buf[: end + 4]  # only now: a refused head stays, so the access log can show its request line
     return RequestHead(
         method, target, path, query, version, headers, host, keep_alive, expect_continue,
         content_length, chunked,

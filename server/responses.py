@@ -6,7 +6,7 @@ import time
 from email.utils import formatdate
 from http import HTTPStatus
 
-__all__ = ["error_response", "http_date", "reason_phrase"]
+__all__ = ["body_length", "error_response", "http_date", "reason_phrase"]
 
 _date_cache: tuple[int, str] = (-1, "")
 
@@ -55,3 +55,8 @@ def error_response(
         "\r\n"
     ).encode("latin-1")
     return head if head_only else head + body
+
+
+def body_length(response: bytes) -> int:
+    """The body size of a response from `error_response` (for the access log's size field)."""
+    return len(response) - response.find(b"\r\n\r\n") - 4

@@ -16,9 +16,10 @@ import logging
 import time
 from typing import Protocol
 
+from server.accesslog import log_refused, request_line_of
 from server.connection import ClientDisconnected, Connection
 from server.http11 import ProtocolError
-from server.responses import error_response
+from server.responses import body_length, error_response
 from server.wsgi import WSGIHandler
 
 __all__ = ["worker_loop"]
@@ -102,8 +103,12 @@ def _serve(conn: Connection, handler: WSGIHandler, pool: _Pool) -> None:
     except ProtocolError as exc:
         log.info("bad request from %s: %s (%d)", conn.peer_host, exc, exc.status)
         conn.unread = True
+        response = error_response(exc.status, str(exc), handler.config.server_header)
+        if handler.access_log:  # nginx and gunicorn log refused requests too
+            line = request_line_of(conn.buf, handler.config.max_request_line)
+            log_refused(conn.peer_host, line, exc.status, body_length(response))
         with contextlib.suppress(ClientDisconnected):
-            conn.send(error_response(exc.status, str(exc), handler.config.server_header))
+            conn.send(response)
     except ClientDisconnected:
         conn.unread = False
         conn.buf.clear()

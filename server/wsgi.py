@@ -17,11 +17,11 @@ import stat
 from collections.abc import Callable, Iterable
 from urllib.parse import unquote
 
-from server.accesslog import log_access
+from server.accesslog import log_access, log_refused
 from server.config import Config
 from server.connection import ClientDisconnected, Connection, RequestTimeout
 from server.http11 import ProtocolError, RequestHead, body_reader
-from server.responses import error_response, http_date
+from server.responses import body_length, error_response, http_date
 from server.wsgi_checks import as_bytes, check_header, check_status, checked_headers, checked_status
 from server.wsgi_input import EMPTY_INPUT, ErrorStream, FileWrapper, Input
 
@@ -87,7 +87,11 @@ class WSGIHandler:
                 reader = body_reader(head, self.config)
             except ProtocolError as exc:  # 413 before any 100 Continue: the client need not send it
                 conn.unread = True
-                conn.send(error_response(exc.status, str(exc), self.config.server_header))
+                response = error_response(exc.status, str(exc), self.config.server_header)
+                if self.access_log:
+                    line = f"{head.method} {head.target} {head.version}"
+                    log_refused(conn.peer_host, line, exc.status, body_length(response))
+                conn.send(response)
                 return False
         environ = conn.environ.copy()
         path = head.path

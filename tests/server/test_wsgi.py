@@ -7,6 +7,7 @@ import json
 import logging
 import threading
 import warnings
+from collections.abc import Iterator
 from wsgiref.validate import validator
 
 import pytest
@@ -373,23 +374,62 @@ class _Collect(logging.Handler):
         self.arrived.set()
 
 
-def test_access_log_line(serve):
-    running = serve(apps.hello, access_log=True)
+@pytest.fixture
+def access_lines() -> Iterator[_Collect]:
+    """The "server.access" records, collected through an ordinary logging handler."""
     access = logging.getLogger("server.access")
     collect = _Collect()
     access.addHandler(collect)
     level = access.level
     access.setLevel(logging.INFO)
-    try:
-        running.request("GET", "/x?y=1", headers={"User-Agent": 'evil"agent', "Referer": "http://r/"})
-        assert collect.arrived.wait(WAIT)
-    finally:
-        access.removeHandler(collect)
-        access.setLevel(level)
-    lines = collect.lines
+    yield collect
+    access.removeHandler(collect)
+    access.setLevel(level)
+
+
+def test_access_log_line(serve, access_lines):
+    running = serve(apps.hello, access_log=True)
+    running.request("GET", "/x?y=1", headers={"User-Agent": 'evil"agent', "Referer": "http://r/"})
+    assert access_lines.arrived.wait(WAIT)
+    lines = access_lines.lines
     assert len(lines) == 1
     assert lines[0].startswith("127.0.0.1 - - [")
     assert lines[0].endswith('] "GET /x?y=1 HTTP/1.1" 200 13 "http://r/" "evil\\x22agent"')
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "logged"),
+    [
+        (b"GET /no-host HTTP/1.1\r\n\r\n", '"GET /no-host HTTP/1.1" 400 '),  # a complete head, refused
+        (b"GET /v HTTP/2.0\r\nHost: x\r\n\r\n", '"GET /v HTTP/2.0" 505 '),
+        (b"GET /" + b"a" * 9000, '"GET /' + "a" * 100),  # 414 before the line ends: what arrived of it
+        (b"\x01\r\n\r\n", '"\\x01" 400 '),  # escaped like any client-chosen text
+        (b"POST /huge HTTP/1.1\r\nHost: x\r\nContent-Length: 9999999999\r\n\r\n",
+         '"POST /huge HTTP/1.1" 413 '),
+        (b"POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n", '"POST /big HTTP/1.1" 413 '),
+    ],
+)
+def test_refused_requests_get_an_access_line(serve, access_lines, request_bytes, logged):
+    """Like nginx and gunicorn: a request the server answers with a protocol error is logged too."""
+    running = serve(apps.hello, access_log=True, max_body_bytes=1000)
+    with running.connect() as sock:
+        sock.sendall(request_bytes)
+        status = int(read_all(sock).split(b" ", 2)[1])
+    assert access_lines.arrived.wait(WAIT)
+    [line] = access_lines.lines
+    assert line.startswith("127.0.0.1 - - [")
+    assert logged in line and f" {status} " in line
+    assert line.endswith(' "-" "-"')
+
+
+def test_header_timeout_gets_an_access_line(serve, access_lines):
+    running = serve(apps.hello, access_log=True, header_timeout=0.2)
+    with running.connect() as sock:
+        sock.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n")  # and nothing more
+        assert read_all(sock).startswith(b"HTTP/1.1 408 ")
+    assert access_lines.arrived.wait(WAIT)
+    [line] = access_lines.lines
+    assert '"GET /slow HTTP/1.1" 408 ' in line
 
 
 # --- wsgiref.validate -----------------------------------------------------------------------------------
