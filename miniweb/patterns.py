@@ -4,6 +4,7 @@ A route pattern is scanned once, at registration, into top-level tokens (literal
 groups, everything else opaque), from which we derive:
 - ``literal_prefix`` / ``literal_suffix``: the text every match starts / ends with, to index routes by
   (``/areas/(\\d+)/edit`` -> ``/areas/`` and ``/edit``);
+- ``literal_segments``: whole path segments every match contains (``/(\\d+)/it5/(\\d+)`` -> ``it5``);
 - ``flatten``: the pattern with its groups made non-capturing, to join a combined alternation;
 - ``reverse_template``: literal text and group slots, so ``url_for`` can build a path back.
 Anything the scanner is unsure about yields the safe answer ("" prefix, not combinable, not buildable).
@@ -15,10 +16,21 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-__all__ = ["Slot", "tokens", "literal_prefix", "literal_suffix", "flatten", "reverse_template"]
+__all__ = [
+    "Slot",
+    "tokens",
+    "literal_prefix",
+    "literal_suffix",
+    "literal_segments",
+    "flatten",
+    "reverse_template",
+]
 
 
-_LIT, _GROUP, _META = "lit", "group", "meta"
+# Token kinds: a literal character written as itself, an escaped literal ("\\." is "."), a whole group,
+# anything else (classes, quantifiers, anchors, "|", "\\d"...).
+_LIT, _ESC, _GROUP, _META = "lit", "esc", "group", "meta"
+_LITERAL = (_LIT, _ESC)
 
 
 def _class_end(pattern: str, i: int) -> int:
@@ -60,15 +72,18 @@ def _group_end(pattern: str, i: int) -> int:
 
 
 def tokens(pattern: str) -> Iterator[tuple[str, str]]:
-    """Top-level tokens: literal characters, whole groups, and everything else as opaque "meta"."""
+    """Top-level tokens: literal characters (plain or escaped), whole groups, everything else "meta".
+
+    Literal tokens carry the character they match (``"\\."`` gives ``(_ESC, ".")``); the others their source.
+    """
     i = 0
     while i < len(pattern):
         c = pattern[i]
         if c == "\\":
             escaped = pattern[i + 1 : i + 2]
             # "\." or "\/" is a literal; "\d", "\1", "\n" are classes, back-references, specials.
-            kind = _LIT if escaped and not (escaped.isalnum() or escaped == "_") else _META
-            yield kind, escaped if kind == _LIT else pattern[i : i + 2]
+            kind = _ESC if escaped and not (escaped.isalnum() or escaped == "_") else _META
+            yield kind, escaped if kind == _ESC else pattern[i : i + 2]
             i += 2
         elif c == "[":
             j = _class_end(pattern, i)
@@ -91,7 +106,7 @@ def literal_prefix(tokens: list[tuple[str, str]]) -> str:
         tokens = tokens[1:]
     prefix: list[str] = []
     for index, (kind, text) in enumerate(tokens):
-        if kind != _LIT:
+        if kind not in _LITERAL:
             break
         following = tokens[index + 1] if index + 1 < len(tokens) else None
         if following and following[0] == _META and following[1] in "*+?{":
@@ -108,10 +123,50 @@ def literal_suffix(tokens: list[tuple[str, str]]) -> str:
         tokens = tokens[:-1]  # under fullmatch, "$" can only match at the very end
     suffix: list[str] = []
     for kind, text in reversed(tokens):
-        if kind != _LIT:
+        if kind not in _LITERAL:
             break  # a quantifier, class, group...: what comes before it is not fixed
         suffix.append(text)
     return "".join(reversed(suffix))
+
+
+def _quantified(tokens: list[tuple[str, str]], index: int) -> bool:
+    """Whether the token after ``tokens[index]`` is a quantifier (so that token may be absent or repeated)."""
+    following = tokens[index + 1] if index + 1 < len(tokens) else None
+    return following is not None and following[0] == _META and following[1] in "*+?{"
+
+
+def literal_segments(tokens: list[tuple[str, str]]) -> list[str]:
+    """Path segments (text between slashes) that every full match of the pattern contains.
+
+    A segment is taken only from a run of top-level characters written as themselves, none quantified,
+    that is bounded on each side by a literal "/" or by the pattern's start or end: ``/it5/`` in
+    ``/(\\d+)/it5/(\\d+)`` means every matched path contains "/it5/", so "it5" is one of
+    ``path.split("/")``. Anything less certain gives no segment (an unindexed route is merely slower):
+    escaped characters (``/a\\.b/``), classes, groups (optional or not), quantified characters, and any
+    pattern with a top-level "|". The caller must also skip patterns whose flags change what a literal
+    matches (``(?i)``, ``(?x)``): this reads the source, not the flags.
+    """
+    if any(kind == _META and text == "|" for kind, text in tokens):
+        return []  # either branch may match: nothing is required by the pattern as a whole
+    if tokens and tokens[0] == (_META, "^"):
+        tokens = tokens[1:]  # under fullmatch and without (?m), "^" can only match at the start
+    if tokens and tokens[-1] == (_META, "$"):
+        tokens = tokens[:-1]  # and "$" only at the very end
+    segments: list[str] = []
+    current: list[str] | None = []  # the segment being read; None once a non-literal breaks it
+    for index, (kind, text) in enumerate(tokens):
+        certain = kind == _LIT and not _quantified(tokens, index)
+        if certain and text == "/":
+            if current:  # empty segments ("//") are left out: they would index nearly nothing apart
+                segments.append("".join(current))
+            current = []
+        elif certain and current is not None:
+            current.append(text)
+        else:
+            current = None  # wait for the next certain "/" to start a fresh segment
+    if current:
+        segments.append("".join(current))  # ends at the pattern's end: the path's last segment
+    return segments
 
 
 def flatten(pattern: str) -> str | None:
@@ -165,7 +220,7 @@ def reverse_template(tokens: list[tuple[str, str]]) -> list[str | Slot] | None:
         tokens = tokens[:-1]
     pieces: list[str | Slot] = []
     for index, (kind, text) in enumerate(tokens):
-        if kind == _LIT:
+        if kind in _LITERAL:
             if pieces and isinstance(pieces[-1], str):
                 pieces[-1] += text
             else:

@@ -5,13 +5,9 @@ Rules of this module:
   with ``re.DOTALL``: a path may hold any character once decoded (``%0A`` too), and ``(.+)`` means all of it.
 - Patterns with no regex metacharacters are plain paths and live in a dict: one O(1) lookup.
 - Regex patterns are compiled once, when the route table changes, never in the match loop. For speed they
-  are indexed by their literal prefix and suffix (``/areas/(\\d+)/edit``: ``"/areas/"`` and ``"/edit"``):
-  a path's candidates are the routes whose prefix starts it and whose suffix ends it, found with one
-  dict probe per distinct prefix length (longest first), then per suffix length. The candidates are
-  precombined, in registration order, into alternations of at most 100 routes (``re`` slows down
-  sharply beyond that, as bottle found), so the C regex engine picks the route and ``match.lastindex``
-  tells which. Matching the last of 1,000 routes thus costs about what matching the first does, unless
-  they share both affixes, e.g. ``/(\\w+)-(\\d+)`` variations (see ``bench/routing.py``).
+  are indexed by the literal text their pattern requires (prefix, suffix, whole path segments; see
+  ``matching.py``), which never changes which route wins. A pattern with inline global flags (``(?i)``,
+  ``(?x)``) is not indexed: its literal text may match other text.
 - Registration order decides among patterns (first match wins); plain paths win over patterns.
 - A miss is ``NotFound``; a path that matches only under other methods is ``MethodNotAllowed`` (405 + Allow).
 """
@@ -26,11 +22,12 @@ from urllib.parse import quote, urlencode
 
 from . import patterns
 from .errors import MethodNotAllowed, NotFound
+from .matching import Found, RouteIndex
 
 __all__ = ["Route", "Router", "BuildError"]
 
 _FLAGS = re.DOTALL
-_CHUNK = 100  # routes per combined regex
+_PLAIN_FLAGS = re.compile("", _FLAGS).flags  # what a pattern without inline global flags ends up with
 # The characters a path may carry unescaped (RFC 3986 §3.3 pchar, plus "/").
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
 
@@ -59,8 +56,12 @@ class Route:
         self.regex = re.compile(self.pattern, _FLAGS)
         tokens = list(patterns.tokens(self.pattern))
         self._template = patterns.reverse_template(tokens)
-        self._prefix = patterns.literal_prefix(tokens)
-        self._suffix = patterns.literal_suffix(tokens)
+        # The literal text every match must contain, for the index: none when inline flags such as (?i)
+        # or (?x) make the pattern's literal characters match other text.
+        plain = self.regex.flags == _PLAIN_FLAGS
+        self._prefix = patterns.literal_prefix(tokens) if plain else ""
+        self._suffix = patterns.literal_suffix(tokens) if plain else ""
+        self._segments = patterns.literal_segments(tokens) if plain else []
         self._flat = patterns.flatten(self.pattern)
         self.static_path = None
         if self._template is not None and all(isinstance(p, str) for p in self._template):
@@ -111,132 +112,6 @@ class Route:
         return "".join(encoded)
 
 
-# --- the matcher -----------------------------------------------------------------------------------------
-
-
-class _Segment:
-    """Routes tried in order with one regex search: a combined alternation, or one route on its own."""
-
-    __slots__ = ("regex", "routes", "single")
-
-    def __init__(self, routes: list[Route]) -> None:
-        self.routes = routes
-        self.single = routes[0] if len(routes) == 1 else None
-        if self.single is not None:
-            self.regex = self.single.regex
-        else:
-            # One capturing group per route around its flattened pattern: lastindex names the winner.
-            self.regex = re.compile("|".join(f"({route._flat})" for route in routes), _FLAGS)
-
-    def match(self, path: str) -> tuple[Route, tuple[str, ...], dict[str, str]] | None:
-        match = self.regex.fullmatch(path)
-        if match is None:
-            return None
-        route = self.single
-        if route is None:
-            route = self.routes[match.lastindex - 1]  # type: ignore[operator]
-            match = route.regex.fullmatch(path)  # again, for the route's own groups (cheap: it matches)
-        return route, *route.arguments(match)  # type: ignore[arg-type]
-
-
-def _segments(routes: list[Route]) -> list[_Segment]:
-    """Consecutive combinable routes joined into segments of at most ``_CHUNK``; order is kept."""
-    segments: list[_Segment] = []
-    run: list[Route] = []
-    for route in routes:
-        if route._flat is None or len(run) == _CHUNK:
-            if run:
-                segments.append(_Segment(run))
-            run = []
-        if route._flat is None:
-            segments.append(_Segment([route]))  # a back-reference needs its groups: on its own
-        else:
-            run.append(route)
-    if run:
-        segments.append(_Segment(run))
-    return segments
-
-
-def _prefix_chains(routes: list[Route]) -> dict[str, list[Route]]:
-    """For each literal prefix among ``routes``: every route whose prefix is a prefix of it, in order.
-
-    A path whose longest known prefix is ``p`` can only be matched by the routes listed under ``p``.
-    """
-    by_prefix: dict[str, list[Route]] = {}
-    for route in routes:
-        by_prefix.setdefault(route._prefix, []).append(route)
-    lengths = {len(prefix) for prefix in by_prefix}
-    chains: dict[str, list[Route]] = {}
-    for prefix in by_prefix:
-        chain = [route for n in lengths if n <= len(prefix) for route in by_prefix.get(prefix[:n], ())]
-        chain.sort(key=lambda route: route.order)
-        chains[prefix] = chain
-    return chains
-
-
-class _SuffixIndex:
-    """Routes sharing a literal prefix, found by their literal suffix (``/(\\d+)/edit`` by ``/edit``).
-
-    Unlike prefixes, suffix groups are not merged with their shorter suffixes (routes ending in ``""``
-    would be copied into every group: quadratic). A path probes each suffix length instead, usually
-    one or two hits, and the earliest registered match wins.
-    """
-
-    __slots__ = ("lengths", "buckets")
-
-    def __init__(self, routes: list[Route], compiled: dict[tuple[int, ...], list[_Segment]]) -> None:
-        by_suffix: dict[str, list[Route]] = {}
-        for route in routes:
-            by_suffix.setdefault(route._suffix, []).append(route)
-        self.lengths = sorted({len(suffix) for suffix in by_suffix}, reverse=True)
-        self.buckets: dict[str, list[_Segment]] = {}
-        for suffix, group in by_suffix.items():
-            # The same group recurs under many prefixes (routes under "/" are in every chain): compile once.
-            key = tuple(id(route) for route in group)
-            if key not in compiled:
-                compiled[key] = _segments(group)
-            self.buckets[suffix] = compiled[key]
-
-    def match(self, path: str) -> tuple[Route, tuple[str, ...], dict[str, str]] | None:
-        size = len(path)
-        best = None
-        for length in self.lengths:
-            if length > size:
-                continue
-            segments = self.buckets.get(path[size - length :])
-            if segments is None:
-                continue
-            for segment in segments:
-                found = segment.match(path)
-                if found is not None:
-                    if best is None or found[0].order < best[0].order:
-                        best = found
-                    break
-        return best
-
-
-class _PrefixIndex:
-    """The regex routes of one method, found by literal prefix, then by literal suffix."""
-
-    __slots__ = ("lengths", "buckets")
-
-    def __init__(self, routes: list[Route]) -> None:
-        chains = _prefix_chains(routes)
-        #: Distinct prefix lengths, longest first: the first probe that hits is the longest prefix.
-        self.lengths = sorted({len(prefix) for prefix in chains}, reverse=True)
-        compiled: dict[tuple[int, ...], list[_Segment]] = {}
-        self.buckets = {prefix: _SuffixIndex(chain, compiled) for prefix, chain in chains.items()}
-
-    def match(self, path: str) -> tuple[Route, tuple[str, ...], dict[str, str]] | None:
-        size = len(path)
-        for length in self.lengths:
-            if length <= size:
-                bucket = self.buckets.get(path[:length])
-                if bucket is not None:
-                    return bucket.match(path)
-        return None
-
-
 class Router:
     """The route table of one app."""
 
@@ -244,7 +119,7 @@ class Router:
         self._routes: list[Route] = []
         self._by_name: dict[str, list[Route]] = {}
         self._static: dict[str, dict[str, Route]] = {}
-        self._indexes: dict[str, _PrefixIndex] = {}
+        self._indexes: dict[str, RouteIndex] = {}
         self._dirty = False
 
     def add(self, route: Route) -> None:
@@ -265,17 +140,17 @@ class Router:
             if route.static_path is None:
                 for method in route.methods:
                     by_method.setdefault(method, []).append(route)
-        self._indexes = {method: _PrefixIndex(routes) for method, routes in by_method.items()}
+        self._indexes = {method: RouteIndex(routes) for method, routes in by_method.items()}
         self._dirty = False
 
-    def _match_method(self, method: str, path: str) -> tuple[Route, tuple[str, ...], dict[str, str]] | None:
+    def _match_method(self, method: str, path: str) -> Found | None:
         by_method = self._static.get(path)
         if by_method is not None and method in by_method:
             return by_method[method], (), {}
         index = self._indexes.get(method)
         return index.match(path) if index is not None else None
 
-    def match(self, method: str, path: str) -> tuple[Route, tuple[str, ...], dict[str, str]]:
+    def match(self, method: str, path: str) -> Found:
         """The route for ``method`` and ``path`` with its arguments; HEAD falls back to GET.
 
         Raises ``NotFound``, or ``MethodNotAllowed`` carrying the methods that would match.
