@@ -84,6 +84,12 @@ class _InOrder:
         return None
 
 
+def _in_order(routes: list[Route]) -> _Chunk | _InOrder:
+    """Routes tried in registration order; a lone chunk answers by itself (one call less per lookup)."""
+    ordered = _InOrder(routes)
+    return ordered.chunks[0] if len(ordered.chunks) == 1 else ordered
+
+
 def _earlier(found: Found | None, best: Found | None) -> Found | None:
     """The match of the earlier registered route (either may be None)."""
     if best is None or (found is not None and found[0].order < best[0].order):
@@ -111,8 +117,8 @@ class _SegmentIndex:
                 filed.setdefault(min(route._segments, key=shared.__getitem__), []).append(route)
             else:
                 unfiled.append(route)
-        self.by_segment = {segment: _InOrder(group) for segment, group in filed.items()}
-        self.unfiled = _InOrder(unfiled) if unfiled else None
+        self.by_segment = {segment: _in_order(group) for segment, group in filed.items()}
+        self.unfiled = _in_order(unfiled) if unfiled else None
 
     def match(self, path: str) -> Found | None:
         best = self.unfiled.match(path) if self.unfiled is not None else None
@@ -123,11 +129,14 @@ class _SegmentIndex:
         return best
 
 
-def _candidates(routes: list[Route]) -> _InOrder | _SegmentIndex:
+_Matcher = _Chunk | _InOrder | _SegmentIndex  # each answers the earliest registered route that matches
+
+
+def _candidates(routes: list[Route]) -> _Matcher:
     """The matcher for routes that share their affixes: by segment when that can tell them apart."""
     if len(routes) > 1 and any(route._segments for route in routes):
         return _SegmentIndex(routes)
-    return _InOrder(routes)
+    return _in_order(routes)
 
 
 def _prefix_chains(routes: list[Route]) -> dict[str, list[Route]]:
@@ -157,12 +166,12 @@ class _SuffixIndex:
 
     __slots__ = ("lengths", "buckets")
 
-    def __init__(self, routes: list[Route], built: dict[tuple[int, ...], _InOrder | _SegmentIndex]) -> None:
+    def __init__(self, routes: list[Route], built: dict[tuple[int, ...], _Matcher]) -> None:
         by_suffix: dict[str, list[Route]] = {}
         for route in routes:
             by_suffix.setdefault(route._suffix, []).append(route)
         self.lengths = sorted({len(suffix) for suffix in by_suffix}, reverse=True)
-        self.buckets: dict[str, _InOrder | _SegmentIndex] = {}
+        self.buckets: dict[str, _Matcher] = {}
         for suffix, group in by_suffix.items():
             # The same group recurs under many prefixes (routes under "/" are in every chain): build once.
             key = tuple(id(route) for route in group)
@@ -191,7 +200,7 @@ class RouteIndex:
         chains = _prefix_chains(routes)
         #: Distinct prefix lengths, longest first: the first probe that hits is the longest prefix.
         self.lengths = sorted({len(prefix) for prefix in chains}, reverse=True)
-        built: dict[tuple[int, ...], _InOrder | _SegmentIndex] = {}
+        built: dict[tuple[int, ...], _Matcher] = {}
         self.buckets = {prefix: _SuffixIndex(chain, built) for prefix, chain in chains.items()}
 
     def match(self, path: str) -> Found | None:

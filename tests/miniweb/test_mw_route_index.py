@@ -91,7 +91,7 @@ def test_inner_literal_picks_only_its_own_routes():
     index = RouteIndex(routes)
     (candidates,) = index.buckets["/"].buckets.values()  # one prefix ("/"), one suffix ("")
     assert candidates.unfiled is None
-    assert [route.name for route in candidates.by_segment["it999"].chunks[0].routes] == ["r999"]
+    assert [route.name for route in candidates.by_segment["it999"].routes] == ["r999"]
     assert index.match("/42/it999/7")[0].name == "r999"
     assert index.match("/42/it999/x") is None
     assert index.match("/42/it1000/7") is None
