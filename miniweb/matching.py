@@ -43,6 +43,7 @@ class _Chunk:
             self.regex = self.single.regex
         else:
             # One capturing group per route around its flattened pattern: lastindex names the winner.
+            # Combinable routes share the router's flags (inline global flags make a route uncombinable).
             self.regex = re.compile("|".join(f"({route._flat})" for route in routes), routes[0].regex.flags)
 
     def match(self, path: str) -> Found | None:
