@@ -6,12 +6,7 @@ own `.data/mariadb/` or a system MySQL. Tests that write start from an empty fav
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,10 +16,9 @@ from apps.favorites import repository as repo
 from apps.favorites.db import Database
 from apps.favorites.settings import Settings, parse_database_url
 from scripts.localdb import LocalMariaDB, free_port
+from tests.processes import running
 
 TEST_SECRET_KEY = "tests-secret-key"
-ROOT = Path(__file__).resolve().parents[2]
-SERVER_START_TIMEOUT = 30.0
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -85,37 +79,11 @@ def web(wsgi_app, con):
     return webtest.TestApp(wsgi_app)
 
 
-def _wait_for_port(proc: subprocess.Popen, port: int, log: Path) -> None:
-    deadline = time.monotonic() + SERVER_START_TIMEOUT
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"the server exited with code {proc.returncode}: {log.read_text(errors='replace')}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                pytest.fail(f"the server did not listen on {port} within {SERVER_START_TIMEOUT} s")
-            time.sleep(0.1)
-
-
 @pytest.fixture
 def live_server(mariadb, con, tmp_path: Path) -> Iterator[str]:
     """`python -m server PORT apps.favorites:application` on the test database; its base URL."""
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": mariadb.url, "SECRET_KEY": "live-server-test-key",
-           "PYTHONPATH": str(ROOT)}
-    log = tmp_path / "server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "server", str(port), "apps.favorites:application"],
-                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        _wait_for_port(proc, port, log)
+    env = {"DATABASE_URL": mariadb.url, "SECRET_KEY": "live-server-test-key"}
+    command = [sys.executable, "-m", "server", str(port), "apps.favorites:application"]
+    with running(command, port=port, env=env, log=tmp_path / "server.log"):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import http.client
 import importlib.util
-import os
 import shlex
-import signal
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 from urllib.parse import urlencode
 
 import webtest
+
+from tests.processes import free_port, running
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "hello"
@@ -53,24 +50,6 @@ def test_example_under_webtest():
     client.post("/greet", {"name": "x"}, status=403)  # no CSRF token
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait_for_port(port: int, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 30  # readiness wait, not a performance assertion
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.stderr.read().decode()
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError("the example server did not start listening")
-
-
 _PORT = "{port}"  # where _serve puts the free port it picked in a command line
 
 
@@ -103,23 +82,9 @@ def _round_trip(port: int) -> None:
 
 def _serve(command: list[str]) -> None:
     """Run ``command`` (a server on ``_PORT``) from the example's directory, check it, then stop it."""
-    port = _free_port()
-    command = [arg.replace(_PORT, str(port)) for arg in command]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen(
-        command, cwd=EXAMPLE, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )  # fmt: skip
-    try:
-        _wait_for_port(port, process)
+    port = free_port()
+    with running([arg.replace(_PORT, str(port)) for arg in command], port=port, cwd=EXAMPLE):
         _round_trip(port)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        process.stderr.close()
 
 
 def test_example_runs_with_the_readme_command():
