@@ -29,6 +29,11 @@ class Config:
     # benchmark's arrives within microseconds, a browser's within milliseconds), short enough that a
     # worker is soon free again. Workers never linger while other connections are queued for a thread.
     keepalive_linger: float = 0.1
+    # Linux: worker threads run under SCHED_BATCH, which turns off wake-up preemption for them. Every
+    # recv/send releases the GIL and wakes a thread waiting for it; preempting the releaser for that
+    # thread only makes the releaser wait for the GIL in turn (a switch, and a convoy). Measured with 50
+    # keep-alive clients on one core: same throughput, p99 latency 12-13 ms -> 4-5 ms.
+    batch_scheduling: bool = True
 
     # --- request limits (RFC 9112 §2.3: a server decides its own limits) -------------------------------
     max_request_line: int = 8 * 1024  # -> 414; RFC 9112 §3 recommends at least 8000 octets

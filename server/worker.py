@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import time
 from typing import Protocol
 
@@ -44,6 +45,8 @@ def worker_loop(pool: _Pool) -> None:
     """The body of each worker thread: serve connections until the stop sentinel (None) arrives."""
     next_connection = pool.next_connection
     handler = pool.handler
+    if handler.config.batch_scheduling:
+        _batch_scheduling()
     try:
         while (conn := next_connection()) is not None:
             try:
@@ -53,6 +56,17 @@ def worker_loop(pool: _Pool) -> None:
                 pool.release(conn)
     finally:
         pool.worker_exited()
+
+
+def _batch_scheduling() -> None:
+    """Put the calling thread under SCHED_BATCH (Linux; see `Config.batch_scheduling` for why)."""
+    policy = getattr(os, "SCHED_BATCH", None)
+    if policy is None:
+        return
+    try:
+        os.sched_setscheduler(0, policy, os.sched_param(0))  # 0: this thread (a Linux task)
+    except OSError as exc:  # e.g. a seccomp profile that forbids it: serve anyway
+        log.debug("cannot set SCHED_BATCH: %s", exc)
 
 
 def _linger(conn: Connection, pool: _Pool) -> bool:
