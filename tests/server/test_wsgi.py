@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import threading
 import warnings
 from collections.abc import Iterator
@@ -495,3 +496,17 @@ def test_access_line_handler_writes_whole_lines_in_order():
     finally:
         logger.removeHandler(handler)
     assert sorted(stream.getvalue().splitlines()) == sorted(f"line {i}" for i in range(20))
+
+
+def _scheduling_policy(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [str(os.sched_getscheduler(0)).encode()]  # 0: the worker thread running this app
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="SCHED_BATCH is Linux-only")
+@pytest.mark.parametrize("batch", [True, False])
+def test_worker_threads_scheduling_policy(serve, batch):
+    running = serve(_scheduling_policy, batch_scheduling=batch)
+    response, data = running.request()
+    assert response.status == 200
+    assert int(data) == (os.SCHED_BATCH if batch else os.sched_getscheduler(0))
