@@ -63,6 +63,9 @@ _AUTHORITY = re.compile(
 # RFC 3986 §3: scheme "://" authority path-abempty [ "?" query ]
 _ABSOLUTE_FORM = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)([^?#]*)(?:\?([^#]*))?")
 _LEADING_EMPTY_LINES = re.compile(rb"(?:\r\n)*")
+# Host values already validated; bounded, since clients choose them (a set: adding is atomic under the GIL).
+_valid_hosts: set[str] = set()
+_HOST_CACHE_LIMIT = 1000
 _DIGITS = re.compile(r"[0-9]+")
 
 
@@ -95,7 +98,8 @@ class HeadParser:
         if end < 0:
             self._check_incomplete(buf, lead)
             return None
-        self._reset()
+        if self._searched:  # the head came in pieces: forget what was checked of it
+            self._reset()
         return _parse_head(buf, lead, end, self.config)
 
     def _check_incomplete(self, buf: bytearray, lead: int) -> None:
@@ -185,10 +189,15 @@ def _parse_head(buf: bytearray, lead: int, end: int, config: Config) -> RequestH
     fields = dict(headers)
     if len(fields) != len(headers):  # some name repeated; rare, so off the fast path
         fields = _combine(headers)
-    host = _host(fields.get("host"), version)
-    path, query, authority = _parse_target(method, target)
-    if authority is not None:
-        host = authority  # RFC 9112 §3.2.2: the absolute-form's authority replaces the Host field
+    host = fields.get("host")
+    if host not in _valid_hosts:  # clients repeat their Host: validated once, then looked up
+        host = _host(host, version)
+    if target[0] == "/" and "#" not in target:  # origin-form, the common case (see _parse_target)
+        path, _, query = target.partition("?")
+    else:
+        path, query, authority = _parse_target(method, target)
+        if authority is not None:
+            host = authority  # RFC 9112 §3.2.2: the absolute-form's authority replaces the Host field
     if "content-length" in fields or "transfer-encoding" in fields:
         content_length, chunked = _framing(fields, version, config)
     else:  # no body (RFC 9112 §6.3 step 7): the common GET
@@ -283,6 +292,8 @@ def _host(host: str | None, version: str) -> str | None:
         return None
     if _AUTHORITY(host) is None:
         raise ProtocolError(f"invalid Host header {host[:100]!r}")
+    if len(_valid_hosts) < _HOST_CACHE_LIMIT:
+        _valid_hosts.add(host)
     return host
 
 
