@@ -69,13 +69,14 @@ def split_lines(section: bytearray) -> list[str]:
     ProtocolError 400 on a control character, a bare CR or a bare LF.
     """
     bad = section.translate(None, _CTL)
-    if len(bad) != len(section):
+    if bad != section:  # something was deleted
         ctl = section.translate(None, bad)[:1]
         raise ProtocolError(f"control character {bytes(ctl)!r} in a header or request line")
     text = section.decode("latin-1")
     lines = text.split("\r\n")
     # Every CR and LF must belong to a CRLF that split() consumed.
-    if text.count("\r") != len(lines) - 1 or text.count("\n") != len(lines) - 1:
+    crlfs = len(lines) - 1
+    if text.count("\r") != crlfs or text.count("\n") != crlfs:
         raise ProtocolError("bare CR or LF (lines must end with CRLF)")
     return lines
 

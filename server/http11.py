@@ -94,11 +94,12 @@ class HeadParser:
         """Same contract as `maybe_read_head`."""
         lead = _leading_empty_lines(buf, self.config) if buf.startswith(b"\r") else 0
         # Back up three bytes: the CRLFCRLF may straddle the old and the new bytes.
-        end = buf.find(b"\r\n\r\n", max(lead, self._searched - 3))
+        searched = self._searched
+        end = buf.find(b"\r\n\r\n", searched - 3 if searched > lead + 3 else lead)
         if end < 0:
             self._check_incomplete(buf, lead)
             return None
-        if self._searched:  # the head came in pieces: forget what was checked of it
+        if searched:  # the head came in pieces: forget what was checked of it
             self._reset()
         return _parse_head(buf, lead, end, self.config)
 
@@ -174,10 +175,11 @@ def _parse_head(buf: bytearray, lead: int, end: int, config: Config) -> RequestH
     """Parse the complete head buf[lead:end] (end is where its final CRLFCRLF starts) and consume it."""
     lines = split_lines(buf[lead:end])
     request_line = lines[0]
-    if len(request_line) > config.max_request_line:
+    line_length = len(request_line)
+    if line_length > config.max_request_line:
         raise ProtocolError(f"request line longer than {config.max_request_line} bytes", 414)
     # The header section: the field lines with their CRLFs, plus the final empty line.
-    if end - lead - len(request_line) + 2 > config.max_header_bytes:
+    if end - lead - line_length + 2 > config.max_header_bytes:
         raise ProtocolError(f"header section larger than {config.max_header_bytes} bytes", 431)
     if len(lines) - 1 > config.max_header_count:
         raise ProtocolError(f"more than {config.max_header_count} header fields", 431)

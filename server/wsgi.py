@@ -301,19 +301,21 @@ class _Response:
             if prefix:
                 self.conn.send(prefix)
             return
+        size = len(chunk)
         remaining = self.remaining
         if remaining is not None:
-            if len(chunk) > remaining:
+            if size > remaining:
                 log.error("application sent more than its Content-Length (%d); the excess is dropped",
                           self.content_length if self.content_length is not None else remaining)  # fmt: skip
                 chunk = chunk[:remaining]
-            self.remaining = remaining - len(chunk)
+                size = remaining
+            self.remaining = remaining - size
             self.conn.send(prefix + chunk if prefix else chunk, more)
         elif self.chunked:  # RFC 9112 §7.1: size in hex, CRLF, data, CRLF
-            self.conn.send(b"%s%x\r\n%s\r\n" % (prefix, len(chunk), chunk), more)
+            self.conn.send(b"%s%x\r\n%s\r\n" % (prefix, size, chunk), more)
         else:
             self.conn.send(prefix + chunk if prefix else chunk, more)
-        self.bytes_sent += len(chunk)
+        self.bytes_sent += size
 
     def _end(self) -> None:
         if not self.sent:
