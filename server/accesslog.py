@@ -34,6 +34,10 @@ _log = logging.getLogger("server.access")
 # Bytes a client could use to forge or break log lines: quotes, backslashes and control characters.
 _UNSAFE = re.compile(r'["\\\x00-\x1f\x7f-\x9f]')
 FLUSH_INTERVAL = 0.1  # seconds a line may wait, so lines queued meanwhile share one write (nginx flush=)
+# The writer formats and writes this many lines, then pauses so the workers get the GIL. A whole batch at
+# once (3,000 lines at 30k req/s, ~3 ms of Python) held the GIL long enough to triple the keep-alive p99.
+CHUNK_LINES = 256
+CHUNK_PAUSE = 0.001  # seconds; still lets the writer keep up with 250,000 lines a second
 
 # (time, remote addr, user, method, target, protocol, status, size, referer, user agent); for a
 # request refused before it was parsed: (time, addr, None, raw request line or "-", None, None, ...).
@@ -78,15 +82,22 @@ def request_line_of(buf: bytearray, limit: int) -> str:
 
 
 def flush() -> None:
-    """Write every queued line now (at shutdown, and from the writer thread)."""
+    """Write every queued line now (at shutdown; the writer thread writes in paced chunks)."""
+    while _write_chunk(len(_queue)):
+        pass
+
+
+def _write_chunk(limit: int) -> bool:
+    """Format and write up to `limit` queued lines; False when there were none."""
     with _writer_lock:
         batch = []
         popleft = _queue.popleft
         with contextlib.suppress(IndexError):
-            while True:
+            for _ in range(limit):
                 batch.append(popleft())
         if batch:
             _deliver([_format(entry) for entry in batch])
+        return bool(batch)
 
 
 def _wake() -> None:
@@ -105,7 +116,10 @@ def _write_later() -> None:
         time.sleep(FLUSH_INTERVAL)  # deliberate: lines queued meanwhile share this write
         _wanted.clear()  # before taking the lines, so a line queued after is never stranded
         try:
-            flush()
+            # Only the lines queued so far: later ones wait for the next round and its shared write.
+            for _ in range(0, len(_queue), CHUNK_LINES):
+                _write_chunk(CHUNK_LINES)
+                time.sleep(CHUNK_PAUSE)
         except Exception:  # a closed or broken stream must not end the thread
             logging.getLogger(__name__).exception("cannot write the access log")
 
