@@ -3,14 +3,15 @@
     127.0.0.1 - - [22/Nov/2026:15:24:09 +0000] "GET /areas/1 HTTP/1.1" 200 1234 "-" "curl/8.5.0"
 
     worker: log_access(environ, ...) ──► a tuple of values at hand ──► deque (no lock, no system call)
-    writer thread, flush_interval later: format the batch ──► LineHandler(s): one write for the batch
-                                                          └─► any other logging set-up: one record a line
+    writer thread, FLUSH_INTERVAL later, CHUNK_LINES at a time:
+        format ──► LineHandler(s): one write per chunk
+               └─► any other logging set-up: one record a line
 
 Lines go to the "server.access" logger at INFO; the CLI routes that logger to stdout through a
 `LineHandler`. Workers do as little as possible: the server is pinned to one core under load, so a
 `LogRecord` per request (with its time, thread, process fields) and a formatted line cost throughput
-whichever thread pays them. The writer formats in batches and, when every handler that would see the
-line is a filter-free `LineHandler`, writes them in one call; any other configuration (caplog, a file
+whichever thread pays them. The writer formats in chunks and, when every handler that would see the
+line is a filter-free `LineHandler`, writes each in one call; any other configuration (caplog, a file
 handler with a formatter, filters) gets the ordinary records, so the logger's set-up is honoured.
 
 When the access log is off (`Config.access_log` False) the server never calls in here; a logger above
