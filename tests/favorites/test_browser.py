@@ -42,8 +42,8 @@ def browser(tmp_path: Path) -> Iterator:
 
 def test_collect_note_and_remove_in_chromium(live_server: str, browser, con) -> None:
     server = live_server
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -57,7 +57,20 @@ def test_collect_note_and_remove_in_chromium(live_server: str, browser, con) -> 
         # is gone, else the next find_element may still see it.
         old_page = browser.find_element(By.TAG_NAME, "html")
         element.click()
-        WebDriverWait(browser, 30).until(expected_conditions.staleness_of(old_page))
+        WebDriverWait(browser, 30).until(lambda _: gone(old_page))
+
+    def gone(element) -> bool:
+        """True once `element`'s page was replaced. Mid-navigation ChromeDriver may answer "node does
+        not belong to the document" instead of a stale-element error (so `staleness_of` is not enough)."""
+        try:
+            element.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as exc:
+            if "does not belong to the document" in str(exc):
+                return True
+            raise
+        return False
 
     def h1() -> str:
         return browser.find_element(By.TAG_NAME, "h1").text
