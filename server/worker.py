@@ -70,20 +70,18 @@ def _batch_scheduling() -> None:
 
 
 def _linger(conn: Connection, pool: _Pool) -> bool:
-    """Wait up to keepalive_linger for the next request, while no other connection needs a worker.
+    """Keep waiting up to keepalive_linger for the next request, while no other connection needs a worker.
 
-    The first recv usually returns the next request of a busy client at once: one system call.
+    Called after a first blocking recv step (in `_serve`) came back empty: a busy client's next request
+    usually arrives within that step, so the common case costs one system call and no call here.
     """
-    deadline = 0.0
-    while not conn.fill(True):
-        if not pool.may_linger():
+    deadline = time.monotonic() + pool.linger
+    while pool.may_linger():
+        if conn.fill(True):
+            return True
+        if time.monotonic() >= deadline:
             return False
-        now = time.monotonic()
-        if not deadline:
-            deadline = now + pool.linger
-        elif now >= deadline:
-            return False
-    return True
+    return False
 
 
 def _serve(conn: Connection, handler: WSGIHandler, pool: _Pool) -> None:
@@ -110,7 +108,10 @@ def _serve(conn: Connection, handler: WSGIHandler, pool: _Pool) -> None:
                 return
             if handler.draining and conn.requests:
                 break  # shutting down: no further request on this connection (a first one is served)
-            if _linger(conn, pool) if pool.may_linger() else conn.fill(False):
+            if pool.may_linger():
+                if conn.fill(True) or _linger(conn, pool):
+                    continue
+            elif conn.fill(False):
                 continue
             pool.park(conn)
             return

@@ -251,10 +251,11 @@ class _Response:
             raise RuntimeError("the application sent body bytes before calling start_response()")
         head = self.head
         code = self.code
-        self.no_body = head.method == "HEAD" or code < 200 or code in _NO_BODY_STATUS
+        bodiless_status = code < 200 or code in _NO_BODY_STATUS
+        self.no_body = bodiless_status or head.method == "HEAD"
         extra = self.extra
         length = self.content_length
-        if length is None and known_length and not (code < 200 or code in _NO_BODY_STATUS):
+        if length is None and known_length and not bodiless_status:
             length = len(first)
             extra += f"Content-Length: {length}\r\n"
         http11 = head.version == "HTTP/1.1"
@@ -292,7 +293,14 @@ class _Response:
             log_access(self.environ, code, size)
             self.logged = True
         if first and not self.no_body:
-            self._send_body(first, more=False, prefix=data)
+            size = len(first)
+            if known_length and size <= self.remaining:  # type: ignore[operator]  # set just above
+                # The common whole-body response within its length: one send, no framing to decide.
+                self.remaining -= size  # type: ignore[operator]
+                self.bytes_sent = size
+                self.conn.send(data + first)
+            else:
+                self._send_body(first, more=False, prefix=data)
         else:
             self.conn.send(data, more=not known_length and not self.no_body)
 
