@@ -1,8 +1,9 @@
 """What the request head and the chunked trailers share: the error type and the field-line grammar.
 
 Kept apart from `http11.py` so the body readers (`_body.py`) can use both without an import cycle.
-The checks run over a whole section at C speed (`bytes.translate`, `str.split`, `str.count`) rather
-than a regular expression over every character: on this path that is most of the parsing cost.
+The checks run over a whole section at C speed (`str.isprintable` and `str.split`; `bytes.translate`
+when that is not enough) rather than a regular expression over every character: on this path that is
+most of the parsing cost.
 """
 
 from __future__ import annotations
@@ -68,17 +69,25 @@ def split_lines(section: bytearray) -> list[str]:
 
     ProtocolError 400 on a control character, a bare CR or a bare LF.
     """
+    text = section.decode("latin-1")
+    # Fast path: with its CRLFs taken out, a clean section is printable (str.isprintable is false for
+    # every CTL, CR and LF), so one C scan clears it. HTAB and some obs-text (0x80-0xA0, 0xAD) are not
+    # "printable" yet allowed: those sections take the exact check below.
+    if not text.replace("\r\n", "").isprintable():
+        _check_section(section, text)
+    return text.split("\r\n")
+
+
+def _check_section(section: bytearray, text: str) -> None:
+    """The exact check behind `split_lines`' fast path: no CTL but HTAB; CR and LF only as CRLF."""
     bad = section.translate(None, _CTL)
     if bad != section:  # something was deleted
         ctl = section.translate(None, bad)[:1]
         raise ProtocolError(f"control character {bytes(ctl)!r} in a header or request line")
-    text = section.decode("latin-1")
-    lines = text.split("\r\n")
-    # Every CR and LF must belong to a CRLF that split() consumed.
-    crlfs = len(lines) - 1
+    # Every CR and LF must belong to a CRLF.
+    crlfs = text.count("\r\n")
     if text.count("\r") != crlfs or text.count("\n") != crlfs:
         raise ProtocolError("bare CR or LF (lines must end with CRLF)")
-    return lines
 
 
 def parse_fields(lines: list[str]) -> list[tuple[str, str]]:

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from server._grammar import split_lines
 from server.config import Config
 from server.http11 import HeadParser, ProtocolError, RequestHead, body_reader, maybe_read_head
 
@@ -739,3 +740,34 @@ def test_absolute_form_still_needs_a_host_header_on_http_1_1():
     # RFC 9112 §3.2: a client MUST send Host in every HTTP/1.1 request, absolute-form included.
     assert rejected(request(line="GET http://example.com/ HTTP/1.1")) == 400
     assert parse(request(line="GET http://example.com/ HTTP/1.0"))[0].host == "example.com"
+
+
+def test_allowed_bytes_that_are_not_printable_still_pass():
+    # split_lines clears most heads with str.isprintable; HTAB and the obs-text bytes Python does not
+    # call printable (0x80-0xA0, 0xAD) are allowed all the same (RFC 9110 §5.5) and take the exact check.
+    data = request("Host: h", "X-A: a\tb", "X-B: \x80\x9f\xa0\xad\xff", line="GET /\x85\xad HTTP/1.1")
+    head, _ = parse(data)
+    assert head.path == "/\x85\xad"
+    assert head.headers[1:] == [("x-a", "a\tb"), ("x-b", "\x80\x9f\xa0\xad\xff")]
+    # ... and a section with those does not hide a CTL or a bare CR elsewhere.
+    assert rejected(request("Host: h", "X-A: a\tb\x01")) == 400
+    assert rejected(request("Host: h", "X-B: \xa0", "X-C: c\rd")) == 400
+
+
+_SECTION_BYTES = st.sampled_from(
+    [b"a", b" ", b"\t", b"\r", b"\n", b"\r\n", b"\x00", b"\x1f", b"\x7f", b"\x80", b"\xa0", b"\xad", b"\xe9"]
+)
+
+
+@NO_DEADLINE
+@given(st.lists(_SECTION_BYTES, max_size=30).map(b"".join))
+def test_split_lines_accepts_exactly_the_sections_the_grammar_allows(section):
+    # The reference rule spelled out: no CTL but HTAB (RFC 9110 §5.5), CR and LF only as CRLF (RFC 9112 §2.2).
+    without_crlf = section.replace(b"\r\n", b"")
+    allowed = all(byte == 0x09 or 0x20 <= byte != 0x7F for byte in without_crlf)
+    try:
+        lines = split_lines(bytearray(section))
+    except ProtocolError as exc:
+        assert not allowed and exc.status == 400
+    else:
+        assert allowed and lines == section.decode("latin-1").split("\r\n")
