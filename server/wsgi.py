@@ -14,6 +14,7 @@ import io
 import logging
 import os
 import stat
+import time
 from collections.abc import Callable, Iterable
 from urllib.parse import unquote
 
@@ -55,6 +56,9 @@ class WSGIHandler:
         self.config = config
         self.draining = False  # set by the dispatcher on shutdown: answer with Connection: close
         self.server_line = f"Server: {config.server_header}\r\n"
+        # (second, "Date: ...\r\nServer: ...\r\n"): the lines most responses get, formatted once a second.
+        # One tuple, so a worker thread never sees a second paired with another second's text.
+        self.default_lines = (-1, "")
         self.access_log = config.access_log
         self._trusted = frozenset(config.trusted_proxies)
         self._base = {
@@ -71,6 +75,13 @@ class WSGIHandler:
             "SERVER_PORT": str(server_port),
             "SERVER_SOFTWARE": config.server_header,
         }
+
+    def refresh_default_lines(self) -> str:
+        """Format the Date and Server lines for the current second (see `default_lines`)."""
+        second = int(time.time())
+        text = f"Date: {http_date()}\r\n{self.server_line}"
+        self.default_lines = (second, text)
+        return text
 
     def connection_environ(self, conn: Connection) -> dict:
         """The part of every environ that is the same for all requests on a connection."""
@@ -208,8 +219,15 @@ class _Response:
         self.status = status
         self.lines = lines
         self.content_length = content_length
-        server_line = self.handler.server_line if server else ""
-        self.extra = f"Date: {http_date()}\r\n{server_line}" if date else server_line
+        handler = self.handler
+        if date and server:  # the app sent neither: the usual case, no formatting per request
+            second, extra = handler.default_lines
+            if second != int(time.time()):
+                extra = handler.refresh_default_lines()
+        else:
+            server_line = handler.server_line if server else ""
+            extra = f"Date: {http_date()}\r\n{server_line}" if date else server_line
+        self.extra = extra
         return self.write
 
     # --- body --------------------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 import json
 import socket
 import threading
@@ -95,6 +97,34 @@ def test_date_and_server_headers(serve):
     response, _ = running.request()
     assert response.getheader("Server") == "miniweb"
     assert response.getheader("Date", "").endswith(" GMT")
+    # The Date is now (RFC 9110 §6.6.1), not a stale cached second: compare the day, not the clock.
+    sent = email.utils.parsedate_to_datetime(response.getheader("Date"))
+    assert abs((sent - datetime.datetime.now(datetime.UTC)).days) <= 1
+
+
+@pytest.mark.parametrize(
+    "own",
+    [
+        [("Date", "Tue, 15 Nov 1994 08:12:31 GMT")],
+        [("Server", "app/1.0")],
+        [("Date", "Tue, 15 Nov 1994 08:12:31 GMT"), ("Server", "app/1.0")],
+    ],
+)
+def test_an_apps_own_date_or_server_header_replaces_ours(serve, own):
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Length", "2"), *own])
+        return [b"ok"]
+
+    response, body = serve(app).request()
+    assert body == b"ok"
+    wanted = dict(own)
+    for name, ours in (("Date", None), ("Server", "miniweb")):
+        values = response.headers.get_all(name)
+        assert len(values) == 1  # never the app's and ours
+        if name in wanted:
+            assert values == [wanted[name]]
+        elif ours is not None:
+            assert values == [ours]
 
 
 def test_http10_closes_unless_keep_alive_asked(serve):
