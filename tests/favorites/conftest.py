@@ -15,8 +15,8 @@ import pytest
 from apps.favorites import repository as repo
 from apps.favorites.db import Database
 from apps.favorites.settings import Settings, parse_database_url
-from scripts.localdb import LocalMariaDB, free_port
-from tests.processes import running
+from scripts.localdb import LocalMariaDB
+from tests.processes import free_port, running
 
 TEST_SECRET_KEY = "tests-secret-key"
 

@@ -8,11 +8,11 @@ import socket
 import subprocess
 import sys
 import threading
-from pathlib import Path
 
 from server import Server
+from tests.processes import ROOT, free_port
 
-ROOT = Path(__file__).resolve().parents[2]
+__all__ = ["ROOT", "WAIT", "ResponseReader", "Running", "free_port", "read_all", "run_cli", "start_cli", "wait_for_line"]
 # Generous bound on any single wait in a test: a hang fails the test instead of the suite.
 WAIT = 30.0
 
@@ -97,12 +97,6 @@ class ResponseReader:
 
     def rest(self) -> bytes:
         return self._source.reader.read()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def run_cli(*args: str, **kwargs) -> subprocess.CompletedProcess:
