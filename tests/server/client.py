@@ -13,8 +13,15 @@ from server import Server
 from tests.processes import ROOT, free_port
 
 __all__ = [
-    "ROOT", "WAIT", "ResponseReader", "Running", "free_port", "read_all",
-    "run_cli", "start_cli", "wait_for_line",
+    "ROOT",
+    "WAIT",
+    "ResponseReader",
+    "Running",
+    "free_port",
+    "read_all",
+    "run_cli",
+    "start_cli",
+    "wait_for_line",
 ]
 # Generous bound on any single wait in a test: a hang fails the test instead of the suite.
 WAIT = 30.0
