@@ -28,15 +28,15 @@ def test_help_documents_every_option():
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["abc", "tests.server.apps:hello"], "port must be a number from 1 to 65535"),
-        (["0", "tests.server.apps:hello"], "port must be a number from 1 to 65535"),
-        (["70000", "tests.server.apps:hello"], "port must be a number from 1 to 65535"),
+        (["abc", "tests.server.wsgi_apps:hello"], "port must be a number from 1 to 65535"),
+        (["0", "tests.server.wsgi_apps:hello"], "port must be a number from 1 to 65535"),
+        (["70000", "tests.server.wsgi_apps:hello"], "port must be a number from 1 to 65535"),
         (["8899", "no_such_module_here:app"], "cannot import module 'no_such_module_here'"),
-        (["8899", "tests.server.apps"], "expected MODULE:APP"),
-        (["8899", "tests.server.apps:missing"], "has no attribute 'missing'"),
-        (["8899", "tests.server.apps:NOT_CALLABLE"], "is not callable"),
-        (["8899", "tests.server.apps:hello", "--threads", "0"], "at least 1"),
-        (["8899", "tests.server.apps:hello", "--max-body-size", "lots"], "expected a size"),
+        (["8899", "tests.server.wsgi_apps"], "expected MODULE:APP"),
+        (["8899", "tests.server.wsgi_apps:missing"], "has no attribute 'missing'"),
+        (["8899", "tests.server.wsgi_apps:NOT_CALLABLE"], "is not callable"),
+        (["8899", "tests.server.wsgi_apps:hello", "--threads", "0"], "at least 1"),
+        (["8899", "tests.server.wsgi_apps:hello", "--max-body-size", "lots"], "expected a size"),
         (["8899"], "required"),
     ],
 )
@@ -53,7 +53,7 @@ def test_port_in_use_exits_1():
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = run_cli(str(port), "tests.server.apps:hello")
+        result = run_cli(str(port), "tests.server.wsgi_apps:hello")
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1 port {port}: address already in use" in result.stderr
     assert "Traceback" not in result.stderr
@@ -77,7 +77,7 @@ def _stop(process, sig=signal.SIGTERM) -> tuple[str, str]:
 
 def test_serves_prints_its_url_and_exits_0_on_sigint():
     port = free_port()
-    process = start_cli(str(port), "tests.server.apps:hello")
+    process = start_cli(str(port), "tests.server.wsgi_apps:hello")
     try:
         wait_for_line(process.stderr, f"http://127.0.0.1:{port}/")
         assert _get(port) == (200, b"Hello, World!")
@@ -93,7 +93,7 @@ def test_ipv6_dual_stack_host():
     if not socket.has_ipv6:
         pytest.skip("no IPv6 on this machine")
     port = free_port()
-    process = start_cli(str(port), "tests.server.apps:hello", "--host", "::", "--no-access-log")
+    process = start_cli(str(port), "tests.server.wsgi_apps:hello", "--host", "::", "--no-access-log")
     try:
         wait_for_line(process.stderr, f"http://[::]:{port}/")
         assert _get(port, host="::1") == (200, b"Hello, World!")
@@ -108,7 +108,7 @@ def test_ipv6_dual_stack_host():
 def test_graceful_shutdown_finishes_requests_in_flight():
     """SIGTERM while ten slow requests run: all ten complete, new connections are refused, exit 0."""
     port = free_port()
-    process = start_cli(str(port), "tests.server.apps:slow", "--threads", "10", "--no-access-log")
+    process = start_cli(str(port), "tests.server.wsgi_apps:slow", "--threads", "10", "--no-access-log")
     results: dict[int, tuple[int, bytes]] = {}
     try:
         wait_for_line(process.stderr, "serving")
@@ -136,7 +136,7 @@ def test_graceful_shutdown_finishes_requests_in_flight():
 
 def test_graceful_shutdown_closes_idle_keep_alive_connections():
     port = free_port()
-    process = start_cli(str(port), "tests.server.apps:hello", "--no-access-log")
+    process = start_cli(str(port), "tests.server.wsgi_apps:hello", "--no-access-log")
     try:
         wait_for_line(process.stderr, "serving")
         idle = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
@@ -153,7 +153,7 @@ def test_graceful_shutdown_closes_idle_keep_alive_connections():
 
 def test_workers_prefork_shares_the_port_and_replaces_dead_workers():
     port = free_port()
-    process = start_cli(str(port), "tests.server.apps:pid", "--workers", "2", "--threads", "4",
+    process = start_cli(str(port), "tests.server.wsgi_apps:pid", "--workers", "2", "--threads", "4",
                         "--no-access-log")  # fmt: skip
     try:
         wait_for_line(process.stderr, "serving")
@@ -186,7 +186,7 @@ def test_low_file_descriptor_limit_is_reported():
 
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "server", str(port), "tests.server.apps:hello", "--no-access-log"],
+        [sys.executable, "-m", "server", str(port), "tests.server.wsgi_apps:hello", "--no-access-log"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=low_limit,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip

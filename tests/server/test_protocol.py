@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from tests.server import apps
+from tests.server import wsgi_apps as apps
 from tests.server.client import WAIT, ResponseReader, read_all
 
 

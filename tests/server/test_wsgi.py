@@ -13,7 +13,7 @@ from wsgiref.validate import validator
 
 import pytest
 
-from tests.server import apps
+from tests.server import wsgi_apps as apps
 from tests.server.client import WAIT, ResponseReader, read_all
 
 
