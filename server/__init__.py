@@ -5,7 +5,8 @@
                             ▼ queue.SimpleQueue                           │ queue + wake-up byte
                          worker threads (`threads` of them): per connection, while requests keep coming
                             bytes ──► http11 (sans-I/O parser) ──► RequestHead (+ BodyReader)
-                                  ──► wsgi (environ, start_response, framing) ──► app(environ, start_response)
+                                  ──► wsgi (environ) ──► app(environ, start_response)
+                                  ──► wsgi_response (start_response, framing)
                                   ──► connection (the only recv/send/sendfile) ──► socket
     --workers N: prefork runs N such processes on one shared listening socket.
 

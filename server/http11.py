@@ -67,6 +67,9 @@ _LEADING_EMPTY_LINES = re.compile(rb"(?:\r\n)*")
 _valid_hosts: set[str] = set()
 _HOST_CACHE_LIMIT = 1000
 _DIGITS = re.compile(r"[0-9]+")
+# The fields that say how long the body is or what becomes of the connection (RFC 9112 §6, §9.3; RFC 9110
+# §10.1.1). A head with none of them, the common GET, skips their rules.
+_CONNECTION_FIELDS = frozenset(("content-length", "transfer-encoding", "connection", "expect"))
 
 
 class HeadParser:
@@ -78,10 +81,13 @@ class HeadParser:
     fresh for the next one.
     """
 
-    __slots__ = ("config", "_searched", "_fields_start", "_counted", "_field_lines")
+    __slots__ = ("config", "_small_head", "_searched", "_fields_start", "_counted", "_field_lines")
 
     def __init__(self, config: Config) -> None:
         self.config = config
+        # A head no longer than this is within both size limits, so the usual head costs one comparison
+        # (the header section is the head minus its request line, plus the final CRLF).
+        self._small_head = min(config.max_request_line, config.max_header_bytes - 2)
         self._reset()
 
     def _reset(self) -> None:
@@ -92,7 +98,7 @@ class HeadParser:
 
     def maybe_read(self, buf: bytearray) -> RequestHead | None:
         """Same contract as `maybe_read_head`."""
-        lead = _leading_empty_lines(buf, self.config) if buf.startswith(b"\r") else 0
+        lead = _leading_empty_lines(buf, self.config) if buf and buf[0] == 13 else 0  # 13: CR
         # Back up three bytes: the CRLFCRLF may straddle the old and the new bytes.
         searched = self._searched
         end = buf.find(b"\r\n\r\n", searched - 3 if searched > lead + 3 else lead)
@@ -101,7 +107,39 @@ class HeadParser:
             return None
         if searched:  # the head came in pieces: forget what was checked of it
             self._reset()
-        return _parse_head(buf, lead, end, self.config)
+        return self._parse(buf, lead, end)
+
+    def _parse(self, buf: bytearray, lead: int, end: int) -> RequestHead:
+        """Parse the complete head buf[lead:end] (end is where its final CRLFCRLF starts) and consume it."""
+        config = self.config
+        lines = split_lines(buf[lead:end])
+        if end - lead > self._small_head or len(lines) > config.max_header_count:
+            _check_limits(lines, end - lead, config)
+        method, target, version = _parse_request_line(lines[0])
+        headers = parse_fields(lines, 1)
+
+        fields = dict(headers)
+        if len(fields) != len(headers):  # some name repeated; rare, so off the fast path
+            fields = _combine(headers)
+        host = fields.get("host")
+        if host not in _valid_hosts:  # clients repeat their Host: validated once, then looked up
+            host = _host(host, version)
+        if target[0] == "/" and "#" not in target:  # origin-form, the common case (see _parse_target)
+            path, _, query = target.partition("?")
+        else:
+            path, query, authority = _parse_target(method, target)
+            if authority is not None:
+                host = authority  # RFC 9112 §3.2.2: the absolute-form's authority replaces the Host field
+        if _CONNECTION_FIELDS.isdisjoint(fields):  # no body, nothing said about the connection: a plain GET
+            content_length, chunked, expect_continue = None, False, False
+            keep_alive = version == "HTTP/1.1"  # RFC 9112 §9.3: 1.1 persists by default, 1.0 does not
+        else:
+            content_length, chunked, keep_alive, expect_continue = _connection_facts(fields, version, config)
+        del buf[: end + 4]  # only now: a refused head stays, so the access log can show its request line
+        return RequestHead(
+            method, target, path, query, version, headers, host, keep_alive, expect_continue,
+            content_length, chunked,
+        )  # fmt: skip
 
     def _check_incomplete(self, buf: bytearray, lead: int) -> None:
         """Fail early on an incomplete head: bad bytes, an over-long request line or header section."""
@@ -136,13 +174,7 @@ def maybe_read_head(buf: bytearray, config: Config) -> RequestHead | None:
     max_header_bytes a 431, without waiting for the end. Stateless, so an incomplete head is checked
     from its start on every call; a connection fed in many small pieces should keep a `HeadParser`.
     """
-    lead = _leading_empty_lines(buf, config) if buf.startswith(b"\r") else 0
-    end = buf.find(b"\r\n\r\n", lead)
-    if end < 0:
-        if buf:
-            HeadParser(config)._check_incomplete(buf, lead)
-        return None
-    return _parse_head(buf, lead, end, config)
+    return HeadParser(config).maybe_read(buf)
 
 
 def body_reader(head: RequestHead, config: Config) -> BodyReader | None:
@@ -171,38 +203,25 @@ def _leading_empty_lines(buf: bytearray, config: Config) -> int:
     return lead
 
 
-def _parse_head(buf: bytearray, lead: int, end: int, config: Config) -> RequestHead:
-    """Parse the complete head buf[lead:end] (end is where its final CRLFCRLF starts) and consume it."""
-    lines = split_lines(buf[lead:end])
-    request_line = lines[0]
-    line_length = len(request_line)
+def _check_limits(lines: list[str], size: int, config: Config) -> None:
+    """The size limits of a complete head of `size` bytes (without its final CRLFCRLF)."""
+    line_length = len(lines[0])
     if line_length > config.max_request_line:
         raise ProtocolError(f"request line longer than {config.max_request_line} bytes", 414)
     # The header section: the field lines with their CRLFs, plus the final empty line.
-    if end - lead - line_length + 2 > config.max_header_bytes:
+    if size - line_length + 2 > config.max_header_bytes:
         raise ProtocolError(f"header section larger than {config.max_header_bytes} bytes", 431)
     if len(lines) - 1 > config.max_header_count:
         raise ProtocolError(f"more than {config.max_header_count} header fields", 431)
 
-    method, target, version = _parse_request_line(request_line)
-    del lines[0]
-    headers = parse_fields(lines)
 
-    fields = dict(headers)
-    if len(fields) != len(headers):  # some name repeated; rare, so off the fast path
-        fields = _combine(headers)
-    host = fields.get("host")
-    if host not in _valid_hosts:  # clients repeat their Host: validated once, then looked up
-        host = _host(host, version)
-    if target[0] == "/" and "#" not in target:  # origin-form, the common case (see _parse_target)
-        path, _, query = target.partition("?")
-    else:
-        path, query, authority = _parse_target(method, target)
-        if authority is not None:
-            host = authority  # RFC 9112 §3.2.2: the absolute-form's authority replaces the Host field
+def _connection_facts(
+    fields: dict[str, str], version: str, config: Config
+) -> tuple[int | None, bool, bool, bool]:
+    """(content_length, chunked, keep_alive, expect_continue) of a head with a `_CONNECTION_FIELDS` field."""
     if "content-length" in fields or "transfer-encoding" in fields:
         content_length, chunked = _framing(fields, version, config)
-    else:  # no body (RFC 9112 §6.3 step 7): the common GET
+    else:  # no body (RFC 9112 §6.3 step 7)
         content_length, chunked = None, False
     connection = fields.get("connection")
     # RFC 9112 §9.3: HTTP/1.1 persists unless "close"; HTTP/1.0 only with "keep-alive".
@@ -215,11 +234,7 @@ def _parse_head(buf: bytearray, lead: int, end: int, config: Config) -> RequestH
         tokens = _tokens(connection) if connection is not None else ()
         keep_alive = "keep-alive" in tokens and "close" not in tokens
         expect_continue = False
-    del buf[: end + 4]  # only now: a refused head stays, so the access log can show its request line
-    return RequestHead(
-        method, target, path, query, version, headers, host, keep_alive, expect_continue,
-        content_length, chunked,
-    )  # fmt: skip
+    return content_length, chunked, keep_alive, expect_continue
 
 
 def _combine(headers: list[tuple[str, str]]) -> dict[str, str]:
@@ -244,16 +259,17 @@ def _parse_request_line(line: str) -> tuple[str, str, str]:
     if len(parts) != 3:
         raise ProtocolError(f"malformed request line {line[:100]!r}")
     method, target, version = parts
-    if method not in _COMMON_METHODS and TOKEN(method) is None:
-        raise ProtocolError(f"invalid method {method[:100]!r}")
+    if method not in _COMMON_METHODS:
+        if TOKEN(method) is None:
+            raise ProtocolError(f"invalid method {method[:100]!r}")
+        if method == "CONNECT":
+            # We are an origin server, not a proxy: CONNECT is a method we do not implement (RFC 9110
+            # §9.3.6, §15.6.2), whatever its authority-form target, so 501 says it better than 400.
+            raise ProtocolError("CONNECT is not supported", 501)
     # What is left of VCHAR/obs-text once split() and the CTL check have run: refuse an empty target
     # and HTAB (allowed in field values, so not caught by the CTL check).
     if not target or "\t" in target:
         raise ProtocolError(f"invalid request-target {target[:100]!r}")
-    if method == "CONNECT":
-        # We are an origin server, not a proxy: CONNECT is a method we do not implement (RFC 9110
-        # §9.3.6, §15.6.2), whatever its authority-form target, so 501 says it better than 400.
-        raise ProtocolError("CONNECT is not supported", 501)
     if version != "HTTP/1.1" and version != "HTTP/1.0":
         if _VERSION(version) is None:
             raise ProtocolError(f"malformed HTTP version {version[:100]!r}")

@@ -11,14 +11,14 @@ __all__ = ["body_length", "error_response", "http_date", "reason_phrase"]
 _date_cache: tuple[int, str] = (-1, "")
 
 
-def http_date() -> str:
-    """The current IMF-fixdate (RFC 9110 §5.6.7), recomputed at most once per second.
+def http_date(timestamp: float | None = None) -> str:
+    """The IMF-fixdate (RFC 9110 §5.6.7) of `timestamp` (default now), recomputed once per second.
 
     Formatting a date costs more than the rest of a small response's headers; every request in the same
     second shares one string. The cache is a single tuple, so concurrent readers never see a torn value.
     """
     global _date_cache
-    now = int(time.time())
+    now = int(time.time() if timestamp is None else timestamp)
     second, text = _date_cache
     if second != now:
         text = formatdate(now, usegmt=True)

@@ -21,10 +21,12 @@ _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+").fullmatch  # RFC 9110 §5.1 
 _BAD_VALUE = re.compile(r"[^\t\x20-\x7e\x80-\xff]").search  # CR, LF, NUL, other controls, non-latin-1
 _CACHE_LIMIT = 1000  # bound the caches: an app may build values from request data
 
-_SPECIAL = frozenset(("content-length", "date", "server"))  # app headers the server must take note of
-# Validated once, then looked up: status -> (code, status line); (name, value) -> (special, header line).
+_SPECIAL = frozenset(("date", "server"))  # app headers that replace the server's own
+# Validated once, then looked up: status -> (code, status line); (name, value) -> (header line, note), where
+# the note is what the server must know of the header: its length for a Content-Length, "date" or
+# "server" for those, else None.
 checked_status: dict[str, tuple[int, str]] = {}
-checked_headers: dict[tuple[str, str], tuple[str | None, str]] = {}
+checked_headers: dict[tuple[str, str], tuple[str, int | str | None]] = {}
 
 
 def check_status(status: object) -> tuple[int, str]:
@@ -37,8 +39,9 @@ def check_status(status: object) -> tuple[int, str]:
     return checked
 
 
-def check_header(item: object) -> tuple[str | None, str]:
-    """(special name or None, formatted line) for a valid response header; TypeError/ValueError otherwise.
+def check_header(item: object) -> tuple[str, int | str | None]:
+    """(formatted line, note) for a valid response header (see `checked_headers`); TypeError/ValueError
+    otherwise.
 
     Apps send the same few headers over and over (Content-Type, a Content-Length), so each distinct
     pair is validated and formatted once and then found in `checked_headers`.
@@ -55,9 +58,12 @@ def check_header(item: object) -> tuple[str | None, str]:
         raise ValueError(f"hop-by-hop header {name!r} is not allowed from a WSGI application (PEP 3333)")
     if _BAD_VALUE(value) is not None:
         raise ValueError(f"response header {name}: value {value!r} has CR/LF/NUL or is not latin-1")
-    if lower == "content-length" and not (value.isascii() and value.isdigit()):
-        raise ValueError(f"invalid Content-Length {value!r}")
-    checked = (lower if lower in _SPECIAL else None, f"{name}: {value}\r\n")
+    note: int | str | None = lower if lower in _SPECIAL else None
+    if lower == "content-length":
+        if not (value.isascii() and value.isdigit()):
+            raise ValueError(f"invalid Content-Length {value!r}")
+        note = int(value)
+    checked = (f"{name}: {value}\r\n", note)
     if len(checked_headers) < _CACHE_LIMIT:
         checked_headers[item] = checked
     return checked

@@ -157,7 +157,7 @@ def test_start_response_rejects_bad_status_and_headers(serve, caplog, status, he
         response, body = running.request()
     assert response.status == 500
     assert b"should never be sent" not in body and b"Traceback" not in body
-    assert any(record.exc_info for record in caplog.records if record.name == "server.wsgi")
+    assert any(record.exc_info for record in caplog.records if record.name == "server.wsgi_response")
 
 
 def test_app_exception_before_headers_is_a_500_without_traceback(serve, caplog):
