@@ -70,7 +70,12 @@ def _parser() -> argparse.ArgumentParser:
         help="compare: keepalive,close,file (default: all)",
     )
     p.add_argument("--connections", type=int, default=50, help="wrk connections (default 50)")
-    p.add_argument("--repeat", type=int, default=1, help="measurements per figure, median kept (default 1)")
+    p.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="measurements per figure, median kept (compare: rounds, servers in alternation; default 1)",
+    )
     p.add_argument("--idle", type=int, default=10_000, help="c10k: idle connections (default 10000)")
     p.add_argument("--slow", type=int, default=1_000, help="slowloris: slow clients (default 1000)")
     p.add_argument("--no-install", action="store_true", help="use .venv-bench as it is")
