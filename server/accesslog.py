@@ -28,6 +28,8 @@ import os
 import re
 import threading
 import time
+import weakref
+from collections.abc import Callable
 
 __all__ = ["LineHandler", "flush", "log_access", "log_refused", "request_line_of"]
 
@@ -43,10 +45,52 @@ CHUNK_PAUSE = 0.001  # seconds; still lets the writer keep up with 250,000 lines
 # (time, remote addr, user, method, target, protocol, status, size, referer, user agent); for a
 # request refused before it was parsed: (time, addr, None, raw request line or "-", None, None, ...).
 _Entry = tuple
-_queue: collections.deque[_Entry] = collections.deque()
-_wanted = threading.Event()  # set: lines are queued and the writer knows it
-_writer_lock = threading.Lock()  # starting the writer, and one batch written at a time
-_writer: list[threading.Thread] = []  # the running writer thread, if any (threads do not survive fork)
+_paced_writers: weakref.WeakSet[_PacedWriter] = weakref.WeakSet()  # each one to reset after fork
+
+
+class _PacedWriter:
+    """A daemon thread, started on first use, that calls `write_batch()` `interval` seconds after a wake.
+
+    Producers append to `queue`, then call `wake()` only while `wanted` is unset (no lock, no system call).
+    """
+
+    def __init__(self, name: str, interval: float, write_batch: Callable[[], None]) -> None:
+        self.name, self.interval, self.write_batch = name, interval, write_batch
+        self.queue: collections.deque = collections.deque()
+        self.wanted = threading.Event()  # set: something is queued and the thread knows it
+        self.lock = threading.Lock()  # starting the thread; the owner may also hold it to write a batch
+        self._thread: threading.Thread | None = None
+        _paced_writers.add(self)
+
+    def wake(self) -> None:
+        """Have the thread (started in this process if need be) write `interval` seconds from now."""
+        if self._thread is None:
+            with self.lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._write_later, name=self.name, daemon=True)
+                    self._thread.start()
+        self.wanted.set()
+
+    def _write_later(self) -> None:
+        while True:
+            self.wanted.wait()
+            time.sleep(self.interval)  # deliberate: lines queued meanwhile share this write
+            self.wanted.clear()  # before taking the lines, so a line queued after is never stranded
+            try:
+                self.write_batch()
+            except Exception:  # a closed or broken stream must not end the thread
+                logging.getLogger(__name__).exception("cannot write the access log")
+
+
+def _after_fork_in_child() -> None:
+    # Threads do not survive fork (each writer restarts on its next wake); queued lines are the parent's.
+    for writer in _paced_writers:
+        writer._thread, writer.lock = None, threading.Lock()  # one its thread held would stay held here
+        writer.queue.clear()
+        writer.wanted.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def log_access(environ: dict, status: int, size: int) -> None:
@@ -59,8 +103,8 @@ def log_access(environ: dict, status: int, size: int) -> None:
         environ["RAW_URI"], environ["SERVER_PROTOCOL"], status, size, get("HTTP_REFERER"),
         get("HTTP_USER_AGENT"),
     ))  # fmt: skip
-    if not _wanted.is_set():  # the first line of a batch: make sure a writer will take it
-        _wake()
+    if not _wanted.is_set():  # the first line of a batch: make sure the writer will take it
+        _writer.wake()
 
 
 def log_refused(remote_addr: str, request_line: str, status: int, size: int) -> None:
@@ -72,7 +116,7 @@ def log_refused(remote_addr: str, request_line: str, status: int, size: int) -> 
     if _log.isEnabledFor(logging.INFO):
         _queue.append((time.time(), remote_addr, None, request_line or "-", None, None, status, size, None,
                        None))  # fmt: skip
-        _wake()
+        _writer.wake()
 
 
 def request_line_of(buf: bytearray, limit: int) -> str:
@@ -90,7 +134,7 @@ def flush() -> None:
 
 def _write_chunk(limit: int) -> bool:
     """Format and write up to `limit` queued lines; False when there were none."""
-    with _writer_lock:
+    with _writer.lock:
         batch = []
         popleft = _queue.popleft
         with contextlib.suppress(IndexError):
@@ -101,40 +145,15 @@ def _write_chunk(limit: int) -> bool:
         return bool(batch)
 
 
-def _wake() -> None:
-    if not _writer:
-        with _writer_lock:
-            if not _writer:
-                thread = threading.Thread(target=_write_later, name="access-log-writer", daemon=True)
-                thread.start()
-                _writer.append(thread)
-    _wanted.set()
+def _write_paced() -> None:
+    # Only the lines queued so far: later ones wait for the next round and its shared write.
+    for _ in range(0, len(_queue), CHUNK_LINES):
+        _write_chunk(CHUNK_LINES)
+        time.sleep(CHUNK_PAUSE)
 
 
-def _write_later() -> None:
-    while True:
-        _wanted.wait()
-        time.sleep(FLUSH_INTERVAL)  # deliberate: lines queued meanwhile share this write
-        _wanted.clear()  # before taking the lines, so a line queued after is never stranded
-        try:
-            # Only the lines queued so far: later ones wait for the next round and its shared write.
-            for _ in range(0, len(_queue), CHUNK_LINES):
-                _write_chunk(CHUNK_LINES)
-                time.sleep(CHUNK_PAUSE)
-        except Exception:  # a closed or broken stream must not end the thread
-            logging.getLogger(__name__).exception("cannot write the access log")
-
-
-def _after_fork_in_child() -> None:
-    # The writer thread stayed in the parent; lines queued there are the parent's to write.
-    global _writer_lock
-    _writer_lock = threading.Lock()
-    _writer.clear()
-    _queue.clear()
-    _wanted.clear()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
+_writer = _PacedWriter("access-log-writer", FLUSH_INTERVAL, _write_paced)
+_queue, _wanted = _writer.queue, _writer.wanted  # short names for the hot path
 atexit.register(flush)  # runs before logging's own shutdown (registered earlier), which flushes handlers
 
 
@@ -167,8 +186,7 @@ def _format(entry: _Entry) -> str:
     if _UNSAFE.search(f"{request} {referer} {agent}") is not None:
         request, referer, agent = _escape(request), _escape(referer), _escape(agent)
     return (
-        f'{addr} - {user or "-"} {_timestamp(when)} "{request}" {status} {size or "-"} '
-        f'"{referer}" "{agent}"'
+        f'{addr} - {user or "-"} {_timestamp(when)} "{request}" {status} {size or "-"} "{referer}" "{agent}"'
     )
 
 
@@ -218,11 +236,7 @@ class LineHandler(logging.StreamHandler):
 
     def __init__(self, stream=None, flush_interval: float = FLUSH_INTERVAL) -> None:
         super().__init__(stream)
-        self.flush_interval = flush_interval
-        self._lines: collections.deque[str] = collections.deque()
-        self._pending = False
-        self._wanted = threading.Event()
-        self._writer_pid = 0  # the process whose writer thread runs (threads do not survive fork)
+        self._writer = _PacedWriter("line-handler-writer", flush_interval, self.flush)
 
     def handle(self, record: logging.LogRecord) -> bool:
         """Filter and emit without the handler lock: appending to a deque needs none."""
@@ -232,13 +246,9 @@ class LineHandler(logging.StreamHandler):
         return True
 
     def emit(self, record: logging.LogRecord) -> None:
-        self._lines.append(record.getMessage())
-        if not self._pending:
-            self._pending = True
-            if self._writer_pid != os.getpid():
-                self._writer_pid = os.getpid()
-                threading.Thread(target=self._write_later, name="line-handler-writer", daemon=True).start()
-            self._wanted.set()
+        self._writer.queue.append(record.getMessage())
+        if not self._writer.wanted.is_set():
+            self._writer.wake()
 
     def write_text(self, text: str) -> None:
         """Write complete lines now, after any lines `emit` queued, and flush the stream."""
@@ -261,20 +271,9 @@ class LineHandler(logging.StreamHandler):
 
     def _write_queued(self) -> None:
         batch = []
-        popleft = self._lines.popleft
+        popleft = self._writer.queue.popleft
         with contextlib.suppress(IndexError):
             while True:
                 batch.append(popleft())
         if batch:
             self.stream.write("\n".join(batch) + "\n")
-
-    def _write_later(self) -> None:
-        while True:
-            self._wanted.wait()
-            self._wanted.clear()
-            time.sleep(self.flush_interval)  # deliberate: lines queued meanwhile share this write
-            self._pending = False  # before taking the lines, so a line queued after is never stranded
-            try:
-                self.flush()
-            except Exception:  # a closed or broken stream must not end the thread
-                logging.getLogger(__name__).exception("cannot write the access log")
