@@ -405,8 +405,10 @@ def test_access_log_line(serve, access_lines):
         (b"GET /v HTTP/2.0\r\nHost: x\r\n\r\n", '"GET /v HTTP/2.0" 505 '),
         (b"GET /" + b"a" * 9000, '"GET /' + "a" * 100),  # 414 before the line ends: what arrived of it
         (b"\x01\r\n\r\n", '"\\x01" 400 '),  # escaped like any client-chosen text
-        (b"POST /huge HTTP/1.1\r\nHost: x\r\nContent-Length: 9999999999\r\n\r\n",
-         '"POST /huge HTTP/1.1" 413 '),
+        (
+            b"POST /huge HTTP/1.1\r\nHost: x\r\nContent-Length: 9999999999\r\n\r\n",
+            '"POST /huge HTTP/1.1" 413 ',
+        ),
         (b"POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n", '"POST /big HTTP/1.1" 413 '),
     ],
 )
