@@ -1,0 +1,108 @@
+"""The server's Python work for one keep-alive request, in process: parse, environ, app, framing.
+
+Run: ``.venv/bin/python -m bench.hotpath`` (µs per request), or with ``--instructions`` (needs valgrind):
+instructions per request counted by callgrind, the difference between a run of 6,000 and one of 1,000
+requests over 5,000. Unlike wall-clock figures on a shared machine, that count repeats exactly, so it
+can judge a change of a few per cent.
+
+What it runs, per request: wrk's head appended to a connection's buffer, `HeadParser.maybe_read`, then
+`WSGIHandler` calling ``bench.apps:application`` (the hello-world the benchmark serves), whose response
+bytes go to a sink instead of a socket. So it leaves out the recv/send system calls, the worker loop and
+everything the kernel does, which `python -m bench` measures for real.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.apps import application
+from server.config import Config
+from server.http11 import HeadParser
+from server.wsgi import WSGIHandler
+
+__all__ = ["main", "serve_requests"]
+
+HEAD = b"GET / HTTP/1.1\r\nHost: 127.0.0.1:8899\r\n\r\n"  # what wrk sends
+RUNS = 7  # best of RUNS, in process CPU time
+
+
+class _Sink:
+    """The parts of `server.connection.Connection` a request reaches, with sends counted, not sent."""
+
+    def __init__(self, config: Config) -> None:
+        self.buf = bytearray()
+        self.parser = HeadParser(config)
+        self.peer_host, self.peer_port = "127.0.0.1", "50000"
+        self.environ: dict = {}
+        self.unread = False
+        self.sent = 0
+
+    def send(self, data: bytes, more: bool = False) -> None:
+        self.sent += len(data)
+
+
+def serve_requests(count: int) -> int:
+    """Serve `count` keep-alive requests through the parser and the WSGI handler; bytes "sent"."""
+    config = Config(access_log=False)
+    handler = WSGIHandler(application, config, "127.0.0.1", 8899)
+    conn = _Sink(config)
+    conn.environ = handler.connection_environ(conn)  # type: ignore[arg-type]  # duck-typed Connection
+    buf, parser = conn.buf, conn.parser
+    for _ in range(count):
+        buf += HEAD
+        head = parser.maybe_read(buf)
+        if head is None or not handler(conn, head):  # type: ignore[arg-type]
+            raise RuntimeError("the request was not served as a keep-alive request")
+    return conn.sent
+
+
+def _microseconds(count: int = 100_000) -> float:
+    best = min(_timed(count) for _ in range(RUNS))
+    return best / count * 1e6
+
+
+def _timed(count: int) -> float:
+    started = time.process_time()
+    serve_requests(count)
+    return time.process_time() - started
+
+
+def _instructions(small: int = 1_000, large: int = 6_000) -> float:
+    """Instructions per request: callgrind totals of two runs, differenced (start-up cancels out)."""
+    totals = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for count in (small, large):
+            out = Path(tmp) / f"callgrind.{count}"
+            run = subprocess.run(
+                ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable,
+                 "-m", "bench.hotpath", "--serve", str(count)],
+                capture_output=True, text=True, check=True,
+            )  # fmt: skip
+            match = re.search(r"Collected : (\d+)", run.stderr)
+            if match is None:
+                raise RuntimeError(f"no instruction count in valgrind's output:\n{run.stderr[-2000:]}")
+            totals.append(int(match.group(1)))
+    return (totals[1] - totals[0]) / (large - small)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m bench.hotpath", description=__doc__.splitlines()[0])
+    p.add_argument("--instructions", action="store_true", help="count instructions with valgrind's callgrind")
+    p.add_argument("--serve", type=int, metavar="N", help=argparse.SUPPRESS)  # the child callgrind runs
+    args = p.parse_args(argv)
+    if args.serve is not None:
+        serve_requests(args.serve)
+    elif args.instructions:
+        print(f"{_instructions():,.0f} instructions per request (callgrind; parse + environ + app + framing)")
+    else:
+        print(f"{_microseconds():.2f} µs per request (best of {RUNS}; parse + environ + app + framing)")
+
+
+if __name__ == "__main__":
+    main()
