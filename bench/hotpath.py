@@ -2,8 +2,8 @@
 
 Run: ``.venv/bin/python -m bench.hotpath`` (µs per request), or with ``--instructions`` (needs valgrind):
 instructions per request counted by callgrind, the difference between a run of 6,000 and one of 1,000
-requests over 5,000. Unlike wall-clock figures on a shared machine, that count repeats exactly, so it
-can judge a change of a few per cent.
+requests over 5,000, with a fixed PYTHONHASHSEED. Unlike wall-clock figures on a shared machine, that
+count repeats (to a few dozen instructions), so it can judge a change of one per cent.
 
 What it runs, per request: wrk's head appended to a connection's buffer, `HeadParser.maybe_read`, then
 `WSGIHandler` calling ``bench.apps:application`` (the hello-world the benchmark serves), whose response
@@ -14,6 +14,7 @@ everything the kernel does, which `python -m bench` measures for real.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import subprocess
 import sys
@@ -83,6 +84,7 @@ def _instructions(small: int = 1_000, large: int = 6_000) -> float:
                 ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable,
                  "-m", "bench.hotpath", "--serve", str(count)],
                 capture_output=True, text=True, check=True,
+                env={**os.environ, "PYTHONHASHSEED": "0"},  # the same string hashes (dict probing) each run
             )  # fmt: skip
             match = re.search(r"Collected : (\d+)", run.stderr)
             if match is None:

@@ -98,7 +98,8 @@ class HeadParser:
 
     def maybe_read(self, buf: bytearray) -> RequestHead | None:
         """Same contract as `maybe_read_head`."""
-        lead = _leading_empty_lines(buf, self.config) if buf and buf[0] == 13 else 0  # 13: CR
+        config = self.config
+        lead = _leading_empty_lines(buf, config) if buf and buf[0] == 13 else 0  # 13: CR
         # Back up three bytes: the CRLFCRLF may straddle the old and the new bytes.
         searched = self._searched
         end = buf.find(b"\r\n\r\n", searched - 3 if searched > lead + 3 else lead)
@@ -107,11 +108,8 @@ class HeadParser:
             return None
         if searched:  # the head came in pieces: forget what was checked of it
             self._reset()
-        return self._parse(buf, lead, end)
 
-    def _parse(self, buf: bytearray, lead: int, end: int) -> RequestHead:
-        """Parse the complete head buf[lead:end] (end is where its final CRLFCRLF starts) and consume it."""
-        config = self.config
+        # The head is buf[lead:end], its final CRLFCRLF at end: parse it, then consume it.
         lines = split_lines(buf[lead:end])
         if end - lead > self._small_head or len(lines) > config.max_header_count:
             _check_limits(lines, end - lead, config)
