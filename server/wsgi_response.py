@@ -32,7 +32,8 @@ __all__ = ["Response"]
 
 log = logging.getLogger(__name__)
 
-_NO_BODY_STATUS = frozenset((204, 304))
+# Statuses whose responses never have a body (RFC 9110 §6.4.1): 1xx, 204, 304. A status is 100-999.
+_NO_BODY_STATUS = frozenset((*range(100, 200), 204, 304))
 
 
 class Response:
@@ -157,7 +158,7 @@ class Response:
         # clear end, the client wants it (RFC 9112 §9.3), its body will have been read, and we are not
         # shutting down.
         keep_alive = head.keep_alive and not self.handler.draining
-        if code < 200 or code in _NO_BODY_STATUS:
+        if code in _NO_BODY_STATUS:
             no_body = True
         else:
             no_body = head.method == "HEAD"
