@@ -43,7 +43,9 @@ class RequestHead:
     path: str  # still percent-encoded; "/" for an absolute-form target without path; "*" for OPTIONS *
     query: str  # raw query without "?" ("" if none)
     version: str  # "HTTP/1.1" or "HTTP/1.0"
-    headers: list[tuple[str, str]]  # (name lower-cased, value with surrounding OWS stripped), in order
+    # (name lower-cased, value with surrounding OWS stripped), in order; with an absolute-form target,
+    # ("host", its authority) last instead of any Host field (RFC 9112 §3.2.2)
+    headers: list[tuple[str, str]]
     host: str | None  # absolute-form authority wins over the Host header (RFC 9112 §3.2.2)
     keep_alive: bool  # RFC 9112 §9.3
     expect_continue: bool  # "Expect: 100-continue" on HTTP/1.1
@@ -127,7 +129,11 @@ class HeadParser:
         else:
             path, query, authority = _parse_target(method, target)
             if authority is not None:
-                host = authority  # RFC 9112 §3.2.2: the absolute-form's authority replaces the Host field
+                # RFC 9112 §3.2.2: the absolute-form's authority replaces the Host field, also in the fields
+                # passed on (so a WSGI app's HTTP_HOST is the authority, at no cost to other requests).
+                host = authority
+                headers = [field for field in headers if field[0] != "host"]
+                headers.append(("host", authority))
         if _CONNECTION_FIELDS.isdisjoint(fields):  # no body, nothing said about the connection: a plain GET
             content_length, chunked, expect_continue = None, False, False
             keep_alive = version == "HTTP/1.1"  # RFC 9112 §9.3: 1.1 persists by default, 1.0 does not

@@ -168,7 +168,12 @@ def test_absolute_form_authority_wins_over_host():
     head, _ = parse(request("Host: other", line="GET http://example.com:81/p/q?x=1 HTTP/1.1"))
     assert (head.target, head.path, head.query) == ("http://example.com:81/p/q?x=1", "/p/q", "x=1")
     assert head.host == "example.com:81"
-    assert head.headers == [("host", "other")]
+    assert head.headers == [("host", "example.com:81")]  # the Host field is ignored (RFC 9112 §3.2.2)
+
+
+def test_absolute_form_without_host_field_gets_one_from_its_authority():
+    head, _ = parse(b"GET http://example.com/ HTTP/1.0\r\nAccept: */*\r\n\r\n")
+    assert head.headers == [("accept", "*/*"), ("host", "example.com")]
 
 
 @pytest.mark.parametrize(

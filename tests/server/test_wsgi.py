@@ -53,6 +53,22 @@ def test_required_environ_keys(serve):
     assert info["body"] == "abc"
 
 
+@pytest.mark.parametrize(
+    ("request_line", "host_field", "expected_host"),
+    [
+        ("GET http://example.com:81/p/q?x=1 HTTP/1.1", "Host: other\r\n", "example.com:81"),
+        ("GET http://example.com/p/q?x=1 HTTP/1.0", "", "example.com"),  # 1.0: no Host needed
+        ("GET /p/q?x=1 HTTP/1.1", "Host: example.org\r\n", "example.org"),  # origin-form: the field
+    ],
+)
+def test_absolute_form_authority_is_the_http_host(serve, request_line, host_field, expected_host):
+    # RFC 9112 §3.2.2: with an absolute-form target, the server ignores Host and uses the authority.
+    raw = f"{request_line}\r\n{host_field}Connection: close\r\n\r\n".encode()
+    info = _environ(serve(apps.echo_environ), raw)
+    assert info["HTTP_HOST"] == expected_host
+    assert (info["PATH_INFO"], info["QUERY_STRING"]) == ("/p/q", "x=1")
+
+
 def test_header_names_with_underscores_are_dropped(serve):
     running = serve(apps.echo_environ)
     request = b"GET / HTTP/1.1\r\nHost: x\r\nX_Remote_User: admin\r\nConnection: close\r\n\r\n"
