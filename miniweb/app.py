@@ -1,6 +1,6 @@
 """The App: a WSGI callable that routes requests to handlers and turns results and errors into responses.
 
-One request, in order (``wsgi_app``):
+One request, in order (``wsgi_app``, which also records the app's mount point for ``url_for``):
   static files? -> StaticFiles, done
   Request(environ) -> route match (404/405 kept for later) -> before_request hooks (a Response
   short-circuits) -> routing error raised -> CSRF check (unsafe methods) -> handler -> Response
@@ -15,6 +15,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -24,7 +25,7 @@ from .csrf import UNSAFE_METHODS, CsrfProtect
 from .errors import HTTPError, InternalServerError, MethodNotAllowed
 from .request import Request
 from .response import Response, error_response, json_response
-from .routing import Route, Router
+from .routing import Route, Router, url_prefix
 from .static import StaticFiles
 from .templating import create_environment
 
@@ -35,6 +36,10 @@ request_logger = logging.getLogger("miniweb.request")
 
 F = TypeVar("F", bound=Callable[..., Any])
 ErrorKey = int | type[BaseException]
+
+# The app handling the current request and its SCRIPT_NAME, for url_for. A ContextVar, not a thread-local:
+# each thread (and each asyncio task or greenlet) sees its own; wsgi_app resets it when the request ends.
+_mount: ContextVar[tuple[App, str] | None] = ContextVar("miniweb.mount", default=None)
 
 
 class App:
@@ -139,11 +144,25 @@ class App:
     # --- helpers for handlers -----------------------------------------------------------------------------
 
     def url_for(self, name: str, *args: Any, **kwargs: Any) -> str:
-        """The URL of route ``name`` with its groups filled; extra keyword arguments form the query."""
-        return self.router.build(name, args, kwargs)
+        """The URL path of route ``name`` with its groups filled; extra keyword arguments form the query.
+
+        While this app handles a request, the path starts with the request's mount point (SCRIPT_NAME,
+        PEP 3333), so links and redirects stay inside the app when it is served under a prefix such as
+        ``/demo``; elsewhere (a script, a test, a body streamed after the handler returned) there is no
+        prefix. Raises ``BuildError``.
+        """
+        return self._mount_prefix() + self.router.build(name, args, kwargs)
 
     def static_url_for(self, filename: str) -> str:
-        return f"{self.static_url}/{quote(filename.lstrip('/'), safe='/')}"
+        """The URL path of a file under ``static_url``, mount point included as for ``url_for``."""
+        return f"{self._mount_prefix()}{self.static_url}/{quote(filename.lstrip('/'), safe='/')}"
+
+    def _mount_prefix(self) -> str:
+        """The percent-encoded SCRIPT_NAME of the request this app is handling, else ``""``."""
+        mount = _mount.get()
+        if mount is None or mount[0] is not self or not mount[1]:
+            return ""  # not in a request of this app (another app's URLs are not ours), or mounted at "/"
+        return url_prefix(mount[1])
 
     @property
     def jinja_env(self) -> jinja2.Environment:
@@ -186,14 +205,19 @@ class App:
         return self.wsgi_app(environ, start_response)
 
     def wsgi_app(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        """The request cycle; ``url_for`` takes the mount point from the SCRIPT_NAME that reaches it."""
         started = time.monotonic()
-        if self.static_files is not None and self.static_files.handles(environ):
-            try:
-                response = self.static_files.response_for(environ)
-            except HTTPError as error:
-                response = self._handle_exception(Request(environ), error)
-        else:
-            response = self._respond(Request(environ, self.max_body_bytes, self.max_form_fields))
+        token = _mount.set((self, environ.get("SCRIPT_NAME", "")))
+        try:
+            if self.static_files is not None and self.static_files.handles(environ):
+                try:
+                    response = self.static_files.response_for(environ)
+                except HTTPError as error:
+                    response = self._handle_exception(Request(environ), error)
+            else:
+                response = self._respond(Request(environ, self.max_body_bytes, self.max_form_fields))
+        finally:
+            _mount.reset(token)  # the next request on this thread starts without a mount point
         if request_logger.isEnabledFor(logging.INFO):
             raw_path = environ.get("PATH_INFO", "").encode("latin-1", "replace")
             path = raw_path.decode("utf-8", "backslashreplace")  # a log line shows bad bytes, never fails

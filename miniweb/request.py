@@ -78,6 +78,10 @@ class Request:
 
     @property
     def script_name(self) -> str:
+        """The app's mount point as the server passes it (PEP 3333: percent-decoded, bytes as latin-1).
+
+        ``url_for`` puts it, percent-encoded again, in front of the URLs it builds.
+        """
         return self.environ.get("SCRIPT_NAME", "")
 
     @property

@@ -24,7 +24,7 @@ from . import patterns
 from .errors import MethodNotAllowed, NotFound
 from .matching import Found, RouteIndex
 
-__all__ = ["Route", "Router", "BuildError"]
+__all__ = ["Route", "Router", "BuildError", "url_prefix"]
 
 _FLAGS = re.DOTALL
 _PLAIN_FLAGS = re.compile("", _FLAGS).flags  # what a pattern without inline global flags ends up with
@@ -34,6 +34,16 @@ _PATH_SAFE = "/:@!$&'()*+,;=-._~"
 
 class BuildError(ValueError):
     """``url_for`` could not build a URL: unknown name, wrong arguments, or a value the route rejects."""
+
+
+def url_prefix(script_name: str) -> str:
+    """The app's mount point (a WSGI ``SCRIPT_NAME``) as the percent-encoded start of a URL path.
+
+    PEP 3333 passes SCRIPT_NAME like PATH_INFO: percent-decoded (CGI, RFC 3875 §4.1.13), its bytes carried
+    as latin-1 text. So its bytes are percent-encoded again (``/d\xc3\xa9mo`` -> ``/d%C3%A9mo``, a literal
+    ``%`` -> ``%25``); a trailing "/" is dropped, as the built path brings its own.
+    """
+    return quote(script_name.encode("latin-1").rstrip(b"/"), safe=_PATH_SAFE)
 
 
 # --- routes --------------------------------------------------------------------------------------------
