@@ -157,7 +157,7 @@ def register(app: App, database: Database, static_dir: Path) -> None:
 
     favicon = static_dir / "favicon.ico"
 
-    @app.route("/favicon.ico", name="favicon")
+    @app.route(r"/favicon\.ico", name="favicon")
     def favicon_ico(request: Request) -> Response:
         return send_file(str(favicon), request, mimetype="image/x-icon")
 

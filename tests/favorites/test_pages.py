@@ -281,6 +281,7 @@ def test_healthz(web) -> None:
 def test_favicon_and_stylesheet(web) -> None:
     icon = web.get("/favicon.ico")
     assert icon.content_type == "image/x-icon" and icon.body[:4] == b"\x00\x00\x01\x00"
+    web.get("/faviconXico", status=404)  # the route's "." is literal
     css = web.get("/static/style.css")
     assert css.content_type == "text/css" and b"max-width" in css.body
 
