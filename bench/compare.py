@@ -164,8 +164,10 @@ def _ratios(rounds: dict[str, dict[str, list[WrkResult | str]]], opts: Options) 
         errors = sum(a.errors for a, _ in pairs)
         ok = ratio >= target and errors == 0
         note = f"{ratio:.2f}x"
-        if len(ratios) > 1:
-            note += f" (rounds: {', '.join(f'{r:.2f}' for r in ratios)})"
+        if opts.repeat > 1:
+            shown = ", ".join(f"{r:.2f}" for r in ratios)
+            missing = opts.repeat - len(ratios)
+            note += f" (rounds: {shown}" + (f"; {missing} left out, a server failed" if missing else "") + ")"
         if sc == "keepalive":  # the issue also asks for a p99 no worse than waitress's
             ours_p99 = statistics.median(a.p99_ms for a, _ in pairs)
             base_p99 = statistics.median(b.p99_ms for _, b in pairs)
