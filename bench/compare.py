@@ -89,9 +89,16 @@ def compare(opts: Options) -> str:
         n: {sc: [] for sc in opts.scenarios} for n in opts.only
     }
     once = replace(opts, repeat=1)
+    not_started: dict[str, str] = {}  # a server that failed to start is not tried again
     for number in range(1, opts.repeat + 1):
         for name in opts.only:
-            _one_round(name, rounds[name], once, f"round {number}/{opts.repeat}")
+            error = not_started.get(name) or _one_round(
+                name, rounds[name], once, f"round {number}/{opts.repeat}"
+            )
+            if error:
+                not_started[name] = error
+                for runs in rounds[name].values():  # one entry per round, so rounds line up across servers
+                    runs.append(error)
     found = {n: {sc: _median(runs) for sc, runs in by.items()} for n, by in rounds.items()}
     opts.results["compare"] = {
         n: {sc: (r if isinstance(r, str) else r.as_dict()) for sc, r in by.items()} for n, by in found.items()
@@ -111,15 +118,11 @@ def compare(opts: Options) -> str:
     return "\n\n".join(o for o in out if o)
 
 
-def _one_round(name: str, results: dict[str, list[WrkResult | str]], opts: Options, label: str) -> None:
-    """Start one server, measure it once in each scenario, stop it; append to `results`."""
-    failed = [
-        r for runs in results.values() for r in runs if isinstance(r, str) and r.startswith("did not start")
-    ]
-    if failed:  # it failed to start in an earlier round: once is enough (one entry per round all the same)
-        for runs in results.values():
-            runs.append(failed[0])
-        return
+def _one_round(name: str, results: dict[str, list[WrkResult | str]], opts: Options, label: str) -> str | None:
+    """Start one server, measure it once in each scenario, stop it; append to `results`.
+
+    Returns why the server did not start, or None.
+    """
     launch = Launch(opts.python, HOST, free_port(HOST), opts.threads)
     try:
         with serve(PEERS[name], launch, cpu=0) as server:
@@ -132,8 +135,8 @@ def _one_round(name: str, results: dict[str, list[WrkResult | str]], opts: Optio
                     log.error("%s %s: %s", name, sc, exc)
     except RuntimeError as exc:  # did not start
         log.error("%s: %s", name, exc)
-        for runs in results.values():
-            runs.append(f"did not start: {str(exc).splitlines()[0]}")
+        return f"did not start: {str(exc).splitlines()[0]}"
+    return None
 
 
 def _median(runs: list[WrkResult | str]) -> WrkResult | str | None:
