@@ -119,6 +119,7 @@ class App:
         csrf: bool = True,
     ) -> Route:
         route = Route(pattern, frozenset(m.upper() for m in methods), handler, name or handler.__name__, csrf)
+        self._check_csrf_key(route)
         self.router.add(route)
         return route
 

@@ -118,6 +118,7 @@ class CsrfProtect:
     def verify(self, request: Request) -> None:
         """Raise ``Forbidden`` unless the request comes from our own origin (as far as the browser
         says) and carries a valid, unexpired token for its cookie."""
+        self.check_origin(request)
         token = request.headers.get(self.header_name)
         if token is None and request.is_form:
             token = request.form.get(self.field_name)
