@@ -14,7 +14,9 @@ Data flow of one request::
 
 Modules: ``app`` (the cycle above), ``routing`` + ``patterns`` (regex routes, url_for), ``request`` +
 ``multipart`` (parsing input), ``response`` (output, files), ``errors``, ``datastructures``, ``static``,
-``templating``, ``csrf``, ``logs``. miniweb imports nothing from ``server/`` and runs under any WSGI server.
+``templating``, ``csrf``, ``logs``, ``messages`` (the framework's replaceable texts), ``error_pages``
+(default error responses, JSON or HTML by ``Accept``). miniweb imports nothing from ``server/`` and
+runs under any WSGI server.
 """
 
 from .app import App
@@ -30,8 +32,10 @@ from .errors import (
     ServiceUnavailable,
     Unauthorized,
     UnsupportedMediaType,
+    abort,
 )
 from .logs import configure_logging
+from .messages import Messages
 from .request import Request
 from .response import Response, json_response, redirect, send_file
 from .routing import BuildError
@@ -60,4 +64,6 @@ __all__ = [
     "Headers",
     "FileStorage",
     "BuildError",
+    "abort",
+    "Messages",
 ]

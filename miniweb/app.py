@@ -14,7 +14,7 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -22,9 +22,11 @@ from urllib.parse import quote
 import jinja2
 
 from .csrf import UNSAFE_METHODS, CsrfProtect
+from .error_pages import render_error
 from .errors import HTTPError, InternalServerError, MethodNotAllowed
+from .messages import Messages
 from .request import Request
-from .response import Response, error_response, json_response
+from .response import Response, json_response
 from .routing import Route, Router, url_prefix
 from .static import StaticFiles
 from .templating import create_environment
@@ -60,6 +62,7 @@ class App:
         root_path: str | None = None,
         max_form_fields: int = 1000,
         csrf_max_age: int = 24 * 3600,
+        messages: Mapping[str, str] | None = None,
     ) -> None:
         if root_path is None:
             caller = sys._getframe(1).f_globals.get("__file__")
@@ -75,6 +78,8 @@ class App:
         self.max_form_fields = max_form_fields  # bounds the work a form or query string can cause
         self.csrf_max_age = csrf_max_age
         self.debug = debug
+        # The framework's texts (error pages, CSRF, form errors) in the app's words: see messages.py.
+        self.messages = Messages(messages)
         self.router = Router()
         self._error_handlers: dict[ErrorKey, Callable[..., Any]] = {}
         self._before: list[Callable[[Request], Any]] = []
@@ -320,7 +325,7 @@ class App:
                 response = self.make_response(handler(request, exc))
             except Exception:
                 logger.exception("errorhandler %r failed", handler)
-                return error_response(InternalServerError())
+                return render_error(InternalServerError(), request.environ.get("HTTP_ACCEPT"), self.messages)
             if response.status_code == 200:
                 response.status_code = error.code
             for name, value in error.headers:
@@ -329,4 +334,4 @@ class App:
         detail = None
         if self.debug and not isinstance(exc, HTTPError):
             detail = "".join(traceback.format_exception(exc))
-        return error_response(error, detail)
+        return render_error(error, request.environ.get("HTTP_ACCEPT"), self.messages, detail)

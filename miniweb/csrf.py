@@ -20,6 +20,7 @@ import time
 from typing import TYPE_CHECKING
 
 from .errors import Forbidden
+from .messages import message
 
 if TYPE_CHECKING:
     from .request import Request
@@ -72,16 +73,16 @@ class CsrfProtect:
         if token is None and request.is_form:
             token = request.form.get(self.field_name)
         if not token:
-            raise Forbidden("The form is missing its CSRF token; reload the page and try again.")
+            raise Forbidden(message("csrf.missing"))
         nonce = request.cookies.get(self.cookie_name, "")
         stamp, _, signature = token.partition(".")
         if not (_NONCE.match(nonce) and _STAMP.match(stamp)):
-            raise Forbidden("The CSRF token is invalid; reload the page and try again.")
+            raise Forbidden(message("csrf.invalid"))
         expected = self._sign(nonce, int(stamp))
         if not hmac.compare_digest(expected.encode("ascii"), signature.encode("ascii", "replace")):
-            raise Forbidden("The CSRF token is invalid; reload the page and try again.")
+            raise Forbidden(message("csrf.invalid"))
         if not 0 <= time.time() - int(stamp) <= self.max_age:
-            raise Forbidden("The CSRF token has expired; reload the page and try again.")
+            raise Forbidden(message("csrf.expired"))
 
     def set_cookie(self, request: Request, response: Response) -> None:
         """Give the browser its nonce if this request created one."""
