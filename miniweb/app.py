@@ -14,7 +14,7 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -22,10 +22,12 @@ from urllib.parse import quote
 import jinja2
 
 from .csrf import UNSAFE_METHODS, CsrfProtect
+from .error_pages import render_error
 from .errors import HTTPError, InternalServerError, MethodNotAllowed
 from .flash import template_get_flashed_messages
+from .messages import Messages
 from .request import Request
-from .response import Response, encode_chunks, error_response, json_default, json_response
+from .response import Response, encode_chunks, json_default, json_response
 from .routing import Route, Router, url_prefix
 from .security import SecurityHeaders
 from .sessions import SessionConfig, SessionSigner
@@ -67,6 +69,7 @@ class App:
         session: SessionConfig | None = None,
         csrf_trusted_origins: Sequence[str] = (),
         security_headers: SecurityHeaders | None = SecurityHeaders(),  # noqa: B008 - frozen, shared
+        messages: Mapping[str, str] | None = None,
     ) -> None:
         if root_path is None:
             caller = sys._getframe(1).f_globals.get("__file__")
@@ -91,6 +94,8 @@ class App:
         self.debug = debug
         #: Turns values JSON cannot hold into ones it can, for dicts/lists returned by handlers.
         self.json_default = json_default
+        # The framework's texts (error pages, CSRF, form errors) in the app's words: see messages.py.
+        self.messages = Messages(messages)
         self.router = Router()
         self._error_handlers: dict[ErrorKey, Callable[..., Any]] = {}
         self._before: list[Callable[[Request], Any]] = []
@@ -375,7 +380,7 @@ class App:
                 response = self.make_response(handler(request, exc))
             except Exception:
                 logger.exception("errorhandler %r failed", handler)
-                return error_response(InternalServerError())
+                return render_error(InternalServerError(), request.environ.get("HTTP_ACCEPT"), self.messages)
             if response.status_code == 200:
                 response.status_code = error.code
             for name, value in error.headers:
@@ -384,4 +389,4 @@ class App:
         detail = None
         if self.debug and not isinstance(exc, HTTPError):
             detail = "".join(traceback.format_exception(exc))
-        return error_response(error, detail)
+        return render_error(error, request.environ.get("HTTP_ACCEPT"), self.messages, detail)
