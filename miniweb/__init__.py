@@ -20,6 +20,7 @@ runs under any WSGI server.
 """
 
 from .app import App
+from .blueprints import Blueprint
 from .datastructures import FileStorage, Headers, MultiDict
 from .errors import (
     BadRequest,
@@ -66,4 +67,5 @@ __all__ = [
     "BuildError",
     "abort",
     "Messages",
+    "Blueprint",
 ]
