@@ -199,6 +199,9 @@ class Router:
         self._by_name: dict[str, list[Route]] = {}
         self._static: dict[str, dict[str, Route]] = {}
         self._indexes: dict[str, RouteIndex] = {}
+        # Routes a missing trailing slash can redirect to: plain paths and patterns ending in a literal "/".
+        self._slashed_static: frozenset[str] = frozenset()
+        self._slashed_index: RouteIndex | None = None
         self._dirty = False
         self._lock = threading.Lock()  # add() and _compile(); see the module docstring
 
@@ -237,6 +240,9 @@ class Router:
                     for method in route.methods:
                         by_method.setdefault(method, []).append(route)
             self._indexes = {method: RouteIndex(routes) for method, routes in by_method.items()}
+            self._slashed_static = frozenset(path for path in self._static if path.endswith("/"))
+            slashed = [r for r in self._routes if r.static_path is None and r._suffix.endswith("/")]
+            self._slashed_index = RouteIndex(slashed) if slashed else None
             self._dirty = False
 
     def _match_method(self, method: str, path: str) -> Found | None:
@@ -265,9 +271,21 @@ class Router:
         allowed = self._allowed(path, skip={method, "GET"} if method == "HEAD" else {method})
         if allowed:
             raise MethodNotAllowed(allowed)
-        if not path.endswith("/") and self._allowed(path + "/", skip=set()):
-            raise RequestRedirect(path + "/")  # werkzeug's strict slashes: "/todos" for "/todos/"
+        if self._slashed_static or self._slashed_index is not None:
+            self._redirect_to_slash(path)
         raise NotFound()
+
+    def _redirect_to_slash(self, path: str) -> None:
+        """Raise ``RequestRedirect`` if ``path + "/"`` is a route's (werkzeug's strict slashes: "/todos"
+        for a route "/todos/"). Only routes ending in a literal "/" are asked, so apps without any pay
+        nothing on a 404; a pattern such as ``/(.*)`` matches "/todos" itself and never gets here."""
+        if path.endswith("/"):
+            return
+        slashed = path + "/"
+        if slashed in self._slashed_static or (
+            self._slashed_index is not None and self._slashed_index.match(slashed) is not None
+        ):
+            raise RequestRedirect(slashed)
 
     def _allowed(self, path: str, skip: set[str]) -> set[str]:
         methods = {m for m in self._indexes if m not in skip and self._match_method(m, path) is not None}
