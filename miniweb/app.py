@@ -370,7 +370,8 @@ class App:
     def _slash_redirect(self, request: Request, path: str) -> Response:
         """308 to ``path`` (the request's path plus "/"), mount point and query string kept."""
         location = url_prefix(request.environ.get("SCRIPT_NAME", "")) + path_url(path)
-        query = request.environ.get("QUERY_STRING", "")
+        # QUERY_STRING is raw bytes carried as latin-1 (PEP 3333): re-encode those bytes, never as UTF-8.
+        query = quote(request.environ.get("QUERY_STRING", "").encode("latin-1"), safe="&=+%;/?:@!$'()*,~")
         return redirect(f"{location}?{query}" if query else location, 308)
 
     def make_response(self, result: Any) -> Response:

@@ -281,7 +281,7 @@ def test_url_for_external_outside_a_request_is_an_error():
 # --- trailing slash ---------------------------------------------------------------------------------------
 
 
-def test_missing_trailing_slash_redirects_with_308_keeping_query():
+def test_missing_trailing_slash_redirects_with_308_keeping_query(wsgi_call):
     app = _app()
     app.route("/todos/", methods=["GET", "POST"], name="todos", csrf=False)(lambda request: "list")
     app.route(r"/areas/(\d+)/", name="area")(lambda request, n: n)
@@ -293,6 +293,8 @@ def test_missing_trailing_slash_redirects_with_308_keeping_query():
     assert client.get("/areas/5", status=308).headers["Location"].endswith("/areas/5/")
     mounted = client.get("/todos", extra_environ={"SCRIPT_NAME": "/demo"}, status=308)
     assert mounted.headers["Location"].endswith("/demo/todos/")
+    status, headers, _ = wsgi_call(app, "/todos", query="q=%E5%8C%97&x=\xe5")  # a raw byte 0xE5
+    assert status.startswith("308") and dict(headers)["Location"] == "/todos/?q=%E5%8C%97&x=%E5"
     client.get("/exact/", status=404)  # no redirect the other way
     client.get("/nothing", status=404)
 
