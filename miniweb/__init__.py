@@ -20,6 +20,7 @@ or HTML by ``Accept``). miniweb imports nothing from ``server/`` and runs under 
 """
 
 from .app import App
+from .blueprints import Blueprint
 from .datastructures import FileStorage, Headers, MultiDict
 from .errors import (
     BadRequest,
@@ -76,4 +77,5 @@ __all__ = [
     "get_flashed_messages",
     "abort",
     "Messages",
+    "Blueprint",
 ]
