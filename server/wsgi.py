@@ -112,7 +112,10 @@ class WSGIHandler:
             if not key:
                 continue
             if key in environ:  # RFC 9110 §5.3: repeated fields combine with commas (cookies with "; ")
-                value = environ[key] + ("; " if key == "HTTP_COOKIE" else ", ") + value
+                if key == "CONTENT_LENGTH":  # identical repeats ("5, 5", RFC 9110 §8.6): the parsed length
+                    value = str(head.content_length)
+                else:
+                    value = environ[key] + ("; " if key == "HTTP_COOKIE" else ", ") + value
             environ[key] = value
         if self._trusted and conn.peer_host in self._trusted:
             self._apply_forwarded(environ)
