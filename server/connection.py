@@ -66,6 +66,7 @@ class Connection:
         "peer_host",
         "peer_port",
         "environ",
+        "trusted_peer",
         "requests",
         "head_started",
         "unread",
@@ -82,6 +83,7 @@ class Connection:
         self.parser = HeadParser(config)  # remembers how far an unfinished head was already searched
         self.peer_host, self.peer_port = _host_port(address)
         self.environ: dict = {}  # the per-connection base environ, filled in by the WSGI handler
+        self.trusted_peer = False  # a trusted proxy (server.proxy), decided with the environ
         self.requests = 0  # requests answered so far; 0 means "not a keep-alive connection yet"
         self.head_started = 0.0  # monotonic time the first byte of an unfinished request head arrived
         self.unread = False  # the client may still be sending bytes we will never read (lingering close)

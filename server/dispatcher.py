@@ -30,6 +30,7 @@ import time
 from server import accesslog
 from server.config import Config
 from server.connection import Connection
+from server.listener import Listener
 from server.responses import body_length, error_response
 from server.worker import worker_loop
 from server.wsgi import WSGIHandler
@@ -38,15 +39,16 @@ __all__ = ["Dispatcher"]
 
 log = logging.getLogger(__name__)
 
-_ACCEPT = "accept"  # selector key data for a listening socket
-_WAKE = "wake"  # ... for the wake-up socketpair; parked connections carry their Connection
+# Selector key data: a listening socket carries its Listener, the wake-up socketpair _WAKE, a parked
+# connection its Connection.
+_WAKE = "wake"
 _OUT_OF_RESOURCES = frozenset((errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM))
 
 
 class Dispatcher:
     """Accepts connections, parks idle ones in epoll, expires deadlines, and runs the worker pool."""
 
-    def __init__(self, listeners: list[socket.socket], handler: WSGIHandler, config: Config,
+    def __init__(self, listeners: list[Listener], handler: WSGIHandler, config: Config,
                  max_connections: int) -> None:  # fmt: skip
         self.handler = handler
         self.config = config
@@ -141,8 +143,8 @@ class Dispatcher:
     def run(self) -> None:
         """Serve until shutdown() and the drain that follows are complete."""
         for listener in self._listeners:
-            listener.setblocking(False)
-            self._selector.register(listener, selectors.EVENT_READ, _ACCEPT)
+            listener.sock.setblocking(False)
+            self._selector.register(listener.sock, selectors.EVENT_READ, listener)
         self._selector.register(self._wake_r, selectors.EVENT_READ, _WAKE)
         for number in range(self.config.threads):
             thread = threading.Thread(target=worker_loop, args=(self,), name=f"server-worker-{number}",
@@ -159,8 +161,8 @@ class Dispatcher:
     def _tick(self) -> None:
         for key, _ in self._selector.select(self._timeout()):
             data = key.data
-            if data is _ACCEPT:
-                self._accept(key.fileobj)
+            if data.__class__ is Listener:
+                self._accept(data)
             elif data is _WAKE:
                 self._take_returns()
             elif data.closing:  # lingering close: drop the bytes, close at EOF
@@ -190,10 +192,11 @@ class Dispatcher:
             wake_at.append(self._drain_deadline)
         return max(0.0, min(wake_at) - time.monotonic()) if wake_at else None
 
-    def _accept(self, listener: socket.socket) -> None:
+    def _accept(self, listener: Listener) -> None:
+        accept = listener.sock.accept
         while self._open < self._max:
             try:
-                sock, address = listener.accept()
+                sock, address = accept()
             except BlockingIOError:
                 return
             except OSError as exc:
@@ -208,7 +211,7 @@ class Dispatcher:
             except OSError:  # reset before we could even set it up
                 sock.close()
                 continue
-            conn.environ = self.handler.connection_environ(conn)
+            conn.environ = self.handler.connection_environ(conn, listener)
             with self._lock:
                 self._open += 1
             self._work.put(conn)
@@ -218,7 +221,7 @@ class Dispatcher:
     def _pause(self, resume_at: float | None) -> None:
         if not self._paused:
             for listener in self._listeners:
-                self._selector.unregister(listener)
+                self._selector.unregister(listener.sock)
         self._paused = True
         self._resume_at = resume_at
 
@@ -228,7 +231,7 @@ class Dispatcher:
         if self._open >= self._max:
             return
         for listener in self._listeners:
-            self._selector.register(listener, selectors.EVENT_READ, _ACCEPT)
+            self._selector.register(listener.sock, selectors.EVENT_READ, listener)
         self._paused = False
         self._resume_at = None
 
@@ -298,7 +301,7 @@ class Dispatcher:
             if not self._paused:
                 self._accept(listener)
             if not self._paused:
-                self._selector.unregister(listener)
+                self._selector.unregister(listener.sock)
             listener.close()
         for conn in self._parked():
             self._unpark(conn)

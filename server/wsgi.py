@@ -17,6 +17,8 @@ from server.accesslog import log_access, log_refused
 from server.config import Config
 from server.connection import ClientDisconnected, Connection
 from server.http11 import ProtocolError, RequestHead, body_reader
+from server.listener import Listener
+from server.proxy import apply_forwarded, parse_trusted_proxies
 from server.responses import body_length, error_response, http_date
 from server.wsgi_input import EMPTY_INPUT, ErrorStream, FileWrapper, Input
 from server.wsgi_response import Response
@@ -54,7 +56,8 @@ class WSGIHandler:
         # second. One tuple, so a worker thread never sees a second paired with another second's text.
         self.default_lines = (0.0, "")
         self.access_log = config.access_log
-        self._trusted = frozenset(config.trusted_proxies)
+        self._listener_bases: dict[Listener, dict] = {}  # main thread only (connection_environ)
+        self._trusted = parse_trusted_proxies(config.trusted_proxies)  # ValueError for a bad entry
         self._base = {
             "wsgi.version": (1, 0),
             "wsgi.url_scheme": config.url_scheme,
@@ -71,6 +74,17 @@ class WSGIHandler:
             "SERVER_SOFTWARE": config.server_header,
         }
 
+    def _listener_base(self, listener: Listener) -> dict:
+        """The base environ of connections through `listener`: its scheme, SERVER_NAME and SERVER_PORT."""
+        base = self._base.copy()
+        base["wsgi.url_scheme"] = listener.scheme
+        if listener.server_name:
+            base["SERVER_NAME"] = listener.server_name
+        if listener.server_port:
+            base["SERVER_PORT"] = listener.server_port
+        self._listener_bases[listener] = base
+        return base
+
     def refresh_default_lines(self) -> str:
         """Format the Date and Server lines for the current second (see `default_lines`)."""
         now = time.time()
@@ -78,11 +92,15 @@ class WSGIHandler:
         self.default_lines = (float(int(now) + 1), text)  # until the next whole second
         return text
 
-    def connection_environ(self, conn: Connection) -> dict:
+    def connection_environ(self, conn: Connection, listener: Listener | None = None) -> dict:
         """The part of every environ that is the same for all requests on a connection."""
-        environ = self._base.copy()
+        base = self._base if listener is None else self._listener_bases.get(listener)
+        if base is None:
+            base = self._listener_base(listener)  # type: ignore[arg-type]  # None was handled above
+        environ = base.copy()
         environ["REMOTE_ADDR"] = conn.peer_host
         environ["REMOTE_PORT"] = conn.peer_port
+        conn.trusted_peer = conn.peer_host in self._trusted  # once per connection, not per request
         return environ
 
     def __call__(self, conn: Connection, head: RequestHead) -> bool:
@@ -117,8 +135,8 @@ class WSGIHandler:
                 else:
                     value = environ[key] + ("; " if key == "HTTP_COOKIE" else ", ") + value
             environ[key] = value
-        if self._trusted and conn.peer_host in self._trusted:
-            self._apply_forwarded(environ)
+        if conn.trusted_peer:
+            apply_forwarded(environ, self._trusted)
         if reader is not None:  # else the base environ's EMPTY_INPUT
             environ["wsgi.input"] = Input(conn, reader, head, self.config)
 
@@ -141,15 +159,3 @@ class WSGIHandler:
             conn.unread = True
             return False
         return response.keep_alive
-
-    def _apply_forwarded(self, environ: dict) -> None:
-        """X-Forwarded-For/-Proto from a trusted proxy: the client is the rightmost untrusted address."""
-        forwarded = environ.get("HTTP_X_FORWARDED_FOR")
-        if forwarded:
-            for address in reversed([part.strip() for part in forwarded.split(",")]):
-                if address and address not in self._trusted:
-                    environ["REMOTE_ADDR"] = address
-                    break
-        proto = environ.get("HTTP_X_FORWARDED_PROTO", "").strip().lower()
-        if proto in ("http", "https"):
-            environ["wsgi.url_scheme"] = proto
