@@ -32,6 +32,7 @@ from server.config import Config
 from server.connection import Connection
 from server.listener import Listener
 from server.responses import body_length, error_response
+from server.tls import Handshake, TLSConnection
 from server.worker import worker_loop
 from server.wsgi import WSGIHandler
 
@@ -165,6 +166,8 @@ class Dispatcher:
                 self._accept(data)
             elif data is _WAKE:
                 self._take_returns()
+            elif data.__class__ is Handshake:
+                self._handshake(data, False)
             elif data.closing:  # lingering close: drop the bytes, close at EOF
                 if not data.discard():
                     self._unpark(data)
@@ -206,6 +209,9 @@ class Dispatcher:
                     self._pause(time.monotonic() + delay)
                     return
                 continue  # ECONNABORTED and friends: that client is already gone
+            if listener.tls is not None:
+                self._start_handshake(sock, address, listener)
+                continue
             try:
                 conn = Connection(sock, address, self.config, self._rcvtimeo, self._sndtimeo)
             except OSError:  # reset before we could even set it up
@@ -217,6 +223,49 @@ class Dispatcher:
             self._work.put(conn)
         log.warning("%d connections open (max_connections); not accepting until one closes", self._open)
         self._pause(None)
+
+    def _start_handshake(self, sock: socket.socket, address: tuple, listener: Listener) -> None:
+        """Wrap a new connection in TLS; its handshake runs here, step by step as the selector says."""
+        try:
+            sock.setblocking(False)
+            tls = listener.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)  # type: ignore[union-attr]
+        except OSError:
+            sock.close()
+            return
+        with self._lock:
+            self._open += 1
+        handshake = Handshake(tls, address, listener)
+        if self._handshake(handshake, True):
+            return
+        # header_timeout from the accept: a client that stalls its handshake is dropped like a slowloris
+        deadline = time.monotonic() + self.config.header_timeout
+        heapq.heappush(self._deadlines, (deadline, next(self._seq), handshake.park_gen, handshake))
+
+    def _handshake(self, handshake: Handshake, first: bool) -> bool:
+        """One non-blocking handshake step; True once it has ended (done: to a worker; failed: closed)."""
+        done = handshake.step()
+        if done is None:
+            if first:
+                self._selector.register(handshake.sock, handshake.events, handshake)
+            else:
+                self._selector.modify(handshake.sock, handshake.events, handshake)
+            return False
+        if not first:
+            self._unpark(handshake)  # type: ignore[arg-type]  # duck-typed: sock and park_gen
+        if done:
+            try:
+                conn = TLSConnection(handshake.sock, handshake.address, self.config, self._rcvtimeo,
+                                     self._sndtimeo)  # fmt: skip
+            except OSError:
+                done = False
+            else:
+                conn.environ = self.handler.connection_environ(conn, handshake.listener)  # type: ignore[arg-type]
+                self._work.put(conn)
+                return True
+        log.debug("TLS handshake with %s failed", handshake.address)
+        handshake.close()
+        self._closed()
+        return True
 
     def _pause(self, resume_at: float | None) -> None:
         if not self._paused:
@@ -326,7 +375,8 @@ class Dispatcher:
         return False
 
     def _parked(self) -> list[Connection]:
-        return [key.data for key in self._selector.get_map().values() if isinstance(key.data, Connection)]
+        return [key.data for key in self._selector.get_map().values()
+                if isinstance(key.data, (Connection, Handshake))]  # fmt: skip
 
     def _close_all(self) -> None:
         """Close what is left: parked connections, hand-backs not yet taken, connections never served."""
