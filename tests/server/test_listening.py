@@ -257,3 +257,10 @@ def test_unix_socket_peers_are_trusted_proxies(in_thread, tmp_path):
                                b"X-Forwarded-Proto: https\r\nConnection: close\r\n\r\n")  # fmt: skip
     info = _body_json(raw)
     assert (info["REMOTE_ADDR"], info["wsgi.url_scheme"]) == ("203.0.113.5", "https")
+
+
+def test_help_documents_the_listening_options():
+    result = run_cli("--help")
+    for option in ("--bind", "--unix-socket-mode", "--certfile", "--keyfile", "--ca-certs", "--cert-reqs",
+                   "--trusted-proxy"):  # fmt: skip
+        assert option in result.stdout
