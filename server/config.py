@@ -74,6 +74,9 @@ class Config:
     ca_certs: str | None = None  # CAs for client certificates
     cert_reqs: str = "none"  # client certificates: "none", "optional" or "required" (needs ca_certs)
 
+    # --- request bodies received before a worker takes the request (server.body_spool) -----------------
+    body_buffer_bytes: int = 1024 * 1024  # per request in memory; beyond it, a temporary file
+
     def replace(self, **changes: object) -> Config:
         """A copy with some fields changed; unknown names raise TypeError (no silent typos)."""
         return dataclasses.replace(self, **changes)

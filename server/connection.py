@@ -67,6 +67,7 @@ class Connection:
         "peer_port",
         "environ",
         "trusted_peer",
+        "receiving",
         "requests",
         "head_started",
         "unread",
@@ -84,6 +85,7 @@ class Connection:
         self.peer_host, self.peer_port = _host_port(address)
         self.environ: dict = {}  # the per-connection base environ, filled in by the WSGI handler
         self.trusted_peer = False  # a trusted proxy (server.proxy), decided with the environ
+        self.receiving = None  # a BodySpool while the dispatcher receives a request body (server.body_spool)
         self.requests = 0  # requests answered so far; 0 means "not a keep-alive connection yet"
         self.head_started = 0.0  # monotonic time the first byte of an unfinished request head arrived
         self.unread = False  # the client may still be sending bytes we will never read (lingering close)

@@ -29,7 +29,8 @@ import time
 
 from server import accesslog
 from server.config import Config
-from server.connection import Connection
+from server.connection import ClientDisconnected, Connection
+from server.http11 import ProtocolError
 from server.listener import Listener
 from server.responses import body_length, error_response
 from server.tls import Handshake, TLSConnection
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 # Selector key data: a listening socket carries its Listener, the wake-up socketpair _WAKE, a parked
 # connection its Connection.
 _WAKE = "wake"
+_RECEIVE_STEPS = 16  # recv() calls per wake-up for one arriving body (16 x recv_size = 1 MiB at most)
 _OUT_OF_RESOURCES = frozenset((errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM))
 
 
@@ -173,6 +175,8 @@ class Dispatcher:
                     self._unpark(data)
                     data.close()
                     self._closed()
+            elif data.receiving is not None:  # a request body arriving: take it, no thread needed
+                self._receive(data)
             else:  # a parked connection spoke: a worker serves it
                 self._unpark(data)
                 self._work.put(data)
@@ -182,6 +186,45 @@ class Dispatcher:
             self._begin_drain(now)
         if self._paused and self._drain_deadline is None:
             self._maybe_resume(now)
+
+    def _receive(self, conn: Connection) -> None:
+        """Take what has arrived of a request body (never blocks); to a worker once it is complete."""
+        spool = conn.receiving
+        try:
+            for _ in range(_RECEIVE_STEPS):  # bounded: other connections wait for this thread
+                if not conn.fill(False):
+                    break
+                if spool.feed(conn.buf):
+                    self._unpark(conn)
+                    self._work.put(conn)
+                    return
+        except ClientDisconnected:
+            self._unpark(conn)
+            spool.close()
+            conn.close()
+            self._closed()
+            return
+        except ProtocolError as exc:  # a malformed chunked body, or one past max_body_bytes
+            self._unpark(conn)
+            spool.close()
+            self._refuse(conn, exc.status, str(exc))
+            return
+        # Still arriving: the body timeout is a limit on silence, so it restarts with every read.
+        conn.park_gen += 1
+        deadline = time.monotonic() + self.config.body_timeout
+        heapq.heappush(self._deadlines, (deadline, next(self._seq), conn.park_gen, conn))
+
+    def _refuse(self, conn: Connection, status: int, message: str) -> None:
+        """Answer a request whose body the dispatcher was receiving with an error, then close."""
+        head = conn.receiving.head
+        conn.receiving = None
+        response = error_response(status, message, self.config.server_header)
+        if self.handler.access_log:
+            line = f"{head.method} {head.target} {head.version}"
+            accesslog.log_refused(conn.peer_host, line, status, body_length(response))
+        conn.send_now(response)
+        conn.close()
+        self._closed()
 
     def _unpark(self, conn: Connection) -> None:
         self._selector.unregister(conn.sock)
@@ -307,6 +350,8 @@ class Dispatcher:
         config = self.config
         if conn.closing:
             deadline = now + config.lingering_close_timeout
+        elif conn.receiving is not None:  # a request body on its way
+            deadline = now + config.body_timeout
         elif conn.buf:  # half a head: the clock started at its first byte
             deadline = conn.head_started + config.header_timeout
         elif conn.requests == 0:  # connected but silent so far
@@ -328,6 +373,12 @@ class Dispatcher:
             if generation != conn.park_gen:
                 continue  # it was unparked since; this entry is stale
             self._unpark(conn)
+            if conn.__class__ is not Handshake and conn.receiving is not None:
+                log.info("request body timeout from %s: answering 408", conn.peer_host)
+                conn.receiving.close()
+                message = f"no request body bytes for {self.config.body_timeout:g} seconds"
+                self._refuse(conn, 408, message)
+                continue
             if conn.buf and not conn.closing:
                 log.info("request header timeout from %s: answering 408", conn.peer_host)
                 message = f"the request head did not arrive within {self.config.header_timeout:g} seconds"
@@ -355,7 +406,11 @@ class Dispatcher:
         for conn in self._parked():
             self._unpark(conn)
             # A request that arrived just now was accepted: serve it (with Connection: close).
-            if not conn.closing and conn.has_pending_bytes():
+            if conn.__class__ is not Handshake and conn.receiving is not None:
+                conn.receiving.close()  # half a body: that request cannot be served now
+                conn.close()
+                self._closed()
+            elif not conn.closing and conn.has_pending_bytes():
                 self._work.put(conn)
             else:
                 conn.close()

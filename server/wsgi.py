@@ -14,6 +14,7 @@ from collections.abc import Callable
 from urllib.parse import unquote
 
 from server.accesslog import log_access, log_refused
+from server.body_spool import BodyPending, BodySpool
 from server.config import Config
 from server.connection import ClientDisconnected, Connection
 from server.http11 import ProtocolError, RequestHead, body_reader
@@ -103,10 +104,16 @@ class WSGIHandler:
         conn.trusted_peer = conn.peer_host in self._trusted  # once per connection, not per request
         return environ
 
-    def __call__(self, conn: Connection, head: RequestHead) -> bool:
-        """Serve one request; True if the connection may carry another one."""
+    def __call__(self, conn: Connection, head: RequestHead, spool: BodySpool | None = None) -> bool:
+        """Serve one request; True if the connection may carry another one.
+
+        `spool`: the request's body, already received by the dispatcher (see `server.body_spool`).
+        Raises BodyPending (with conn.receiving set) when the body must be received first.
+        """
         reader = None
-        if head.chunked or head.content_length:
+        if spool is not None:
+            reader = spool.reader
+        elif head.chunked or head.content_length:
             try:
                 reader = body_reader(head, self.config)
             except ProtocolError as exc:  # 413 before any 100 Continue: the client need not send it
@@ -117,6 +124,13 @@ class WSGIHandler:
                     log_refused(conn.peer_host, line, exc.status, body_length(response))
                 conn.send(response)
                 return False
+            # Receive the body before the app runs, unless the client waits for 100 Continue: a body
+            # still on its way costs no worker thread, and a chunked one gets a CONTENT_LENGTH.
+            if not head.expect_continue and (head.chunked or len(conn.buf) < head.content_length):
+                spool = BodySpool(head, reader, self.config)
+                if not spool.feed(conn.buf):  # ProtocolError: answered by the worker
+                    conn.receiving = spool
+                    raise BodyPending
         environ = conn.environ.copy()
         path = head.path
         environ["REQUEST_METHOD"] = head.method
@@ -137,7 +151,10 @@ class WSGIHandler:
             environ[key] = value
         if conn.trusted_peer:
             apply_forwarded(environ, self._trusted)
-        if reader is not None:  # else the base environ's EMPTY_INPUT
+        if spool is not None:
+            environ["wsgi.input"] = spool.as_input()
+            environ["CONTENT_LENGTH"] = str(spool.size)  # the de-chunked length for a chunked body
+        elif reader is not None:  # else the base environ's EMPTY_INPUT
             environ["wsgi.input"] = Input(conn, reader, head, self.config)
 
         response = Response(self, conn, head, reader, environ)
@@ -150,9 +167,13 @@ class WSGIHandler:
                 if close is not None:
                     close()  # PEP 3333: always, also when the client went away mid-response
         except ClientDisconnected:
+            if spool is not None:
+                spool.close()
             raise
         except Exception as exc:  # noqa: BLE001 - an app error must never take the worker down
             response.fail(exc)
+        if spool is not None:
+            spool.close()  # a temporary file beyond body_buffer_bytes: removed now
         if self.access_log and not response.logged:
             log_access(environ, response.code, response.bytes_sent)
         if reader is not None and not reader.done:
