@@ -25,12 +25,14 @@ import stat
 from dataclasses import dataclass, field
 
 from server.config import Config
+from server.tls import server_context
 
 __all__ = [
     "Listener",
     "ListenError",
     "bind",
     "inherited_sockets",
+    "listener_for",
     "open_listeners",
     "parse_bind",
     "raise_fd_limit",
@@ -127,8 +129,6 @@ def open_listeners(config: Config) -> list[Listener]:
     Without binds and without inherited sockets, config.host:config.port. Raises ListenError (closing
     whatever it had opened) if one cannot be set up.
     """
-    from server.tls import server_context  # noqa: PLC0415 - ssl set-up only matters with TLS options
-
     tls = server_context(config)
     listeners: list[Listener] = []
     try:
@@ -185,6 +185,11 @@ def _listener(sock: socket.socket, tls: ssl.SSLContext | None, host: str | None 
     if inherited:
         name += f" (fd {sock.fileno()})"
     return Listener(sock, name, tls, name_of_server, port)
+
+
+def listener_for(sock: socket.socket, tls: ssl.SSLContext | None = None) -> Listener:
+    """A Listener for a socket bound elsewhere (an embedder's, or a parent process's)."""
+    return _listener(sock, tls)
 
 
 def bind(config: Config) -> socket.socket:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from server.config import Config
 from server.dispatcher import Dispatcher
-from server.listener import Listener, open_listeners, raise_fd_limit, server_name
+from server.listener import Listener, listener_for, open_listeners, raise_fd_limit, server_name
 from server.wsgi import WSGIHandler
 
 __all__ = ["Server", "serve"]
@@ -32,7 +32,7 @@ class Server:
         self.app = app
         self.config = config if config is not None else Config()
         if listeners is None:
-            listeners = [Listener(sock, "socket")] if sock is not None else open_listeners(self.config)
+            listeners = [listener_for(sock)] if sock is not None else open_listeners(self.config)
         self.listeners = listeners
         self.socket = listeners[0].sock  # the first listener (kept for callers that know only one)
         # host and port of the first TCP listener (port 0 and host "" for unix sockets only)

@@ -111,26 +111,27 @@ class WSGIHandler:
         Raises BodyPending (with conn.receiving set) when the body must be received first.
         """
         reader = None
-        if spool is not None:
-            reader = spool.reader
-        elif head.chunked or head.content_length:
-            try:
-                reader = body_reader(head, self.config)
-            except ProtocolError as exc:  # 413 before any 100 Continue: the client need not send it
-                conn.unread = True
-                response = error_response(exc.status, str(exc), self.config.server_header)
-                if self.access_log:
-                    line = f"{head.method} {head.target} {head.version}"
-                    log_refused(conn.peer_host, line, exc.status, body_length(response))
-                conn.send(response)
-                return False
-            # Receive the body before the app runs, unless the client waits for 100 Continue: a body
-            # still on its way costs no worker thread, and a chunked one gets a CONTENT_LENGTH.
-            if not head.expect_continue and (head.chunked or len(conn.buf) < head.content_length):
-                spool = BodySpool(head, reader, self.config)
-                if not spool.feed(conn.buf):  # ProtocolError: answered by the worker
-                    conn.receiving = spool
-                    raise BodyPending
+        if head.chunked or head.content_length:
+            if spool is not None:  # the dispatcher has received the body
+                reader = spool.reader
+            else:
+                try:
+                    reader = body_reader(head, self.config)
+                except ProtocolError as exc:  # 413 before any 100 Continue: the client need not send it
+                    conn.unread = True
+                    response = error_response(exc.status, str(exc), self.config.server_header)
+                    if self.access_log:
+                        line = f"{head.method} {head.target} {head.version}"
+                        log_refused(conn.peer_host, line, exc.status, body_length(response))
+                    conn.send(response)
+                    return False
+                # Receive the body before the app runs, unless the client waits for 100 Continue: a body
+                # still on its way costs no worker thread, and a chunked one gets a CONTENT_LENGTH.
+                if not head.expect_continue and (head.chunked or len(conn.buf) < head.content_length):
+                    spool = BodySpool(head, reader, self.config)
+                    if not spool.feed(conn.buf):  # ProtocolError: answered by the worker
+                        conn.receiving = spool
+                        raise BodyPending
         environ = conn.environ.copy()
         path = head.path
         environ["REQUEST_METHOD"] = head.method
@@ -151,11 +152,12 @@ class WSGIHandler:
             environ[key] = value
         if conn.trusted_peer:
             apply_forwarded(environ, self._trusted)
-        if spool is not None:
-            environ["wsgi.input"] = spool.as_input()
-            environ["CONTENT_LENGTH"] = str(spool.size)  # the de-chunked length for a chunked body
-        elif reader is not None:  # else the base environ's EMPTY_INPUT
-            environ["wsgi.input"] = Input(conn, reader, head, self.config)
+        if reader is not None:  # else the base environ's EMPTY_INPUT
+            if spool is None:
+                environ["wsgi.input"] = Input(conn, reader, head, self.config)
+            else:
+                environ["wsgi.input"] = spool.as_input()
+                environ["CONTENT_LENGTH"] = str(spool.size)  # the de-chunked length of a chunked body
 
         response = Response(self, conn, head, reader, environ)
         try:
@@ -172,11 +174,12 @@ class WSGIHandler:
             raise
         except Exception as exc:  # noqa: BLE001 - an app error must never take the worker down
             response.fail(exc)
-        if spool is not None:
-            spool.close()  # a temporary file beyond body_buffer_bytes: removed now
         if self.access_log and not response.logged:
             log_access(environ, response.code, response.bytes_sent)
-        if reader is not None and not reader.done:
-            conn.unread = True
-            return False
+        if reader is not None:
+            if spool is not None:
+                spool.close()  # a temporary file beyond body_buffer_bytes: removed now
+            if not reader.done:
+                conn.unread = True
+                return False
         return response.keep_alive
