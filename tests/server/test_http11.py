@@ -206,6 +206,10 @@ def test_valid_hosts(host):
         ("GET / HTTP/1.0", ["Connection: Keep-Alive"], True),
         ("GET / HTTP/1.0", ["Connection: keep-alive", "Connection: close"], False),
         ("GET / HTTP/1.0", ["Connection: close"], False),
+        # 1.0 persists only on "keep-alive", not merely without "close" (other fields take another path).
+        ("GET / HTTP/1.0", ["Connection: TE"], False),
+        ("POST / HTTP/1.0", ["Content-Length: 0"], False),
+        ("POST / HTTP/1.1", ["Content-Length: 0"], True),
     ],
 )
 def test_keep_alive(line, headers, keep_alive):
