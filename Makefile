@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint venv db-start db-stop bench bench-routing clean
+.PHONY: demo test lint venv db-start db-stop bench bench-routing mutate clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ bench: sysdeps-bench venv
 bench-routing: venv
 	$(PY) -m pip install -q -e '.[test,bench]'
 	$(PY) -m bench.routing
+
+# Mutation testing (issue 15), not part of `make test`: minutes per module. MODULES="server/_grammar.py"
+# restricts it; the kill rate per module is printed, and the target fails below 90 %.
+mutate: venv
+	$(PY) -m scripts.mutate $(MODULES)
 
 clean:
 	rm -rf $(VENV) .venv-bench test-output

@@ -330,7 +330,10 @@ def _framing(fields: dict[str, str], version: str, config: Config) -> tuple[int 
         if lengths is not None:
             raise ProtocolError("both Content-Length and Transfer-Encoding")
         # Only "chunked" alone: we decode no other coding (RFC 9112 §6.1: 501), and chunked twice
-        # would be a coding applied twice.
+        # would be a coding applied twice. Empty list elements ("chunked," / ", chunked") are refused
+        # as well, although RFC 9110 §5.6.1.2 lets a recipient ignore a few: in the field that decides
+        # where a request ends, refusing fails closed (no proxy can read the list differently from us
+        # and smuggle a request past it), as h11 and gunicorn do.
         if [coding.lower() for coding in _list(codings)] != ["chunked"]:
             raise ProtocolError(f"unsupported Transfer-Encoding {codings[:100]!r}", 501)
         return None, True

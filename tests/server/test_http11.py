@@ -414,6 +414,13 @@ def test_transfer_encoding_other_than_chunked_is_501(coding):
     assert rejected(request("Host: h", f"Transfer-Encoding: {coding}", body=b"0\r\n\r\n")) == 501
 
 
+@pytest.mark.parametrize("coding", ["chunked,", ", chunked", "chunked, ,", ",chunked"])
+def test_transfer_encoding_with_empty_list_elements_is_refused(coding):
+    # Decided: refused, not ignored (RFC 9110 §5.6.1.2 allows either; see the comment in _framing).
+    assert rejected(request("Host: h", f"Transfer-Encoding: {coding}", body=b"0\r\n\r\n")) == 501
+    assert rejected(request("Host: h", f"Transfer-Encoding: {coding}", "Transfer-Encoding: chunked")) == 501
+
+
 def test_chunked_twice_on_two_lines_is_501():
     fields = ["Transfer-Encoding: chunked", "Transfer-Encoding: chunked"]
     assert rejected(request("Host: h", *fields, body=b"0\r\n\r\n")) == 501
