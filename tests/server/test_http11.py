@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from server._grammar import check_incomplete_bytes, split_lines
+from server._grammar import check_incomplete_bytes, parse_fields, split_lines
 from server.config import Config
 from server.http11 import HeadParser, ProtocolError, RequestHead, body_reader, maybe_read_head
 
@@ -818,6 +818,7 @@ def test_incomplete_check_starts_where_it_is_told():
     [
         (b"GET / HTTP/1.1\r\nX: a\x01b", "control character b'\\x01' in a header or request line"),
         (b"GET / HTTP/1.1\r\nX: \xa0\x1f", "control character b'\\x1f' in a header or request line"),
+        (b"GET / HTTP/1.1\r\nX: \x02\x03", "control character b'\\x02' in a header or request line"),
         (b"GET / HTTP/1.1\r\nX: a\rb", "bare CR or LF (lines must end with CRLF)"),
         (b"GET / HTTP/1.1\r\nX: a\nb", "bare CR or LF (lines must end with CRLF)"),
     ],
@@ -831,3 +832,27 @@ def test_complete_section_errors_name_the_fault(section, message):
 def test_complete_section_allows_htab_and_obs_text():
     lines = split_lines(bytearray(b"GET / HTTP/1.1\r\nX: a\tb\xa0\xad"))
     assert lines == ["GET / HTTP/1.1", "X: a\tb\xa0\xad"]
+
+
+_LONG = "n" * 150
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (" folded", "obs-fold (a header line starting with whitespace) is not allowed"),
+        ("\tfolded: x", "obs-fold (a header line starting with whitespace) is not allowed"),
+        ("no colon here", "header line without a colon: 'no colon here'"),
+        (_LONG, f"header line without a colon: {_LONG[:100]!r}"),
+        (": value", "empty header name"),
+        ("Name \t: value", "whitespace between header name 'Name' and colon"),
+        (f"{_LONG} : v", f"whitespace between header name {_LONG[:100]!r} and colon"),
+        ("Bad@Name: a: b", "invalid header name 'Bad@Name'"),
+        ("Name\xa0: v", "invalid header name 'Name\\xa0'"),  # NBSP is not whitespace here (only SP, HTAB)
+        (f"{_LONG}@: v", f"invalid header name {_LONG[:100]!r}"),
+    ],
+)
+def test_field_line_errors_name_the_fault(line, message):
+    with pytest.raises(ProtocolError) as info:
+        parse_fields(["Host: h", line])
+    assert (info.value.status, str(info.value)) == (400, message)
