@@ -30,7 +30,7 @@ log = logging.getLogger("mutate")
 TARGETS: dict[str, list[str]] = {
     "server/_grammar.py": ["tests/server/test_http11.py"],
     "server/http11.py": ["tests/server/test_http11.py"],
-    "server/wsgi_checks.py": ["tests/server/test_wsgi.py"],
+    "server/wsgi_checks.py": ["tests/server/test_wsgi_checks.py", "tests/server/test_wsgi.py"],
     "server/_body.py": ["tests/server/test_protocol.py", "tests/server/test_wsgi.py"],
     "server/wsgi_input.py": ["tests/server/test_wsgi.py", "tests/server/test_protocol.py"],
     "miniweb/csrf.py": ["tests/miniweb/test_mw_templates_csrf.py"],

@@ -848,6 +848,7 @@ _LONG = "n" * 150
         ("Name \t: value", "whitespace between header name 'Name' and colon"),
         (f"{_LONG} : v", f"whitespace between header name {_LONG[:100]!r} and colon"),
         ("Bad@Name: a: b", "invalid header name 'Bad@Name'"),
+        ("Bad@X: v", "invalid header name 'Bad@X'"),
         ("Name\xa0: v", "invalid header name 'Name\\xa0'"),  # NBSP is not whitespace here (only SP, HTAB)
         (f"{_LONG}@: v", f"invalid header name {_LONG[:100]!r}"),
     ],
