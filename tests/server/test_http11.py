@@ -857,3 +857,17 @@ def test_field_line_errors_name_the_fault(line, message):
     with pytest.raises(ProtocolError) as info:
         parse_fields(["Host: h", line])
     assert (info.value.status, str(info.value)) == (400, message)
+
+
+def test_a_host_validated_earlier_does_not_excuse_a_later_one():
+    # The parser remembers the Host it last validated (per connection); any other value is checked again.
+    parser = HeadParser(CONFIG)
+    buf = bytearray(request("Host: good.example") * 2 + request("Host: bad host"))
+    assert parser.maybe_read(buf).host == "good.example"
+    assert parser.maybe_read(buf).host == "good.example"
+    with pytest.raises(ProtocolError, match="invalid Host header 'bad host'"):
+        parser.maybe_read(buf)
+    parser, buf = HeadParser(CONFIG), bytearray(request("Host: a") + request())  # the second has none
+    assert parser.maybe_read(buf).host == "a"
+    with pytest.raises(ProtocolError, match="missing Host header"):
+        parser.maybe_read(buf)
