@@ -82,3 +82,14 @@ def test_as_bytes():
     assert as_bytes(memoryview(b"cd")) == b"cd"
     with pytest.raises(TypeError, match="^the application must produce bytes, not str$"):
         as_bytes("text")
+
+
+def test_checked_values_are_what_the_hot_path_looks_up():
+    # wsgi_response looks a status or header up in these caches before it would call the checks, so an
+    # entry must be exactly what the check returned (values unlikely to be cached by earlier tests).
+    from server.wsgi_checks import checked_headers, checked_status
+
+    status = "299 Cache Probe"
+    assert check_status(status) == checked_status[status] == (299, "HTTP/1.1 299 Cache Probe\r\n")
+    item = ("X-Cache-Probe", "v1")
+    assert check_header(item) == checked_headers[item] == ("X-Cache-Probe: v1\r\n", None)
