@@ -31,8 +31,12 @@ TARGETS: dict[str, list[str]] = {
     "server/_grammar.py": ["tests/server/test_http11.py"],
     "server/http11.py": ["tests/server/test_http11.py"],
     "server/wsgi_checks.py": ["tests/server/test_wsgi_checks.py", "tests/server/test_wsgi.py"],
-    "server/_body.py": ["tests/server/test_protocol.py", "tests/server/test_wsgi.py"],
-    "server/wsgi_input.py": ["tests/server/test_wsgi.py", "tests/server/test_protocol.py"],
+    "server/_body.py": [
+        "tests/server/test_http11.py", "tests/server/test_protocol.py", "tests/server/test_wsgi.py",
+    ],
+    "server/wsgi_input.py": [
+        "tests/server/test_wsgi.py", "tests/server/test_protocol.py", "tests/server/test_http11.py",
+    ],
     "miniweb/csrf.py": ["tests/miniweb/test_mw_templates_csrf.py"],
     "miniweb/static.py": ["tests/miniweb/test_mw_static.py"],
     "miniweb/routing.py": ["tests/miniweb/test_mw_routing.py", "tests/miniweb/test_mw_route_index.py"],
