@@ -24,7 +24,7 @@ sysdeps-%:
 # Prerequisites run left to right: Debian packages first (python3-venv among them), then the virtualenv.
 test: sysdeps-test venv
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest -n 2  # pytest-xdist: 38 s instead of 61 s here, 723 passed in every run (issue 15)
+	$(PY) -m pytest -n 2  # pytest-xdist: 35-38 s instead of 55-61 s on this busy machine (issue 15)
 
 demo: sysdeps-demo venv
 	$(PY) -m scripts.localdb start
