@@ -109,6 +109,7 @@ class LocalMariaDB:
         self.port = port
         self.database, self.user, self.password = database, user, password
         self.socket = self.datadir / "mariadb.sock"
+        self.tmpdir = self.datadir.with_name(self.datadir.name + "-tmp")  # not inside: it is no database
         self.pidfile = self.datadir / "mariadb.pid"
         self.logfile = self.datadir / "mariadb.err"
         self._proc: subprocess.Popen | None = None
@@ -166,7 +167,11 @@ class LocalMariaDB:
         mariadbd = _find_binary("mariadbd", "mysqld")
         self._check_port_free()
         self.datadir.mkdir(parents=True, exist_ok=True)
+        self.tmpdir.mkdir(exist_ok=True)
+        # A private tmpdir: in a shared /tmp, a bootstrap's temporary tables were seen vanishing under
+        # parallel test runs ("Error on delete of '/tmp/#sql-temptable-...'", mariadb-install-db aborted).
         user_args = ["--user=root"] if os.geteuid() == 0 else []  # mariadbd refuses root without it
+        user_args.append(f"--tmpdir={self.tmpdir}")
         if not (self.datadir / "mysql").is_dir():
             self._install_db(user_args)
         self.pidfile.unlink(missing_ok=True)  # stale: _pid() said the process is gone

@@ -1,7 +1,11 @@
 """Every limit and timeout of the server, in one frozen object.
 
 Each field says why it has the value it has. Every layer (CLI, parser, connections, dispatcher, workers)
-gets the same `Config`; nothing else in `server/` holds a magic number.
+gets the same `Config`; every limit, timeout and size an operator could want to change lives here.
+A few internal constants stay, named and commented, next to the only code they shape, because no
+deployment has a reason to tune them: the bounds of the validation caches (`_CACHE_LIMIT` in `wsgi.py`
+and `wsgi_checks.py`: memory, not behaviour), `connection.LINGER_STEPS` (how often a lingering worker
+looks up) and `accesslog.CHUNK_LINES`/`CHUNK_PAUSE` (how the log writer yields to the workers).
 """
 
 from __future__ import annotations

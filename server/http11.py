@@ -65,9 +65,6 @@ _AUTHORITY = re.compile(
 # RFC 3986 §3: scheme "://" authority path-abempty [ "?" query ]
 _ABSOLUTE_FORM = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)([^?#]*)(?:\?([^#]*))?")
 _LEADING_EMPTY_LINES = re.compile(rb"(?:\r\n)*")
-# Host values already validated; bounded, since clients choose them (a set: adding is atomic under the GIL).
-_valid_hosts: set[str] = set()
-_HOST_CACHE_LIMIT = 1000
 _DIGITS = re.compile(r"[0-9]+")
 # The fields that say how long the body is or what becomes of the connection (RFC 9112 §6, §9.3; RFC 9110
 # §10.1.1). A head with none of them, the common GET, skips their rules.
@@ -83,13 +80,17 @@ class HeadParser:
     fresh for the next one.
     """
 
-    __slots__ = ("config", "_small_head", "_searched", "_fields_start", "_counted", "_field_lines")
+    __slots__ = ("config", "_small_head", "_searched", "_fields_start", "_counted", "_field_lines", "_host")
 
     def __init__(self, config: Config) -> None:
         self.config = config
         # A head no longer than this is within both size limits, so the usual head costs one comparison
         # (the header section is the head minus its request line, plus the final CRLF).
         self._small_head = min(config.max_request_line, config.max_header_bytes - 2)
+        # The Host last validated on this connection: keep-alive clients repeat it, so it is checked once
+        # per connection. Per parser, not process-wide, so a head's fate never depends on other clients'
+        # traffic, and no lock is needed (a connection, and its parser, belongs to one thread at a time).
+        self._host: str | None = None
         self._reset()
 
     def _reset(self) -> None:
@@ -122,8 +123,8 @@ class HeadParser:
         if len(fields) != len(headers):  # some name repeated; rare, so off the fast path
             fields = _combine(headers)
         host = fields.get("host")
-        if host not in _valid_hosts:  # clients repeat their Host: validated once, then looked up
-            host = _host(host, version)
+        if host is None or host != self._host:
+            host = self._host = _host(host, version)
         if target[0] == "/" and "#" not in target:  # origin-form, the common case (see _parse_target)
             path, _, query = target.partition("?")
         else:
@@ -314,8 +315,6 @@ def _host(host: str | None, version: str) -> str | None:
         return None
     if _AUTHORITY(host) is None:
         raise ProtocolError(f"invalid Host header {host[:100]!r}")
-    if len(_valid_hosts) < _HOST_CACHE_LIMIT:
-        _valid_hosts.add(host)
     return host
 
 
@@ -330,7 +329,10 @@ def _framing(fields: dict[str, str], version: str, config: Config) -> tuple[int 
         if lengths is not None:
             raise ProtocolError("both Content-Length and Transfer-Encoding")
         # Only "chunked" alone: we decode no other coding (RFC 9112 §6.1: 501), and chunked twice
-        # would be a coding applied twice.
+        # would be a coding applied twice. Empty list elements ("chunked," / ", chunked") are refused
+        # as well, although RFC 9110 §5.6.1.2 lets a recipient ignore a few: in the field that decides
+        # where a request ends, refusing fails closed (no proxy can read the list differently from us
+        # and smuggle a request past it), as h11 and gunicorn do.
         if [coding.lower() for coding in _list(codings)] != ["chunked"]:
             raise ProtocolError(f"unsupported Transfer-Encoding {codings[:100]!r}", 501)
         return None, True

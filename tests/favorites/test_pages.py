@@ -219,13 +219,15 @@ def test_note_of_200_chinese_characters_is_fine(web, con) -> None:
 
 def test_note_for_a_non_favourite_is_404(web, con) -> None:
     token = web.get("/areas/440300").forms["collect-form"]["csrf_token"].value
-    web.post("/favorites/440300/note", {"csrf_token": token, "note": "x"}, status=404)
+    resp = web.post("/favorites/440300/note", {"csrf_token": token, "note": "x"}, status=404)
+    assert "收藏里没有代码为 440300 的地区" in resp.text  # the view's answer, not a missing route's
 
 
 def test_note_missing_field_is_400(web, con) -> None:
     collect(web, 440300)
     token = web.get("/favorites").forms["note-440300"]["csrf_token"].value
-    web.post("/favorites/440300/note", {"csrf_token": token}, status=400)
+    resp = web.post("/favorites/440300/note", {"csrf_token": token}, status=400)
+    assert "note" in resp.text  # the missing field is named
 
 
 # -- removing ----------------------------------------------------------------------------------------------

@@ -88,7 +88,7 @@ def test_unexpected_exception_is_logged_and_leaks_nothing(caplog):
         response = webtest.TestApp(_app()).get("/boom", status=500)
     assert "hunter2" not in response.text and "Traceback" not in response.text
     records = [r for r in caplog.records if r.name == "miniweb.app"]
-    assert records and records[0].exc_info and records[0].exc_info[0] is RuntimeError
+    assert len(records) == 1 and records[0].exc_info and records[0].exc_info[0] is RuntimeError
     assert "secret detail hunter2" in caplog.text and "Traceback" in caplog.text
 
 
@@ -116,8 +116,10 @@ def test_errorhandler_by_class_with_its_own_status(caplog):
     def db_down(request, error):
         return Response("数据库暂时不可用", status=503, headers={"Retry-After": "30"})
 
-    response = webtest.TestApp(app).get("/db", status=503)
+    with caplog.at_level(logging.ERROR, logger="miniweb"):
+        response = webtest.TestApp(app).get("/db", status=503)
     assert response.text == "数据库暂时不可用" and response.headers["Retry-After"] == "30"
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]  # handled: no error logged
 
 
 def test_errorhandler_by_class_defaults_to_500_and_http_error_subclasses():
@@ -165,9 +167,12 @@ def test_failing_errorhandler_falls_back_to_the_default_page(caplog):
     def broken(request, error):
         raise KeyError("template variable")
 
-    response = webtest.TestApp(app).get("/nowhere", status=500)
+    with caplog.at_level(logging.ERROR, logger="miniweb"):
+        response = webtest.TestApp(app).get("/nowhere", status=500)
     assert "500 Internal Server Error" in response.text and "template variable" not in response.text
-    assert "errorhandler" in caplog.text
+    [record] = [r for r in caplog.records if r.exc_info]
+    assert "errorhandler" in record.getMessage()
+    assert type(record.exc_info[1]) is KeyError and "template variable" in str(record.exc_info[1])
 
 
 # --- hooks -------------------------------------------------------------------------------------------------

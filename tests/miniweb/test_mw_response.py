@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import UTC, datetime, timedelta
 from email.utils import formatdate
@@ -104,9 +105,11 @@ def test_return_value_types():
 
 
 def test_returning_none_is_a_logged_500(caplog):
-    response = webtest.TestApp(_app()).get("/none", status=500)
-    assert "NoneType" not in response.text  # nothing leaks to the client
-    assert "returned NoneType" in caplog.text
+    with caplog.at_level(logging.ERROR, logger="miniweb"):
+        response = webtest.TestApp(_app()).get("/none", status=500)
+    assert "NoneType" not in response.text and "500 Internal Server Error" in response.text
+    [record] = [r for r in caplog.records if r.exc_info]
+    assert type(record.exc_info[1]) is TypeError and "returned NoneType" in str(record.exc_info[1])
 
 
 def test_cookie_attributes():

@@ -54,6 +54,10 @@ def test_other_methods_are_405(site):
         "/static/../secret.txt",
         "/static/css/../../secret.txt",
         "/static/./css/site.css",
+        # ".." whose resolution stays inside the directory, at a file that exists: refused all the same
+        # (refuse, don't normalise), so the resolved-path containment check is not the only guard.
+        "/static/css/../css/site.css",
+        "/static/css/../%2e%2e",
         "/static//etc/passwd",
         "/static/" + os.path.abspath(__file__),
         "/static/css\\..\\..\\secret.txt",

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from server._grammar import split_lines
+from server._grammar import check_incomplete_bytes, parse_fields, split_lines
 from server.config import Config
 from server.http11 import HeadParser, ProtocolError, RequestHead, body_reader, maybe_read_head
 
@@ -206,6 +206,10 @@ def test_valid_hosts(host):
         ("GET / HTTP/1.0", ["Connection: Keep-Alive"], True),
         ("GET / HTTP/1.0", ["Connection: keep-alive", "Connection: close"], False),
         ("GET / HTTP/1.0", ["Connection: close"], False),
+        # 1.0 persists only on "keep-alive", not merely without "close" (other fields take another path).
+        ("GET / HTTP/1.0", ["Connection: TE"], False),
+        ("POST / HTTP/1.0", ["Content-Length: 0"], False),
+        ("POST / HTTP/1.1", ["Content-Length: 0"], True),
     ],
 )
 def test_keep_alive(line, headers, keep_alive):
@@ -408,6 +412,13 @@ def test_bad_content_length_framing_is_400(fields):
 )
 def test_transfer_encoding_other_than_chunked_is_501(coding):
     assert rejected(request("Host: h", f"Transfer-Encoding: {coding}", body=b"0\r\n\r\n")) == 501
+
+
+@pytest.mark.parametrize("coding", ["chunked,", ", chunked", "chunked, ,", ",chunked"])
+def test_transfer_encoding_with_empty_list_elements_is_refused(coding):
+    # Decided: refused, not ignored (RFC 9110 §5.6.1.2 allows either; see the comment in _framing).
+    assert rejected(request("Host: h", f"Transfer-Encoding: {coding}", body=b"0\r\n\r\n")) == 501
+    assert rejected(request("Host: h", f"Transfer-Encoding: {coding}", "Transfer-Encoding: chunked")) == 501
 
 
 def test_chunked_twice_on_two_lines_is_501():
@@ -776,3 +787,87 @@ def test_split_lines_accepts_exactly_the_sections_the_grammar_allows(section):
         assert not allowed and exc.status == 400
     else:
         assert allowed and lines == section.decode("latin-1").split("\r\n")
+
+
+# --- the grammar's own messages (they are the 400 page's text; mutation testing found them unchecked) ----
+
+
+@pytest.mark.parametrize(
+    ("data", "start", "message"),
+    [
+        (b"GET /\rX", 0, "bare CR (lines must end with CRLF)"),
+        (b"GET /\nX", 0, "bare LF (lines must end with CRLF)"),
+        (b"GET /\x01", 0, "control character b'\\x01' in a header or request line"),
+        (b"X: \x7f", 0, "control character b'\\x7f' in a header or request line"),
+    ],
+)
+def test_incomplete_section_errors_name_the_fault(data, start, message):
+    with pytest.raises(ProtocolError) as info:
+        check_incomplete_bytes(bytearray(data), start)
+    assert (info.value.status, str(info.value)) == (400, message)
+
+
+def test_incomplete_check_starts_where_it_is_told():
+    # Bytes before `start` were checked by an earlier call; they are not looked at again.
+    check_incomplete_bytes(bytearray(b"\x01GET / HTTP/1.1\r\n"), 1)
+    check_incomplete_bytes(bytearray(b"GET / HTTP/1.1\r"), 0)  # a CR at the end still waits for its LF
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        (b"GET / HTTP/1.1\r\nX: a\x01b", "control character b'\\x01' in a header or request line"),
+        (b"GET / HTTP/1.1\r\nX: \xa0\x1f", "control character b'\\x1f' in a header or request line"),
+        (b"GET / HTTP/1.1\r\nX: \x02\x03", "control character b'\\x02' in a header or request line"),
+        (b"GET / HTTP/1.1\r\nX: a\rb", "bare CR or LF (lines must end with CRLF)"),
+        (b"GET / HTTP/1.1\r\nX: a\nb", "bare CR or LF (lines must end with CRLF)"),
+    ],
+)
+def test_complete_section_errors_name_the_fault(section, message):
+    with pytest.raises(ProtocolError) as info:
+        split_lines(bytearray(section))
+    assert (info.value.status, str(info.value)) == (400, message)
+
+
+def test_complete_section_allows_htab_and_obs_text():
+    lines = split_lines(bytearray(b"GET / HTTP/1.1\r\nX: a\tb\xa0\xad"))
+    assert lines == ["GET / HTTP/1.1", "X: a\tb\xa0\xad"]
+
+
+_LONG = "n" * 150
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (" folded", "obs-fold (a header line starting with whitespace) is not allowed"),
+        ("\tfolded: x", "obs-fold (a header line starting with whitespace) is not allowed"),
+        ("no colon here", "header line without a colon: 'no colon here'"),
+        (_LONG, f"header line without a colon: {_LONG[:100]!r}"),
+        (": value", "empty header name"),
+        ("Name \t: value", "whitespace between header name 'Name' and colon"),
+        (f"{_LONG} : v", f"whitespace between header name {_LONG[:100]!r} and colon"),
+        ("Bad@Name: a: b", "invalid header name 'Bad@Name'"),
+        ("Bad@X: v", "invalid header name 'Bad@X'"),
+        ("Name\xa0: v", "invalid header name 'Name\\xa0'"),  # NBSP is not whitespace here (only SP, HTAB)
+        (f"{_LONG}@: v", f"invalid header name {_LONG[:100]!r}"),
+    ],
+)
+def test_field_line_errors_name_the_fault(line, message):
+    with pytest.raises(ProtocolError) as info:
+        parse_fields(["Host: h", line])
+    assert (info.value.status, str(info.value)) == (400, message)
+
+
+def test_a_host_validated_earlier_does_not_excuse_a_later_one():
+    # The parser remembers the Host it last validated (per connection); any other value is checked again.
+    parser = HeadParser(CONFIG)
+    buf = bytearray(request("Host: good.example") * 2 + request("Host: bad host"))
+    assert parser.maybe_read(buf).host == "good.example"
+    assert parser.maybe_read(buf).host == "good.example"
+    with pytest.raises(ProtocolError, match="invalid Host header 'bad host'"):
+        parser.maybe_read(buf)
+    parser, buf = HeadParser(CONFIG), bytearray(request("Host: a") + request())  # the second has none
+    assert parser.maybe_read(buf).host == "a"
+    with pytest.raises(ProtocolError, match="missing Host header"):
+        parser.maybe_read(buf)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime
 import email.utils
 import json
+import select
 import socket
 import threading
+import time
 
 import pytest
 
@@ -147,6 +149,51 @@ def test_http10_streamed_body_is_delimited_by_close(serve):
     assert body == b"abc"
 
 
+def _read_until_closed(sock: socket.socket, within: float) -> tuple[bytes, bool]:
+    """What the server sends, and whether it closed the connection within `within` seconds.
+
+    The client never half-closes: only the server's own decision to close ends the read.
+    """
+    sock.settimeout(within)
+    chunks = []
+    try:
+        while data := sock.recv(65536):
+            chunks.append(data)
+    except TimeoutError:
+        return b"".join(chunks), False
+    except ConnectionResetError:
+        pass
+    return b"".join(chunks), True
+
+
+# The server's idle timeout is far longer than the client's patience: a close within it is the server
+# ending the connection after the response, not the keep-alive timeout doing it later.
+_PATIENT = {"keepalive_timeout": 120.0, "header_timeout": 120.0}
+
+
+def test_http10_without_keep_alive_closes_after_one_response(serve):
+    # RFC 9112 §9.3: an HTTP/1.0 connection persists only if the client sent "Connection: keep-alive".
+    running = serve(apps.hello, **_PATIENT)
+    with running.connect() as sock:
+        sock.sendall(b"GET / HTTP/1.0\r\n\r\n" * 2)  # a second request the server must not answer
+        raw, closed = _read_until_closed(sock, 10.0)
+    assert closed, "the server kept an HTTP/1.0 connection open without Connection: keep-alive"
+    assert raw.count(b"HTTP/1.1 200 OK") == 1 and raw.endswith(b"Hello, World!")
+
+
+def test_http10_keep_alive_without_a_length_closes_after_the_body(serve):
+    # An HTTP/1.0 client cannot read chunked (RFC 9112 §7.1), so a streamed body without a length ends
+    # when the server closes: the connection cannot carry another request, keep-alive or not.
+    running = serve(apps.echo_body, **_PATIENT)
+    with running.connect() as sock:
+        sock.sendall(b"POST / HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length: 3\r\n\r\nabc")
+        raw, closed = _read_until_closed(sock, 10.0)
+    assert closed, "the server kept a connection open after a body delimited only by the close"
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert b"Transfer-Encoding" not in head and b"Content-Length" not in head
+    assert b"Connection: close" in head and body == b"abc"
+
+
 def test_absolute_form_target(serve):
     running = serve(apps.echo_environ)
     request = b"GET http://example.com/a%20b?q=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
@@ -248,6 +295,26 @@ def test_header_timeout_answers_408_and_closes(serve):
         sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")  # ... and never the blank line
         raw = read_all(sock)
     _error(raw, 408)
+
+
+def test_header_timeout_runs_from_the_first_byte_of_a_trickled_head(serve):
+    """Slowloris: one byte every 0.1 s never completes a head; the 408 comes header_timeout after the
+    first byte, not header_timeout after the latest one (which a trickling client would never reach)."""
+    running = serve(apps.hello, header_timeout=1.0)
+    trickle = b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 1000  # never the blank line
+    give_up = 10.0  # far beyond the 3 s bound: a server that never times out fails, it does not hang
+    with running.connect() as sock:
+        started = time.monotonic()
+        for byte in trickle:
+            # The 0.1 s pause is a wait for the server's answer, not synchronisation: we stop sending
+            # as soon as anything arrives, so our bytes do not race the 408 (an RST could destroy it).
+            if select.select([sock], [], [], 0.1)[0] or time.monotonic() - started > give_up:
+                break
+            sock.sendall(bytes([byte]))
+        answered = time.monotonic() - started
+        raw = read_all(sock)
+    _error(raw, 408)
+    assert 0.9 <= answered <= 3.0, f"408 after {answered:.2f} s with a 1 s header timeout"
 
 
 def test_silent_connection_is_closed_after_the_header_timeout(serve):

@@ -145,25 +145,44 @@ def test_wsgi_input_iteration(serve):
 # --- start_response and the response --------------------------------------------------------------------
 
 
+def _logged_errors(caplog, message: str) -> list[BaseException]:
+    """The exceptions server.wsgi_response logged with a message starting with `message`."""
+    return [
+        record.exc_info[1]
+        for record in caplog.records
+        if record.name == "server.wsgi_response" and record.getMessage().startswith(message)
+    ]
+
+
+def _app_errors(caplog) -> list[BaseException]:
+    """The exceptions logged as "error in WSGI application" (one per failed request)."""
+    return _logged_errors(caplog, "error in WSGI application")
+
+
+def _late_errors(caplog) -> list[BaseException]:
+    """The exceptions logged after the response headers had gone out."""
+    return _logged_errors(caplog, "error after the response headers were sent")
+
+
 @pytest.mark.parametrize(
-    ("status", "headers"),
+    ("status", "headers", "error", "reason"),
     [
-        ("200 OK", [("X-Bad", "a\r\nSet-Cookie: injected=1")]),
-        ("200 OK", [("X-Bad", "a\nb")]),
-        ("200 OK", [("X-Bad", "nul\x00")]),
-        ("200 OK", [("Bad Name", "1")]),
-        ("200 OK", [("Connection", "close")]),
-        ("200 OK", [("Transfer-Encoding", "chunked")]),
-        ("200 OK", [("Keep-Alive", "timeout=5")]),
-        ("200 OK", [("Upgrade", "websocket")]),
-        ("200 OK", [("X-Text", "中文")]),  # not latin-1
-        ("200 OK\r\nX: y", []),
-        ("200", []),
-        ("OK 200", []),
-        ("200 OK", (("Content-Type", "text/plain"),)),  # a tuple, not a list
+        ("200 OK", [("X-Bad", "a\r\nSet-Cookie: injected=1")], ValueError, "CR/LF/NUL"),
+        ("200 OK", [("X-Bad", "a\nb")], ValueError, "CR/LF/NUL"),
+        ("200 OK", [("X-Bad", "nul\x00")], ValueError, "CR/LF/NUL"),
+        ("200 OK", [("Bad Name", "1")], ValueError, "invalid response header name"),
+        ("200 OK", [("Connection", "close")], ValueError, "hop-by-hop"),
+        ("200 OK", [("Transfer-Encoding", "chunked")], ValueError, "hop-by-hop"),
+        ("200 OK", [("Keep-Alive", "timeout=5")], ValueError, "hop-by-hop"),
+        ("200 OK", [("Upgrade", "websocket")], ValueError, "hop-by-hop"),
+        ("200 OK", [("X-Text", "中文")], ValueError, "not latin-1"),  # not latin-1
+        ("200 OK\r\nX: y", [], ValueError, "invalid status"),
+        ("200", [], ValueError, "invalid status"),
+        ("OK 200", [], ValueError, "invalid status"),
+        ("200 OK", (("Content-Type", "text/plain"),), TypeError, "must be a list"),  # a tuple, not a list
     ],
 )
-def test_start_response_rejects_bad_status_and_headers(serve, caplog, status, headers):
+def test_start_response_rejects_bad_status_and_headers(serve, caplog, status, headers, error, reason):
     def app(environ, start_response):
         start_response(status, headers)
         return [b"should never be sent"]
@@ -171,9 +190,10 @@ def test_start_response_rejects_bad_status_and_headers(serve, caplog, status, he
     running = serve(app)
     with caplog.at_level(logging.ERROR, logger="server"):
         response, body = running.request()
-    assert response.status == 500
+    assert response.status == 500 and body.startswith(b"500 ")
     assert b"should never be sent" not in body and b"Traceback" not in body
-    assert any(record.exc_info for record in caplog.records if record.name == "server.wsgi_response")
+    [logged] = _app_errors(caplog)
+    assert type(logged) is error and reason in str(logged), logged
 
 
 def test_app_exception_before_headers_is_a_500_without_traceback(serve, caplog):
@@ -186,7 +206,8 @@ def test_app_exception_before_headers_is_a_500_without_traceback(serve, caplog):
         response2, _ = running.request()  # the server keeps serving
     assert response.status == 500 and response2.status == 500
     assert b"secret" not in body and b"Traceback" not in body
-    assert any("secret internal detail" in str(r.exc_info[1]) for r in caplog.records if r.exc_info)
+    logged = _app_errors(caplog)
+    assert [(type(exc), str(exc)) for exc in logged] == [(RuntimeError, "secret internal detail")] * 2
 
 
 def test_app_exception_after_headers_closes_the_connection(serve, caplog):
@@ -200,6 +221,8 @@ def test_app_exception_after_headers_closes_the_connection(serve, caplog):
         raw = running.exchange(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
     assert raw.startswith(b"HTTP/1.1 200 OK")
     assert raw.endswith(b"7\r\npartial\r\n")  # no terminating 0-chunk: the client sees a broken body
+    [logged] = _late_errors(caplog)
+    assert type(logged) is RuntimeError and str(logged) == "boom"
 
 
 def test_exc_info_replaces_the_status_before_headers_are_sent(serve):
@@ -233,7 +256,8 @@ def test_exc_info_after_headers_reraises_and_closes(serve, caplog):
     with caplog.at_level(logging.ERROR, logger="server"):
         raw = running.exchange(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
     assert raw.startswith(b"HTTP/1.1 200 OK") and b"never" not in raw and not raw.endswith(b"0\r\n\r\n")
-    assert any(r.exc_info and "late" in str(r.exc_info[1]) for r in caplog.records)
+    [logged] = _late_errors(caplog)  # PEP 3333: start_response re-raises the app's own exception
+    assert type(logged) is ValueError and str(logged) == "late"
 
 
 def test_start_response_twice_without_exc_info_is_an_error(serve, caplog):
@@ -243,7 +267,10 @@ def test_start_response_twice_without_exc_info_is_an_error(serve, caplog):
         return [b""]
 
     with caplog.at_level(logging.ERROR, logger="server"):
-        assert serve(app).request()[0].status == 500
+        response, body = serve(app).request()
+    assert response.status == 500 and body.startswith(b"500 ")
+    [logged] = _app_errors(caplog)
+    assert type(logged) is AssertionError and "second time without exc_info" in str(logged)
 
 
 def test_write_callable(serve):
@@ -259,14 +286,16 @@ def test_write_callable(serve):
 def test_body_beyond_content_length_is_cut(serve, caplog):
     def app(environ, start_response):
         start_response("200 OK", [("Content-Length", "5")])
-        return iter([b"12345", b"6789"])
+        return iter([b"1234", b"56789"])  # the second chunk crosses the length: cut inside it, and logged
 
     running = serve(app)
-    with running.connect() as sock:
+    with caplog.at_level(logging.ERROR, logger="server"), running.connect() as sock:
         sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")
         reader = ResponseReader(sock)
         assert reader.next()[1] == b"12345"
         assert reader.next()[1] == b"12345"  # the excess did not corrupt the next response
+    messages = [r.getMessage() for r in caplog.records if r.name == "server.wsgi_response"]
+    assert messages == ["application sent more than its Content-Length (5); the excess is dropped"] * 2
 
 
 def test_body_shorter_than_content_length_closes(serve, caplog):
@@ -275,8 +304,11 @@ def test_body_shorter_than_content_length_closes(serve, caplog):
         return iter([b"short"])
 
     running = serve(app)
-    raw = running.exchange(b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    with caplog.at_level(logging.ERROR, logger="server"):
+        raw = running.exchange(b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")
     assert raw.count(b"HTTP/1.1 200") == 1 and raw.endswith(b"short")  # closed, not reused
+    messages = [r.getMessage() for r in caplog.records if r.name == "server.wsgi_response"]
+    assert messages == ["application sent 5 bytes fewer than its Content-Length; closing the connection"]
 
 
 @pytest.mark.parametrize("status", ["204 No Content", "304 Not Modified"])
@@ -312,6 +344,7 @@ def test_close_is_called_when_the_client_disconnects(serve):
 
 def test_close_is_called_after_a_normal_response(serve):
     closed = []
+    closed_event = threading.Event()
 
     class Body:
         def __iter__(self):
@@ -319,13 +352,15 @@ def test_close_is_called_after_a_normal_response(serve):
 
         def close(self):
             closed.append(True)
+            closed_event.set()
 
     def app(environ, start_response):
         start_response("200 OK", [])
         return Body()
 
     assert serve(app).request()[1] == b"ok"
-    assert closed == [True]
+    # close() may run just after the client has read the body: wait for it, within a bound.
+    assert closed_event.wait(WAIT) and closed == [True]
 
 
 def test_file_wrapper_uses_sendfile_for_real_files(serve, tmp_path):

@@ -1,0 +1,122 @@
+"""Mutation testing (`make mutate`): mutmut over the modules where a wrong line is a security or data bug.
+
+Each module is mutated on its own and tested only by its own test folder, in a throwaway copy of the
+repository (mutmut 3 writes a `mutants/` tree next to the code), and the kill rate is printed per module:
+
+    python -m scripts.mutate                     # every module in TARGETS
+    python -m scripts.mutate server/_grammar.py  # just these (paths as in TARGETS)
+    python -m scripts.mutate --keep ...          # keep the copies, to inspect survivors with `mutmut show`
+
+Goal: at least 90 % killed per module; the survivors that are equivalent are listed in tests/MUTANTS.md.
+Not part of `make test`: one module takes minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+log = logging.getLogger("mutate")
+
+# module -> the tests that own it (a module's own folder or file, so a run stays minutes, not hours)
+TARGETS: dict[str, list[str]] = {
+    "server/_grammar.py": ["tests/server/test_http11.py"],
+    "server/http11.py": ["tests/server/test_http11.py"],
+    "server/wsgi_checks.py": ["tests/server/test_wsgi_checks.py", "tests/server/test_wsgi.py"],
+    "server/_body.py": [
+        "tests/server/test_http11.py", "tests/server/test_protocol.py", "tests/server/test_wsgi.py",
+    ],
+    "server/wsgi_input.py": [
+        "tests/server/test_wsgi.py", "tests/server/test_protocol.py", "tests/server/test_http11.py",
+    ],
+    "miniweb/csrf.py": ["tests/miniweb/test_mw_templates_csrf.py"],
+    "miniweb/static.py": ["tests/miniweb/test_mw_static.py"],
+    "miniweb/routing.py": ["tests/miniweb/test_mw_routing.py", "tests/miniweb/test_mw_route_index.py"],
+    "miniweb/matching.py": ["tests/miniweb/test_mw_routing.py", "tests/miniweb/test_mw_route_index.py"],
+    "apps/favorites/repository.py": ["tests/favorites/test_repository.py"],
+}
+GOAL = 0.90
+
+
+def _copy_repository(into: Path) -> None:
+    """The tracked files plus uncommitted edits (so a mutation run sees what is in the worktree)."""
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, check=True,
+                            capture_output=True, text=True).stdout.splitlines()  # fmt: skip
+    for name in listed:
+        source = ROOT / name
+        if source.is_file():
+            target = into / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+
+
+def _configure(copy: Path, module: str, tests: list[str]) -> None:
+    top_level = sorted({path.split("/")[0] for path in ["server", "miniweb", "apps", "tests", "scripts"]})
+    extra = [name for name in ("templates", "static", "sql", "data", "bench") if (copy / name).exists()]
+    lines = ["", "[tool.mutmut]", f"paths_to_mutate = [{module!r}]", f"tests_dir = {tests!r}",
+             f"also_copy = {top_level + extra!r}",
+             "pytest_add_cli_args = ['-p', 'no:cacheprovider', '-q', '-x']"]  # fmt: skip
+    with (copy / "pyproject.toml").open("a", encoding="utf-8") as out:
+        out.write("\n".join(lines).replace("'", '"') + "\n")
+
+
+def run_one(module: str, tests: list[str], keep: bool) -> dict[str, int]:
+    """Mutate `module`, run its tests against every mutant; returns mutmut's counts."""
+    copy = Path(tempfile.mkdtemp(prefix="mutate-"))
+    try:
+        _copy_repository(copy)
+        _configure(copy, module, tests)
+        mutmut = Path(sys.executable).with_name("mutmut")
+        env = {**os.environ, "PYTHONPATH": str(copy)}
+        subprocess.run([str(mutmut), "run"], cwd=copy, env=env, check=False)
+        subprocess.run([str(mutmut), "export-cicd-stats"], cwd=copy, env=env, check=True,
+                       capture_output=True)  # fmt: skip
+        stats = json.loads((copy / "mutants" / "mutmut-cicd-stats.json").read_text())
+        survivors = subprocess.run([str(mutmut), "results"], cwd=copy, env=env, check=False,
+                                   capture_output=True, text=True).stdout  # fmt: skip
+        if survivors.strip():
+            log.info("survivors in %s (see them with `mutmut show NAME` in %s):\n%s", module, copy, survivors)
+        return stats
+    finally:
+        if keep:
+            log.info("kept %s", copy)
+        else:
+            shutil.rmtree(copy, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("modules", nargs="*", help="modules from TARGETS (default: all)")
+    parser.add_argument("--keep", action="store_true", help="keep the mutated copies for inspection")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    unknown = [name for name in args.modules if name not in TARGETS]
+    if unknown:
+        parser.error(f"not in TARGETS: {', '.join(unknown)}")
+    rates = {}
+    for module in args.modules or list(TARGETS):
+        stats = run_one(module, TARGETS[module], args.keep)
+        # Timeouts count as killed (the mutant hung the tests), as mutmut's own score does.
+        killed = stats["killed"] + stats["timeout"]
+        tested = killed + stats["survived"] + stats["no_tests"] + stats["suspicious"]
+        rates[module] = (killed, tested)
+    failed = False
+    log.info("\n%-32s %8s %8s %7s", "module", "killed", "mutants", "rate")
+    for module, (killed, tested) in rates.items():
+        rate = killed / tested if tested else 1.0
+        failed |= rate < GOAL
+        below = "" if rate >= GOAL else f"  below {GOAL:.0%}"
+        log.info("%-32s %8d %8d %6.1f%%%s", module, killed, tested, 100 * rate, below)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
