@@ -4,7 +4,8 @@ One request, in order (``wsgi_app``, which also records the app's mount point fo
   static files? -> StaticFiles, done
   Request(environ) -> route match (404/405 kept for later) -> before_request hooks (a Response
   short-circuits) -> routing error raised -> CSRF check (unsafe methods) -> handler -> Response
-  errors -> errorhandler or default page; after_request hooks; teardown_request hooks ALWAYS; log line.
+  errors -> errorhandler or default page; after_request hooks; teardown_request hooks ALWAYS;
+  with request_log=True, the log line when the server closes the response.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import jinja2
 
 from .csrf import UNSAFE_METHODS, CsrfProtect
 from .errors import HTTPError, InternalServerError, MethodNotAllowed
+from .logs import logged_body
 from .request import Request
 from .response import Response, error_response, json_response
 from .routing import Route, Router, url_prefix
@@ -32,7 +34,6 @@ from .templating import create_environment
 __all__ = ["App"]
 
 logger = logging.getLogger(__name__)
-request_logger = logging.getLogger("miniweb.request")
 
 F = TypeVar("F", bound=Callable[..., Any])
 ErrorKey = int | type[BaseException]
@@ -60,6 +61,7 @@ class App:
         root_path: str | None = None,
         max_form_fields: int = 1000,
         csrf_max_age: int = 24 * 3600,
+        request_log: bool = False,
     ) -> None:
         if root_path is None:
             caller = sys._getframe(1).f_globals.get("__file__")
@@ -75,6 +77,8 @@ class App:
         self.max_form_fields = max_form_fields  # bounds the work a form or query string can cause
         self.csrf_max_age = csrf_max_age
         self.debug = debug
+        # One "miniweb.request" line per request (miniweb.logs); off: the server's access log is the one.
+        self.request_log = request_log
         self.router = Router()
         self._error_handlers: dict[ErrorKey, Callable[..., Any]] = {}
         self._before: list[Callable[[Request], Any]] = []
@@ -206,7 +210,7 @@ class App:
 
     def wsgi_app(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         """The request cycle; ``url_for`` takes the mount point from the SCRIPT_NAME that reaches it."""
-        started = time.monotonic()
+        started = time.monotonic() if self.request_log else 0.0
         token = _mount.set((self, environ.get("SCRIPT_NAME", "")))
         try:
             if self.static_files is not None and self.static_files.handles(environ):
@@ -218,16 +222,8 @@ class App:
                 response = self._respond(Request(environ, self.max_body_bytes, self.max_form_fields))
         finally:
             _mount.reset(token)  # the next request on this thread starts without a mount point
-        if request_logger.isEnabledFor(logging.INFO):
-            raw_path = environ.get("PATH_INFO", "").encode("latin-1", "replace")
-            path = raw_path.decode("utf-8", "backslashreplace")  # a log line shows bad bytes, never fails
-            request_logger.info(
-                "%s %s %d %.1fms",
-                environ.get("REQUEST_METHOD"),
-                path,
-                response.status_code,
-                (time.monotonic() - started) * 1000,
-            )
+        if self.request_log:
+            return logged_body(response(environ, start_response), environ, response.status_code, started)
         return response(environ, start_response)
 
     def _respond(self, request: Request) -> Response:
