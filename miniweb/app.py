@@ -214,10 +214,12 @@ class App:
         token = _mount.set((self, environ.get("SCRIPT_NAME", "")))
         try:
             if self.static_files is not None and self.static_files.handles(environ):
-                try:
-                    response = self.static_files.response_for(environ)
+                try:  # straight to the server: no Response object on this hot path
+                    status, body = self.static_files.serve(environ, start_response)
                 except HTTPError as error:
                     response = self._handle_exception(Request(environ), error)
+                else:
+                    return logged_body(body, environ, status, started) if self.request_log else body
             else:
                 response = self._respond(Request(environ, self.max_body_bytes, self.max_form_fields))
         finally:

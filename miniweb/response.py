@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 from .datastructures import Headers
 from .errors import HTTPError, reason_phrase
+from .ranges import content_range, file_part, requested_range
 
 __all__ = ["Response", "redirect", "json_response", "send_file", "error_response"]
 
@@ -212,7 +213,8 @@ def send_file(
     max_age: int | None = None,
     download_name: str | None = None,
 ) -> Response:
-    """Serve a file with ETag and Last-Modified, answering 304 when the client's copy is current.
+    """Serve a file with ETag and Last-Modified, answering 304 when the client's copy is current,
+    and 206 for a ``Range`` request (``miniweb.ranges``: one range, ``If-Range``; 416 raised as an HTTPError).
 
     The body goes through ``wsgi.file_wrapper`` when the server offers one (ours uses ``sendfile``).
     ``path`` is trusted: never build it from user input (use :class:`StaticFiles` for that).
@@ -239,11 +241,19 @@ def send_file(
         if mimetype.startswith("text/") and "charset" not in mimetype:
             mimetype += "; charset=utf-8"
         headers.add("Content-Type", mimetype)
-        headers.add("Content-Length", str(stat.st_size))
+        headers.add("Accept-Ranges", "bytes")
         if download_name:
             headers.add(
                 "Content-Disposition", f"attachment; filename*=UTF-8''{quote(download_name, safe='')}"
             )
+        part = requested_range(environ, stat.st_size, etag, headers["Last-Modified"])  # RFC 9110 §14
+        if part is not None:
+            headers.add("Content-Range", content_range(part[0], part[1], stat.st_size))
+            headers.add("Content-Length", str(part[1] - part[0]))
+            response.status_code = 206
+            response._body = file_part(environ, file, part[0], part[1], _FILE_BLOCK)
+            return response
+        headers.add("Content-Length", str(stat.st_size))
         wrapper = environ.get("wsgi.file_wrapper")
         response.status_code = 200
         response._body = wrapper(file, _FILE_BLOCK) if wrapper else _FileIterator(file)
