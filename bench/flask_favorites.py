@@ -35,6 +35,9 @@ def create_app(settings: Settings | None = None) -> flask.Flask:
     settings = settings or Settings.from_env()
     app = flask.Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
     app.secret_key = settings.secret_key
+    # The Jinja2 options miniweb uses (miniweb/templating.py), so both render the same bytes; Flask's
+    # own defaults already have autoescape on and auto_reload off outside debug.
+    app.jinja_options = {**app.jinja_options, "trim_blocks": True, "lstrip_blocks": True}
     database = Database(settings)
     signer = URLSafeTimedSerializer(settings.secret_key, salt="csrf")
 
@@ -54,13 +57,13 @@ def create_app(settings: Settings | None = None) -> flask.Flask:
             query["district_id"] = args[0]
         return flask.url_for(endpoint, **query)
 
+    # Globals, not a context processor: macros imported by the templates see globals only.
+    app.jinja_env.globals["url_for"] = url_for
+    app.jinja_env.globals["static_url"] = lambda filename: flask.url_for("static", filename=filename)
+
     @app.context_processor
-    def template_names() -> dict[str, Any]:
-        return {
-            "url_for": url_for,
-            "static_url": lambda filename: flask.url_for("static", filename=filename),
-            "csrf_token": signer.dumps(secrets.token_hex(16)),
-        }
+    def csrf_token() -> dict[str, Any]:
+        return {"csrf_token": signer.dumps(secrets.token_hex(16))}
 
     def page_number() -> int:
         raw = flask.request.args.get("page", "1")
