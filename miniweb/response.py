@@ -29,6 +29,21 @@ _COOKIE_VALUE = re.compile(r"^[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*$")  # 
 _URL_SAFE = "/:?#[]@!$&'()*+,;=%~-._"
 
 
+_STATUS_LINES: dict[int, str] = {}  # status code -> "404 Not Found", made once per code (a hot path)
+
+
+def _set_content_length(headers: Headers, length: int) -> None:
+    """``headers["Content-Length"] = str(length)`` without the scan-and-rebuild when there is none yet.
+
+    A number needs no CR/LF check; this runs for every in-memory body, so it is kept cheap.
+    """
+    for name, _ in headers:
+        if name.lower() == "content-length":
+            headers["Content-Length"] = str(length)
+            return
+    headers._items.append(("Content-Length", str(length)))
+
+
 class Response:
     """``Response(body="", status=200, headers=None, content_type="text/html; charset=utf-8")``.
 
@@ -61,7 +76,7 @@ class Response:
             value = value.encode("utf-8")
         if isinstance(value, (bytes, bytearray, memoryview)):
             value = bytes(value)
-            self.headers["Content-Length"] = str(len(value))
+            _set_content_length(self.headers, len(value))
         self._body = value
 
     @property
@@ -74,7 +89,13 @@ class Response:
     @property
     def status(self) -> str:
         """The WSGI status line, ``"404 Not Found"``."""
-        return f"{self.status_code} {reason_phrase(self.status_code)}"
+        code = self.status_code
+        line = _STATUS_LINES.get(code)
+        if line is None:
+            line = f"{code} {reason_phrase(code)}"
+            if 100 <= code <= 999:  # bounded: at most 900 entries
+                _STATUS_LINES[code] = line
+        return line
 
     @property
     def content_type(self) -> str | None:
