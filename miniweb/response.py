@@ -29,6 +29,10 @@ _COOKIE_VALUE = re.compile(r"^[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*$")  # 
 _URL_SAFE = "/:?#[]@!$&'()*+,;=%~-._"
 
 
+# The content types miniweb itself uses: known to be clean, so not checked for CR/LF per response.
+_KNOWN_TYPES = frozenset(
+    ("text/html; charset=utf-8", "application/json", "text/plain", "text/plain; charset=utf-8")
+)
 _STATUS_LINES: dict[int, str] = {}  # status code -> "404 Not Found", made once per code (a hot path)
 
 
@@ -63,7 +67,10 @@ class Response:
             headers = headers.items()
         self.headers = Headers(headers)
         if content_type and (not headers or "Content-Type" not in self.headers):
-            self.headers.add("Content-Type", content_type)
+            if content_type in _KNOWN_TYPES:
+                self.headers._items.append(("Content-Type", content_type))  # no CR/LF: checked once here
+            else:
+                self.headers.add("Content-Type", content_type)
         self.body = body
 
     @property
