@@ -8,6 +8,9 @@ Modes (default: all, in this order):
   accesslog   ours with the access log on vs off
   workers     ours with --workers 1 vs 2
   tls         keep-alive hello over TLS: ours vs gunicorn (gthread), same certificate
+  framework   a miniweb app vs the bare WSGI app on our server: hello, StaticFiles 64 KiB, 304
+  overhead    in process: µs per request miniweb / Falcon (pure Python) / Bottle / Flask add over a bare app
+  pages       the demo's pages on our server vs a Flask port under gunicorn gthread and waitress
 
 Builds ``.venv-bench`` first (the peers + this project). Prints Markdown tables, also written to
 ``bench/results/latest.md``, and the figures to ``bench/results/latest.json``; server logs go to
@@ -28,7 +31,7 @@ import time
 from collections.abc import Callable
 from typing import NoReturn
 
-from bench import compare, env, ours, tls
+from bench import compare, env, framework, ours, pages, tls
 from bench.peers import PEERS, RESULTS
 from bench.wrk import WrkError
 from server.config import Config
@@ -41,6 +44,9 @@ MODES: dict[str, Callable[[compare.Options, argparse.Namespace], str]] = {
     "accesslog": lambda opts, args: ours.accesslog(opts),
     "workers": lambda opts, args: ours.workers(opts),
     "tls": lambda opts, args: tls.tls(opts),
+    "framework": lambda opts, args: framework.framework(opts),
+    "overhead": lambda opts, args: framework.overhead(opts),
+    "pages": lambda opts, args: pages.pages(opts),
 }
 
 

@@ -8,11 +8,21 @@ bjoern compiles against libev (``scripts/system-deps.sh bench`` installs libev-d
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ["OPTIONAL_PACKAGES", "PEER_PACKAGES", "REPO", "VENV", "ensure_venv", "venv_python"]
+__all__ = [
+    "FRAMEWORK_PACKAGES",
+    "OPTIONAL_PACKAGES",
+    "PEER_PACKAGES",
+    "PURE_FALCON",
+    "REPO",
+    "VENV",
+    "ensure_venv",
+    "venv_python",
+]
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +30,11 @@ REPO = Path(__file__).resolve().parent.parent
 VENV = REPO / ".venv-bench"
 PEER_PACKAGES = ("waitress", "gunicorn", "cheroot")
 OPTIONAL_PACKAGES = ("bjoern",)  # a C extension: if it cannot be built, the run goes on without it
+# The frameworks compared in process (bench.overhead) and the Flask port of the demo (bench.pages).
+# Falcon is built from its sdist with FALCON_DISABLE_CYTHON set: the pure-Python build, as issue 14 asks
+# (its PyPI wheels are Cython-compiled); bench.overhead reports which build it found.
+FRAMEWORK_PACKAGES = ("bottle", "Flask")
+PURE_FALCON = ("--no-binary", "falcon", "falcon")
 _STAMP = VENV / ".installed"
 
 
@@ -29,7 +44,7 @@ def venv_python() -> Path:
 
 def ensure_venv() -> Path:
     """Create ``.venv-bench`` with the peers and ``pip install -e .``; return its python."""
-    wanted = " ".join((*PEER_PACKAGES, *OPTIONAL_PACKAGES)) + " -e ."
+    wanted = " ".join((*PEER_PACKAGES, *OPTIONAL_PACKAGES, *FRAMEWORK_PACKAGES, *PURE_FALCON)) + " -e ."
     if _STAMP.is_file() and _STAMP.read_text() == wanted and venv_python().exists():
         return venv_python()
     if not venv_python().exists():
@@ -39,7 +54,8 @@ def ensure_venv() -> Path:
         subprocess.run([base, "-m", "venv", str(VENV)], check=True)
     log.info("installing %s into %s", wanted, VENV.name)
     pip = [str(venv_python()), "-m", "pip", "install", "-q"]
-    subprocess.run([*pip, *PEER_PACKAGES], check=True)
+    subprocess.run([*pip, *PEER_PACKAGES, *FRAMEWORK_PACKAGES], check=True)
+    subprocess.run([*pip, *PURE_FALCON], check=True, env={**os.environ, "FALCON_DISABLE_CYTHON": "1"})
     subprocess.run([*pip, "-e", str(REPO)], check=True)
     for name in OPTIONAL_PACKAGES:
         if subprocess.run([*pip, name], check=False).returncode != 0:

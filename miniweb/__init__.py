@@ -3,20 +3,21 @@
 Data flow of one request::
 
     WSGI server ──environ──► App.wsgi_app
-                               ├─ /static/… ─► StaticFiles ─► send_file (ETag/304, wsgi.file_wrapper)
+                               ├─ /static/… ─► StaticFiles (cached per file: ETag/304, Range, file_wrapper)
                                └─ Request(environ)                 lazily parses path/args/form/files/json
                                     ─► Router.match ─► 404 / 405 + Allow
                                     ─► before_request ─► CSRF check (POST/PUT/PATCH/DELETE)
                                     ─► handler(request, *groups) ─► str | bytes | dict | Response
                                     ─► errorhandler / default error page ─► after_request
-                                    ─► teardown_request (always) ─► "miniweb.request" log line
+                                    ─► teardown_request (always)
+                                    ─► with request_log=True: "miniweb.request" line when the body closes
     WSGI server ◄──status, headers, body── Response
 
 Modules: ``app`` (the cycle above), ``routing`` + ``patterns`` (regex routes, url_for), ``request`` +
 ``multipart`` (parsing input), ``response`` (output, files), ``errors``, ``datastructures``, ``static``,
 ``templating``, ``csrf``, ``sessions`` + ``flash`` (state in signed cookies), ``security`` (headers),
 ``logs``, ``messages`` (the framework's replaceable texts), ``error_pages`` (default error responses, JSON
-or HTML by ``Accept``). miniweb imports nothing from ``server/`` and runs under any WSGI server.
+or HTML by ``Accept``), ``ranges``. miniweb imports nothing from ``server/`` and runs under any WSGI server.
 """
 
 from .app import App

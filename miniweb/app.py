@@ -4,7 +4,8 @@ One request, in order (``wsgi_app``, which also records the app's mount point fo
   static files? -> StaticFiles, done
   Request(environ) -> route match (404/405 kept for later) -> before_request hooks (a Response
   short-circuits) -> routing error raised -> CSRF check (unsafe methods) -> handler -> Response
-  errors -> errorhandler or default page; after_request hooks; teardown_request hooks ALWAYS; log line.
+  errors -> errorhandler or default page; after_request hooks; teardown_request hooks ALWAYS;
+  with request_log=True, the log line when the server closes the response.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from .csrf import UNSAFE_METHODS, CsrfProtect
 from .error_pages import render_error
 from .errors import HTTPError, InternalServerError, MethodNotAllowed
 from .flash import template_get_flashed_messages
+from .logs import logged_body
 from .messages import Messages
 from .patterns import check_pattern
 from .request import Request
@@ -40,7 +42,6 @@ from .templating import create_environment
 __all__ = ["App"]
 
 logger = logging.getLogger(__name__)
-request_logger = logging.getLogger("miniweb.request")
 
 F = TypeVar("F", bound=Callable[..., Any])
 ErrorKey = int | type[BaseException]
@@ -85,6 +86,7 @@ class App:
         csrf_trusted_origins: Sequence[str] = (),
         security_headers: SecurityHeaders | None = SecurityHeaders(),  # noqa: B008 - frozen, shared
         messages: Mapping[str, str] | None = None,
+        request_log: bool = False,
     ) -> None:
         if root_path is None:
             caller = sys._getframe(1).f_globals.get("__file__")
@@ -111,6 +113,8 @@ class App:
         self.json_default = json_default
         # The framework's texts (error pages, CSRF, form errors) in the app's words: see messages.py.
         self.messages = Messages(messages)
+        # One "miniweb.request" line per request (miniweb.logs); off: the server's access log is the one.
+        self.request_log = request_log
         self.router = Router()
         self._error_handlers: dict[ErrorKey, Callable[..., Any]] = {}
         self._before: list[Callable[[Request], Any]] = []
@@ -331,30 +335,27 @@ class App:
 
     def wsgi_app(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         """The request cycle; ``url_for`` takes the mount point from the SCRIPT_NAME that reaches it."""
-        started = time.monotonic()
+        started = time.monotonic() if self.request_log else 0.0
         token = _mount.set((self, environ))
         try:
             if self.static_files is not None and self.static_files.handles(environ):
-                try:
-                    response = self.static_files.response_for(environ)
+                if self.security_headers is not None:
+                    https = environ.get("wsgi.url_scheme") == "https"
+                    start_response = self.security_headers.wrap(start_response, https)
+                try:  # straight to the server: no Response object on this hot path
+                    status, body = self.static_files.serve(environ, start_response)
                 except HTTPError as error:
                     response = self._handle_exception(Request(environ), error)
+                else:
+                    return logged_body(body, environ, status, started) if self.request_log else body
             else:
                 response = self._respond(Request(environ, self.max_body_bytes, self.max_form_fields))
         finally:
             _mount.reset(token)  # the next request on this thread starts without a mount point
         if self.security_headers is not None:
             self.security_headers.apply(response, environ.get("wsgi.url_scheme") == "https")
-        if request_logger.isEnabledFor(logging.INFO):
-            raw_path = environ.get("PATH_INFO", "").encode("latin-1", "replace")
-            path = raw_path.decode("utf-8", "backslashreplace")  # a log line shows bad bytes, never fails
-            request_logger.info(
-                "%s %s %d %.1fms",
-                environ.get("REQUEST_METHOD"),
-                path,
-                response.status_code,
-                (time.monotonic() - started) * 1000,
-            )
+        if self.request_log:
+            return logged_body(response(environ, start_response), environ, response.status_code, started)
         return response(environ, start_response)
 
     def _respond(self, request: Request) -> Response:

@@ -7,9 +7,9 @@ UTF-8 is a 400 Bad Request, never silently dropped or replaced.
 from __future__ import annotations
 
 import json
-from functools import cached_property
+from collections.abc import Callable
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import parse_qsl, unquote
 
 from .csrf import rotate_nonce
@@ -18,6 +18,25 @@ from .errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from .messages import message
 from .multipart import parse_multipart, parse_options_header
 from .sessions import Session
+
+_T = TypeVar("_T")
+
+
+class cached_property(Generic[_T]):  # noqa: N801 - a drop-in for functools.cached_property
+    """functools.cached_property without its per-access lock (Python 3.11 takes an RLock on every
+    first access; 3.12 dropped it as useless). A Request belongs to one thread, so no lock is needed."""
+
+    def __init__(self, func: Callable[[Any], _T]) -> None:
+        self.func, self.name, self.__doc__ = func, func.__name__, func.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        value = instance.__dict__[self.name] = self.func(instance)
+        return value
 
 __all__ = ["Request", "decode_path"]
 

@@ -20,6 +20,7 @@ from uuid import UUID
 
 from .datastructures import Headers
 from .errors import HTTPError, reason_phrase
+from .ranges import content_range, file_part, requested_range
 
 __all__ = [
     "Response",
@@ -41,6 +42,25 @@ _COOKIE_SAFE = "".join(c for c in map(chr, range(0x21, 0x7F)) if c not in '"%,;\
 _URL_SAFE = "/:?#[]@!$&'()*+,;=%~-._"
 
 
+# The content types miniweb itself uses: known to be clean, so not checked for CR/LF per response.
+_KNOWN_TYPES = frozenset(
+    ("text/html; charset=utf-8", "application/json", "text/plain", "text/plain; charset=utf-8")
+)
+_STATUS_LINES: dict[int, str] = {}  # status code -> "404 Not Found", made once per code (a hot path)
+
+
+def _set_content_length(headers: Headers, length: int) -> None:
+    """``headers["Content-Length"] = str(length)`` without the scan-and-rebuild when there is none yet.
+
+    A number needs no CR/LF check; this runs for every in-memory body, so it is kept cheap.
+    """
+    for name, _ in headers:
+        if name.lower() == "content-length":
+            headers["Content-Length"] = str(length)
+            return
+    headers._items.append(("Content-Length", str(length)))
+
+
 class Response:
     """``Response(body="", status=200, headers=None, content_type="text/html; charset=utf-8")``.
 
@@ -60,7 +80,10 @@ class Response:
             headers = headers.items()
         self.headers = Headers(headers)
         if content_type and (not headers or "Content-Type" not in self.headers):
-            self.headers.add("Content-Type", content_type)
+            if content_type in _KNOWN_TYPES:
+                self.headers._items.append(("Content-Type", content_type))  # no CR/LF: checked once here
+            else:
+                self.headers.add("Content-Type", content_type)
         self.body = body
 
     @property
@@ -73,7 +96,7 @@ class Response:
             value = value.encode("utf-8")
         if isinstance(value, (bytes, bytearray, memoryview)):
             value = bytes(value)
-            self.headers["Content-Length"] = str(len(value))
+            _set_content_length(self.headers, len(value))
         self._body = value
 
     @property
@@ -86,7 +109,13 @@ class Response:
     @property
     def status(self) -> str:
         """The WSGI status line, ``"404 Not Found"``."""
-        return f"{self.status_code} {reason_phrase(self.status_code)}"
+        code = self.status_code
+        line = _STATUS_LINES.get(code)
+        if line is None:
+            line = f"{code} {reason_phrase(code)}"
+            if 100 <= code <= 999:  # bounded: at most 900 entries
+                _STATUS_LINES[code] = line
+        return line
 
     @property
     def content_type(self) -> str | None:
@@ -255,7 +284,8 @@ def send_file(
     max_age: int | None = None,
     download_name: str | None = None,
 ) -> Response:
-    """Serve a file with ETag and Last-Modified, answering 304 when the client's copy is current.
+    """Serve a file with ETag and Last-Modified, answering 304 when the client's copy is current,
+    and 206 for a ``Range`` request (``miniweb.ranges``: one range, ``If-Range``; 416 raised as an HTTPError).
 
     The body goes through ``wsgi.file_wrapper`` when the server offers one (ours uses ``sendfile``).
     ``path`` is trusted: never build it from user input (use :class:`StaticFiles` for that).
@@ -282,11 +312,19 @@ def send_file(
         if mimetype.startswith("text/") and "charset" not in mimetype:
             mimetype += "; charset=utf-8"
         headers.add("Content-Type", mimetype)
-        headers.add("Content-Length", str(stat.st_size))
+        headers.add("Accept-Ranges", "bytes")
         if download_name:
             headers.add(
                 "Content-Disposition", f"attachment; filename*=UTF-8''{quote(download_name, safe='')}"
             )
+        part = requested_range(environ, stat.st_size, etag, headers["Last-Modified"])  # RFC 9110 §14
+        if part is not None:
+            headers.add("Content-Range", content_range(part[0], part[1], stat.st_size))
+            headers.add("Content-Length", str(part[1] - part[0]))
+            response.status_code = 206
+            response._body = file_part(environ, file, part[0], part[1], _FILE_BLOCK)
+            return response
+        headers.add("Content-Length", str(stat.st_size))
         wrapper = environ.get("wsgi.file_wrapper")
         response.status_code = 200
         response._body = wrapper(file, _FILE_BLOCK) if wrapper else _FileIterator(file)

@@ -1,28 +1,82 @@
 """Static files as a WSGI component: ``StaticFiles(directory, prefix="/static")``.
 
 Works on its own under any WSGI server, and inside :class:`~miniweb.App` (``static_folder=``).
-The one rule: never serve a byte from outside ``directory``. Every request path is decoded strictly,
-checked segment by segment, then resolved (symlinks included) and checked again against the real root.
+The one rule: never serve a byte from outside ``directory``. A request path is decoded strictly,
+refused if any segment is ``..``/``.``/empty (before anything is resolved), then resolved (symlinks
+included) and checked again against the real root.
+
+The hot path: a file that passed those checks is remembered by its URL path with what its responses
+need (real path, ETag, Last-Modified, Content-Type, the header list), keyed by the file's identity
+``(inode, device, mtime_ns, size)``. The next request for it costs one ``open`` + ``fstat`` (200), or one
+``stat`` (304 revalidation, no open); a file that changed or was replaced is looked up and checked
+again from the start, so a symlink swapped in later cannot lead outside the root.
+
+    GET /static/app.css ─► cache hit? ─► conditional? stat ─► same file, not modified ─► 304
+                               │                  └──────────► open + fstat ─► same file ─► 200/206/416
+                               └─ miss or changed ─► decode ─► guard ─► realpath ─► check ─► remember
 """
 
 from __future__ import annotations
 
 import logging
+import mimetypes
 import os
-from collections.abc import Iterable
-from typing import Any
+import stat as stat_module
+from collections.abc import Callable, Iterable
+from email.utils import formatdate
+from typing import Any, BinaryIO
 
 from .errors import BadRequest, HTTPError, MethodNotAllowed, NotFound
+from .ranges import content_range, file_part, requested_range
 from .request import decode_path
-from .response import Response, error_response, send_file
+from .response import Response, _FileIterator, _not_modified, error_response, send_file
 
 __all__ = ["StaticFiles"]
 
 logger = logging.getLogger(__name__)
 
+_BLOCK = 64 * 1024  # block size handed to wsgi.file_wrapper (and the fallback iterator)
+_CACHE_ENTRIES = 4096  # files remembered; past this the cache starts over (a static tree is rarely bigger)
+
+
+class _File:
+    """What the responses for one checked file need, computed once per version of the file."""
+
+    __slots__ = ("path", "key", "size", "etag", "mtime", "last_modified", "headers", "headers_304")
+
+    def __init__(self, path: str, st: os.stat_result, max_age: int) -> None:
+        self.path = path
+        self.key = _identity(st)
+        self.size = st.st_size
+        self.etag = f'"{st.st_mtime_ns:x}-{st.st_size:x}"'  # the same validators send_file uses
+        self.mtime = int(st.st_mtime)
+        self.last_modified = formatdate(self.mtime, usegmt=True)
+        validators = [("ETag", self.etag), ("Last-Modified", self.last_modified)]
+        if max_age is not None:
+            validators.append(("Cache-Control", f"public, max-age={int(max_age)}"))
+        self.headers_304 = validators  # RFC 9110 §15.4.5: the validators and Cache-Control of a 200
+        self.headers = [
+            *validators,
+            ("Content-Type", _content_type(path)),
+            ("Accept-Ranges", "bytes"),
+        ]
+
+
+def _identity(st: os.stat_result) -> tuple[int, int, int, int]:
+    return (st.st_ino, st.st_dev, st.st_mtime_ns, st.st_size)
+
+
+def _content_type(path: str) -> str:
+    guessed, encoding = mimetypes.guess_type(path)
+    # A .gz file is not "text/plain with gzip encoding" to a browser saving it: send it as bytes.
+    mimetype = guessed if guessed and not encoding else "application/octet-stream"
+    if mimetype.startswith("text/") and "charset" not in mimetype:
+        mimetype += "; charset=utf-8"
+    return mimetype
+
 
 class StaticFiles:
-    """Serve the files under ``directory`` at URLs under ``prefix``, with caching headers."""
+    """Serve the files under ``directory`` at URLs under ``prefix``, with caching headers and ranges."""
 
     def __init__(
         self, directory: str | os.PathLike[str], prefix: str = "/static", max_age: int = 3600
@@ -31,18 +85,19 @@ class StaticFiles:
         if not os.path.isdir(self.root):
             raise ValueError(f"static directory {self.root!r} does not exist")
         self.prefix = "/" + prefix.strip("/") if prefix.strip("/") else ""
+        self._under = self.prefix + "/"
         self.max_age = max_age  # Cache-Control max-age, seconds; ETags make revalidation cheap after it
+        self._files: dict[str, _File] = {}  # PATH_INFO (PEP 3333 latin-1 form) -> checked file
 
     def handles(self, environ: dict[str, Any]) -> bool:
         """Whether the request's path falls under ``prefix``."""
-        path = environ.get("PATH_INFO", "")
-        return path.startswith(self.prefix + "/")
+        return environ.get("PATH_INFO", "").startswith(self._under)
 
     def resolve(self, path: str) -> str:
         """The real file for a decoded URL path, or ``NotFound``/``BadRequest``."""
-        if not path.startswith(self.prefix + "/"):
+        if not path.startswith(self._under):
             raise NotFound()
-        relative = path[len(self.prefix) + 1 :]
+        relative = path[len(self._under) :]
         if "\0" in relative:
             raise BadRequest("The path contains a NUL byte.")
         # Refuse rather than normalise: "..", ".", empty segments ("//etc/passwd" after the prefix would
@@ -60,11 +115,101 @@ class StaticFiles:
             raise NotFound()
         return candidate
 
-    def response_for(self, environ: dict[str, Any]) -> Response:
-        """The response for one request (raises HTTPError on refusal)."""
+    # --- serving -----------------------------------------------------------------------------------------
+
+    def serve(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> tuple[int, Iterable[bytes]]:
+        """Start the response for one request and return ``(status code, body)``.
+
+        Raises HTTPError (404, 405, 400, 416) before starting any response, so the caller can render it.
+        """
+        path_info = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD", "GET")
-        path = decode_path(environ)
-        filename = self.resolve(path)
+        known = self._files.get(path_info)
+        if (
+            known is not None
+            and ("HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MODIFIED_SINCE" in environ)
+            and method in ("GET", "HEAD")
+        ):
+            # Revalidation: one stat, no open. A file that changed falls through to the full path.
+            try:
+                same = _identity(os.stat(known.path)) == known.key
+            except OSError:
+                same = False
+            if same and _not_modified(environ, known.etag, known.mtime):
+                start_response("304 Not Modified", known.headers_304)
+                return 304, []
+        entry, file = self._open(environ, path_info, known)
+        if method not in ("GET", "HEAD"):
+            file.close()
+            raise MethodNotAllowed(["GET", "HEAD"])
+        try:
+            if _not_modified(environ, entry.etag, entry.mtime):
+                file.close()
+                start_response("304 Not Modified", entry.headers_304)
+                return 304, []
+            if "HTTP_RANGE" in environ:
+                part = requested_range(environ, entry.size, entry.etag, entry.last_modified)
+                if part is not None:
+                    start, stop = part
+                    headers = [
+                        *entry.headers,
+                        ("Content-Range", content_range(start, stop, entry.size)),
+                        ("Content-Length", str(stop - start)),
+                    ]
+                    start_response("206 Partial Content", headers)
+                    if method == "HEAD":
+                        file.close()
+                        return 206, []
+                    return 206, file_part(environ, file, start, stop, _BLOCK)
+            start_response("200 OK", [*entry.headers, ("Content-Length", str(entry.size))])
+        except BaseException:
+            file.close()
+            raise
+        if method == "HEAD":
+            file.close()  # same headers as GET, no body (RFC 9110 §9.3.2)
+            return 200, []
+        wrapper = environ.get("wsgi.file_wrapper")
+        return 200, (wrapper(file, _BLOCK) if wrapper is not None else _FileIterator(file, _BLOCK))
+
+    def _open(self, environ: dict[str, Any], path_info: str, known: _File | None) -> tuple[_File, BinaryIO]:
+        """The checked file for ``path_info``, open; from the cache while the file stays the same."""
+        if known is not None:
+            try:
+                file = open(known.path, "rb")  # noqa: SIM115 - closed with the response body
+            except OSError:
+                pass
+            else:
+                if _identity(os.fstat(file.fileno())) == known.key:
+                    return known, file
+                file.close()
+            del self._files[path_info]  # changed, replaced or gone: check it again from the start
+        filename = self.resolve(decode_path(environ))
+        try:
+            file = open(filename, "rb")  # noqa: SIM115 - closed with the response body
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            raise NotFound() from None  # removed between the check and the open
+        except PermissionError:
+            logger.warning("static file %s is not readable", filename)
+            raise NotFound() from None
+        st = os.fstat(file.fileno())
+        if not stat_module.S_ISREG(st.st_mode):
+            file.close()
+            raise NotFound()
+        entry = _File(filename, st, self.max_age)
+        if len(self._files) >= _CACHE_ENTRIES:
+            self._files.clear()
+        self._files[path_info] = entry
+        return entry, file
+
+    def response_for(self, environ: dict[str, Any]) -> Response:
+        """The response for one request as a :class:`Response` (raises HTTPError on refusal).
+
+        Slower than :meth:`serve` (no cache); for code that wants to change the response first.
+        """
+        method = environ.get("REQUEST_METHOD", "GET")
+        filename = self.resolve(decode_path(environ))
         if method not in ("GET", "HEAD"):
             raise MethodNotAllowed(["GET", "HEAD"])
         try:
@@ -77,7 +222,6 @@ class StaticFiles:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         try:
-            response = self.response_for(environ)
+            return self.serve(environ, start_response)[1]
         except HTTPError as error:
-            response = error_response(error)
-        return response(environ, start_response)
+            return error_response(error)(environ, start_response)

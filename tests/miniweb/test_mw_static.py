@@ -126,3 +126,47 @@ def test_app_serves_its_static_folder(site, tmp_path):
 def test_missing_directory_is_refused_early(tmp_path):
     with pytest.raises(ValueError, match="does not exist"):
         StaticFiles(tmp_path / "nope")
+
+
+def test_a_changed_file_is_served_fresh(site):
+    """The per-file cache is keyed by the file's identity: an edit gives the new bytes and a new ETag."""
+    client = webtest.TestApp(StaticFiles(site))
+    target = site / "css" / "site.css"
+    first = client.get("/static/css/site.css")
+    target.write_text("body { color: blue; margin: 0 }\n", encoding="utf-8")
+    second = client.get("/static/css/site.css")
+    assert second.text == "body { color: blue; margin: 0 }\n"
+    assert second.headers["ETag"] != first.headers["ETag"]
+    client.get("/static/css/site.css", headers={"If-None-Match": first.headers["ETag"]}, status=200)
+    client.get("/static/css/site.css", headers={"If-None-Match": second.headers["ETag"]}, status=304)
+    target.unlink()
+    client.get("/static/css/site.css", status=404)
+    client.get("/static/css/site.css", headers={"If-None-Match": second.headers["ETag"]}, status=404)
+
+
+def test_a_cached_file_replaced_by_an_escaping_symlink_is_refused(site, tmp_path):
+    """A file served once, then swapped for a symlink to outside the root, is checked again: 404."""
+    client = webtest.TestApp(StaticFiles(site))
+    target = site / "css" / "site.css"
+    etag = client.get("/static/css/site.css").headers["ETag"]
+    target.unlink()
+    target.symlink_to(tmp_path / "secret.txt")
+    client.get("/static/css/site.css", status=404)
+    client.get("/static/css/site.css", headers={"If-None-Match": etag}, status=404)
+    (site / "css").rename(site / "css-old")
+    (site / "css").symlink_to(tmp_path)  # a parent directory swapped too
+    (tmp_path / "site.css").write_text("outside", encoding="utf-8")
+    client.get("/static/css/site.css", status=404)
+
+
+def test_an_apps_static_files_carry_its_security_headers(site):
+    app = App(template_folder=None, static_folder=str(site), static_url="/assets")
+    client = webtest.TestApp(app)
+    for response in (client.get("/assets/css/site.css"), client.get("/assets/css/site.css", status=304,
+                     headers={"If-None-Match": client.get("/assets/css/site.css").headers["ETag"]})):
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["X-Frame-Options"] == "DENY"
+        assert response.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+    bare = webtest.TestApp(App(template_folder=None, static_folder=str(site), static_url="/assets",
+                               security_headers=None))
+    assert "X-Content-Type-Options" not in bare.get("/assets/css/site.css").headers

@@ -1,0 +1,135 @@
+"""Full-stack modes (issue 14): a miniweb app on our server against the bare WSGI app, in one run.
+
+``framework`` (wrk, server on cpu 0, wrk on cpu 1), both servers with the default flags (access log on,
+to ``bench/results/*.log``), each answering ``GET /`` first, then:
+
+- hello: ``bench.mwapps`` ``/`` (a miniweb route) vs ``bench.apps`` ``/`` (a bare function): >= 0.7x
+- static: ``StaticFiles`` ``/static/static-64k.bin`` vs ``bench.apps`` ``/64k`` (a bare
+  ``wsgi.file_wrapper``, the same file): >= 0.8x
+- 304: ``StaticFiles`` revalidation (``If-None-Match``) vs the miniweb hello: >= 1.0x ("as cheap")
+
+``overhead`` runs ``bench.overhead`` in ``.venv-bench`` (pinned to cpu 0): µs a framework adds per
+request over a bare function, miniweb vs Falcon (pure-Python build) vs Bottle (vs Flask), hello and a
+regex route returning JSON; target: miniweb's added µs <= Falcon's in both.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import subprocess
+from typing import Any
+
+from bench.compare import HOST, Options, Scenario, measure
+from bench.peers import Launch, Peer, free_port, serve
+from bench.report import table, verdict
+from bench.wrk import WrkResult
+
+__all__ = ["framework", "overhead"]
+
+STATIC_URL = "/static/static-64k.bin"
+TARGETS = {"hello": 0.7, "static": 0.8, "304": 1.0}
+
+
+def _server(name: str, app: str) -> Peer:
+    def argv(x: Launch) -> list[str]:  # default flags: the access log is on
+        return [
+            str(x.python),
+            "-m",
+            "server",
+            str(x.port),
+            app,
+            "--host",
+            x.host,
+            "--threads",
+            str(x.threads),
+        ]
+
+    return Peer(name, f"python -m server PORT {app} (default flags)", argv)
+
+
+BARE = _server("bare-wsgi", "bench.apps:application")
+MINIWEB = _server("miniweb-app", "bench.mwapps:application")
+
+
+def _etag(url_host: str, port: int, path: str) -> str:
+    conn = http.client.HTTPConnection(url_host, port, timeout=10)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        response.read()
+        etag = response.getheader("ETag")
+    finally:
+        conn.close()
+    if response.status != 200 or not etag:
+        raise RuntimeError(f"GET {path} gave {response.status} without an ETag")
+    return etag
+
+
+def framework(opts: Options) -> str:
+    """Bare WSGI vs miniweb on our server: hello, a 64 KiB static file, a 304 revalidation."""
+    found: dict[str, WrkResult] = {}
+    launch = Launch(opts.python, HOST, free_port(HOST), opts.threads)
+    with serve(BARE, launch, cpu=0, tag="framework") as server:
+        found["bare hello"] = measure(server.url, Scenario("hello", "/"), opts)
+        found["bare file_wrapper 64 KiB"] = measure(server.url, Scenario("file", "/64k"), opts)
+    launch = Launch(opts.python, HOST, free_port(HOST), opts.threads)
+    with serve(MINIWEB, launch, cpu=0, tag="framework") as server:
+        etag = _etag(HOST, launch.port, STATIC_URL)
+        found["miniweb hello"] = measure(server.url, Scenario("hello", "/"), opts)
+        found["StaticFiles 64 KiB"] = measure(server.url, Scenario("static", STATIC_URL), opts)
+        revalidate = Scenario("304", STATIC_URL, headers=(f"If-None-Match: {etag}",))
+        found["StaticFiles 304"] = measure(server.url, revalidate, opts)
+    rows = [[n, f"{r.requests_per_sec:,.0f}", f"{r.p99_ms:.2f}", str(r.errors)] for n, r in found.items()]
+    pairs = {
+        "hello": ("miniweb hello", "bare hello"),
+        "static": ("StaticFiles 64 KiB", "bare file_wrapper 64 KiB"),
+        "304": ("StaticFiles 304", "miniweb hello"),
+    }
+    checks, ratios = [], {}
+    for name, (ours, base) in pairs.items():
+        ratio = found[ours].requests_per_sec / found[base].requests_per_sec
+        ratios[name] = ratio
+        ok = ratio >= TARGETS[name] and found[ours].errors == 0
+        checks.append([f"{ours} / {base}", f"{ratio:.2f}x", f">= {TARGETS[name]}x", verdict(ok)])
+    opts.results["framework"] = {n: r.as_dict() for n, r in found.items()} | {"ratios": ratios}
+    return (
+        f"miniweb on our server vs the bare WSGI app (default flags: access log on; wrk -c{opts.connections} "
+        f"on cpu 1, server on cpu 0)\n\n"
+        + table(["", "req/s", "p99 ms", "errors"], rows)
+        + "\n\n"
+        + table(["ratio", "measured", "target", ""], checks)
+    )
+
+
+def overhead(opts: Options) -> str:
+    """``bench.overhead`` in .venv-bench: µs added per request over a bare function, per framework."""
+    done = subprocess.run(
+        ["taskset", "-c", "0", str(opts.python), "-m", "bench.overhead", "--json"],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"bench.overhead failed: {done.stderr.strip()[-2000:]}")
+    found: dict[str, Any] = json.loads(done.stdout)
+    added, cost = found["added"], found["cost"]
+    rows = [
+        [name, *[f"{cost[name][c]:.2f} (+{added.get(name, {}).get(c, 0.0):.2f})" for c in ("hello", "json")]]
+        for name in cost
+    ]
+    checks = []
+    if "falcon" in added:
+        for case in ("hello", "json"):
+            ours, theirs = added["miniweb"][case], added["falcon"][case]
+            checks.append(
+                [case, f"{ours:.2f} vs {theirs:.2f} µs", "miniweb <= falcon", verdict(ours <= theirs)]
+            )
+    else:
+        checks.append(["falcon", "not installed in .venv-bench", "miniweb <= falcon", "n/a"])
+    opts.results["overhead"] = found
+    return (
+        f"Framework overhead in process (µs per request, best of runs; in brackets: added over the bare "
+        f"function; falcon {found['falcon']})\n\n"
+        + table(["framework", "hello µs", "regex route + JSON µs"], rows)
+        + "\n\n"
+        + table(["case", "added", "target", ""], checks)
+    )

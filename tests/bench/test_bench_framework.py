@@ -1,0 +1,81 @@
+"""bench.mwapps / bench.overhead / bench.framework / bench.pages: the apps answer the same bytes, the
+in-process loop checks what it serves, and each server is started with the flags the scenario names.
+No timing is asserted."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from wsgiref.util import FileWrapper, setup_testing_defaults
+from wsgiref.validate import validator
+
+import pytest
+
+from bench import framework, mwapps, overhead, pages
+from bench.apps import HELLO, STATIC_PATH
+from bench.peers import Launch
+
+
+def _call(app, path, **extra):
+    environ: dict = {"SCRIPT_NAME": "", "PATH_INFO": path, "QUERY_STRING": "", **extra}
+    setup_testing_defaults(environ)
+    environ["wsgi.file_wrapper"] = FileWrapper
+    got: dict = {}
+
+    def start_response(status, headers, exc_info=None):
+        got["status"], got["headers"] = status, dict(headers)
+        return lambda data: None
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # wsgiref.validate reports problems as WSGIWarning
+        result = validator(app)(environ, start_response)
+        try:
+            body = b"".join(result)
+        finally:
+            result.close()
+    return got["status"], got["headers"], body
+
+
+def test_miniweb_bench_app_is_valid_wsgi_and_answers_like_the_bare_one():
+    app = mwapps.miniweb_app()
+    assert _call(app, "/")[2] == HELLO
+    status, headers, body = _call(app, "/static/static-64k.bin")
+    assert status == "200 OK" and body == STATIC_PATH.read_bytes()
+    assert _call(app, "/static/static-64k.bin", HTTP_IF_NONE_MATCH=headers["ETag"])[0] == "304 Not Modified"
+    assert json.loads(_call(app, mwapps.ITEM_PATH)[2]) == {"id": 42, "name": "item 42"}
+
+
+@pytest.mark.parametrize("name", ["bare", "miniweb", "flask"])
+def test_the_overhead_loop_serves_and_checks_each_case(name):
+    app = overhead.FRAMEWORKS[name]()
+    for path in overhead.CASES.values():
+        overhead.serve(app, path, 3)
+
+
+def test_the_overhead_loop_refuses_a_wrong_answer():
+    def wrong(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"not hello"]
+
+    with pytest.raises(RuntimeError, match="unexpected answer"):
+        overhead.serve(wrong, "/", 1)
+
+
+def test_framework_servers_run_with_default_flags():
+    launch = Launch(Path("python"), "127.0.0.1", 8123, 64)
+    for peer, app in (
+        (framework.BARE, "bench.apps:application"),
+        (framework.MINIWEB, "bench.mwapps:application"),
+    ):
+        argv = peer.argv(launch)
+        assert argv[1:4] == ["-m", "server", "8123"] and app in argv
+        assert not any("access-log" in a for a in argv)  # the default: access log on
+
+
+def test_pages_servers():
+    launch = Launch(Path("python"), "127.0.0.1", 8123, 64)
+    argv = {name: " ".join(peer.argv(launch)) for name, peer in pages.SERVERS.items()}
+    assert "-m server 8123 apps.favorites:application" in argv["demo-ours"]
+    assert "-k gthread" in argv["flask-gunicorn"] and pages.FLASK_APP in argv["flask-gunicorn"]
+    assert "--threads=64" in argv["flask-waitress"] and pages.FLASK_APP in argv["flask-waitress"]
