@@ -63,6 +63,7 @@ class Cluster:
         self.state_file = self.run_dir / STATE_FILE
         self.state: dict = {"port": port, "app_port": app_port, "workers": workers, "hosts": [
             {"address": address} for address in hosts]}
+        self._dbs: dict[str, LocalMariaDB] = {}
 
     @classmethod
     def load(cls, run_dir: Path = DEFAULT_RUN_DIR) -> Cluster:
@@ -81,8 +82,13 @@ class Cluster:
         return f"http://{PROXY_ADDRESS}:{self.state['port']}"
 
     def _db(self, role: str) -> LocalMariaDB:
-        args = primary_args(1) if role == "primary" else replica_args(2)
-        return LocalMariaDB(self.run_dir / role, self.state["db"][role]["port"], extra_args=args)
+        # One object per role: the one that started mariadbd holds its Popen and reaps it when it stops
+        # (a fresh object would wait for ever on our own zombie child).
+        if role not in self._dbs:
+            args = primary_args(1) if role == "primary" else replica_args(2)
+            port = self.state["db"][role]["port"]
+            self._dbs[role] = LocalMariaDB(self.run_dir / role, port, extra_args=args)
+        return self._dbs[role]
 
     @property
     def primary(self) -> LocalMariaDB:

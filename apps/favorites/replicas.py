@@ -75,6 +75,9 @@ class Databases:
     def _take(self, database: Database):
         try:
             con = database.connection()
+            if not _is_open(con):
+                con.close()
+                raise DatabaseUnavailable("the pooled connection is closed and reconnecting failed")
         except DatabaseUnavailable:
             self._down_until[id(database)] = time.monotonic() + RETRY_AFTER
             raise
@@ -102,6 +105,18 @@ class Databases:
         self.primary.close()
         if self.replica is not None:
             self.replica.close()
+
+
+def _is_open(con) -> bool:
+    """Whether the pool's checkout ping (db.py: ping=1) left a live PyMySQL connection.
+
+    DBUtils pings a cached connection when it is taken and reconnects if needed, but when reconnecting
+    fails it hands the dead connection out anyway; the query would then fail, too late to use the other
+    database. PyMySQL closes its socket when the ping fails, so `open` says which case this is (checked
+    on the wrappers DBUtils documents: PooledDedicatedDBConnection -> SteadyDBConnection -> PyMySQL).
+    """
+    raw = getattr(getattr(con, "_con", None), "_con", None)
+    return getattr(raw, "open", True)
 
 
 def _ping(database: Database) -> bool:
