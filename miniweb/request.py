@@ -10,11 +10,13 @@ import json
 from functools import cached_property
 from types import SimpleNamespace
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
+from .csrf import rotate_nonce
 from .datastructures import Headers, MultiDict
 from .errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from .multipart import parse_multipart, parse_options_header
+from .sessions import Session
 
 __all__ = ["Request", "decode_path"]
 
@@ -61,6 +63,8 @@ class Request:
         self.state = SimpleNamespace()
         #: The matched route (a ``miniweb.routing.Route``), once routing has found one.
         self.route: Any = None
+        #: The App handling this request (set by the App; None for a Request built by hand).
+        self.app: Any = None
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.environ.get('PATH_INFO', '')!r}>"
@@ -124,7 +128,8 @@ class Request:
         Lenient on purpose, unlike paths and forms: other software on the same host may set cookies
         that are odd or not UTF-8, and refusing (or, like ``http.cookies``, dropping every cookie
         after) one of those would lock the user out. Undecodable bytes become U+FFFD; for a name
-        sent twice, the first wins (the browser sends the most specific path first).
+        sent twice, the first wins (the browser sends the most specific path first). Percent-escapes
+        (which ``Response.set_cookie`` writes for what a cookie cannot carry) are decoded as UTF-8.
         """
         raw = self.environ.get("HTTP_COOKIE", "")
         if not raw:
@@ -138,8 +143,26 @@ class Request:
                 continue
             if len(value) >= 2 and value[0] == value[-1] == '"':
                 value = value[1:-1]
+            if "%" in value:
+                value = unquote(value, errors="replace")
             cookies.setdefault(name, value)
         return cookies
+
+    # --- state kept by the browser ----------------------------------------------------------------------
+
+    @cached_property
+    def session(self) -> Session:
+        """The signed-cookie session (a dict; see :mod:`miniweb.sessions`), read on first use only."""
+        signer = self.app.session_signer if self.app is not None else None
+        if signer is None:
+            raise RuntimeError("request.session needs App(secret_key=...)")
+        session = signer.open(self)
+        session._on_regenerate = lambda: rotate_nonce(self)
+        return session
+
+    def has_session_support(self) -> bool:
+        """Whether ``request.session`` can work here (the app has a ``secret_key``)."""
+        return self.app is not None and bool(self.app.secret_key)
 
     # --- query and body ---------------------------------------------------------------------------------
 
