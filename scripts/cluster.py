@@ -14,7 +14,8 @@ is how `down` and `status` (other processes) find them. The databases start empt
 directories, loaded from sql/): this is a topology to try and to test, not a place to keep data.
 
 The same as an API for the tests: `Cluster(run_dir, port=0, app_port=0).up()` (0 = free ports), then
-`kill_host`, `start_host`, `.primary` / `.replica` (LocalMariaDB: stop() and start() them), `down()`.
+`kill_host`, `reload_host`, `start_host`, `.primary` / `.replica` (LocalMariaDB: stop() and start() them),
+`down()`.
 """
 
 from __future__ import annotations
@@ -162,6 +163,10 @@ class Cluster:
         os.killpg(pid, sig)
         if sig == signal.SIGKILL:
             stop(pid, sig=signal.SIGKILL, timeout=10)  # reaps it when it is our child
+
+    def reload_host(self, index: int) -> None:
+        """SIGHUP to app host `index`'s server parent: the server's rolling reload (new workers, new code)."""
+        os.kill(self.state["hosts"][index]["pid"], signal.SIGHUP)
 
     def _start_nginx(self) -> None:
         upstreams = [f"{host['address']}:{host['port']}" for host in self.state["hosts"]]
