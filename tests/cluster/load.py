@@ -70,8 +70,9 @@ class _Client:
 
 
 def run_load(url: str, *, post_ids: Iterator[int], connections: int = 20, duration: float = 10.0,
-             result: LoadResult | None = None) -> LoadResult:
-    """Run the load until `duration` has passed; `result` fills while it runs (for a test to watch)."""
+             result: LoadResult | None = None, stop: threading.Event | None = None) -> LoadResult:
+    """Run the load until `duration` has passed or `stop` is set; `result` fills while it runs."""
+    stop = stop or threading.Event()
     result = result or LoadResult()
     ids_lock = threading.Lock()
     deadline = time.monotonic() + duration
@@ -80,7 +81,7 @@ def run_load(url: str, *, post_ids: Iterator[int], connections: int = 20, durati
         client = _Client(url)
         client.login()
         n = number
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not stop.is_set():
             n += 1
             if n % POST_EVERY == 0:
                 with ids_lock:
