@@ -29,7 +29,8 @@ __all__ = ["Databases", "LAG_TOLERANT", "RETRY_AFTER", "WritesUnavailable"]
 
 log = logging.getLogger(__name__)
 
-#: Route names whose reads may be a moment behind the primary: reference data that never changes in the app.
+#: Route names whose reads may be a moment behind the primary: the areas never change in the app; the area
+#: page's "collected" mark may lag a write by the replication delay (the favourites page never does).
 LAG_TOLERANT = frozenset({"index", "area", "search"})
 RETRY_AFTER = 5.0   # seconds a failed database is skipped before it is tried again
 _READS = frozenset({"GET", "HEAD"})
