@@ -7,6 +7,7 @@ Modes (default: all, in this order):
   slowloris   ours with 1,000 clients sending headers one byte a second (--slow N)
   accesslog   ours with the access log on vs off
   workers     ours with --workers 1 vs 2
+  tls         keep-alive hello over TLS: ours vs gunicorn (gthread), same certificate
 
 Builds ``.venv-bench`` first (the peers + this project). Prints Markdown tables, also written to
 ``bench/results/latest.md``, and the figures to ``bench/results/latest.json``; server logs go to
@@ -27,7 +28,7 @@ import time
 from collections.abc import Callable
 from typing import NoReturn
 
-from bench import compare, env, ours
+from bench import compare, env, ours, tls
 from bench.peers import PEERS, RESULTS
 from bench.wrk import WrkError
 from server.config import Config
@@ -39,6 +40,7 @@ MODES: dict[str, Callable[[compare.Options, argparse.Namespace], str]] = {
     "slowloris": lambda opts, args: ours.slowloris(opts, args.slow),
     "accesslog": lambda opts, args: ours.accesslog(opts),
     "workers": lambda opts, args: ours.workers(opts),
+    "tls": lambda opts, args: tls.tls(opts),
 }
 
 

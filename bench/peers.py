@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -42,6 +43,7 @@ class Launch:
     threads: int
     access_log: bool = False
     extra: tuple[str, ...] = ()  # more command-line options (ours only: timeouts, --workers)
+    scheme: str = "http"  # "https": the argv function adds the certificate options (bench/tls.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +133,7 @@ class RunningServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.launch.host}:{self.launch.port}"
+        return f"{self.launch.scheme}://{self.launch.host}:{self.launch.port}"
 
     def rss_kb(self) -> dict[str, int]:
         return group_rss_kb(self.proc.pid)
@@ -148,7 +150,12 @@ class RunningServer:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.peer.name} exited {self.proc.returncode}:\n{self.log_tail()}")
-            conn = http.client.HTTPConnection(self.launch.host, self.launch.port, timeout=2)
+            if self.launch.scheme == "https":  # readiness only: the certificate is the bench's own
+                conn: http.client.HTTPConnection = http.client.HTTPSConnection(
+                    self.launch.host, self.launch.port, timeout=2, context=ssl._create_unverified_context()
+                )
+            else:
+                conn = http.client.HTTPConnection(self.launch.host, self.launch.port, timeout=2)
             try:
                 conn.request("GET", "/")
                 if conn.getresponse().status == 200:

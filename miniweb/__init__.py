@@ -15,10 +15,12 @@ Data flow of one request::
 Modules: ``app`` (the cycle above), ``routing`` + ``patterns`` (regex routes, url_for), ``request`` +
 ``multipart`` (parsing input), ``response`` (output, files), ``errors``, ``datastructures``, ``static``,
 ``templating``, ``csrf``, ``sessions`` + ``flash`` (state in signed cookies), ``security`` (headers),
-``logs``. miniweb imports nothing from ``server/`` and runs under any WSGI server.
+``logs``, ``messages`` (the framework's replaceable texts), ``error_pages`` (default error responses, JSON
+or HTML by ``Accept``). miniweb imports nothing from ``server/`` and runs under any WSGI server.
 """
 
 from .app import App
+from .blueprints import Blueprint
 from .datastructures import FileStorage, Headers, MultiDict
 from .errors import (
     BadRequest,
@@ -31,9 +33,11 @@ from .errors import (
     ServiceUnavailable,
     Unauthorized,
     UnsupportedMediaType,
+    abort,
 )
 from .flash import flash, get_flashed_messages
 from .logs import configure_logging
+from .messages import Messages
 from .request import Request
 from .response import Response, json_default, json_response, redirect, send_file
 from .routing import BuildError
@@ -71,4 +75,7 @@ __all__ = [
     "SessionTooLarge",
     "flash",
     "get_flashed_messages",
+    "abort",
+    "Messages",
+    "Blueprint",
 ]

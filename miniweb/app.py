@@ -14,21 +14,26 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 import jinja2
 
+from .blueprints import Blueprint
 from .csrf import UNSAFE_METHODS, CsrfProtect
+from .error_pages import render_error
 from .errors import HTTPError, InternalServerError, MethodNotAllowed
 from .flash import template_get_flashed_messages
+from .messages import Messages
+from .patterns import check_pattern
 from .request import Request
-from .response import Response, encode_chunks, error_response, json_default, json_response
-from .routing import Route, Router, url_prefix
+from .response import Response, encode_chunks, json_default, json_response, redirect
+from .routing import BuildError, RequestRedirect, Route, Router, path_url, url_prefix
 from .security import SecurityHeaders
 from .sessions import SessionConfig, SessionSigner
+from .signatures import check_hook
 from .static import StaticFiles
 from .templating import create_environment
 
@@ -40,9 +45,21 @@ request_logger = logging.getLogger("miniweb.request")
 F = TypeVar("F", bound=Callable[..., Any])
 ErrorKey = int | type[BaseException]
 
-# The app handling the current request and its SCRIPT_NAME, for url_for. A ContextVar, not a thread-local:
-# each thread (and each asyncio task or greenlet) sees its own; wsgi_app resets it when the request ends.
-_mount: ContextVar[tuple[App, str] | None] = ContextVar("miniweb.mount", default=None)
+# The app handling the current request and its environ (SCRIPT_NAME, scheme, host), for url_for. A
+# ContextVar, not a thread-local: each thread (and each asyncio task or greenlet) sees its own; wsgi_app
+# resets it when the request ends.
+_mount: ContextVar[tuple[App, dict[str, Any]] | None] = ContextVar("miniweb.mount", default=None)
+
+
+def _code_of(cls: type) -> int | None:
+    """The status an HTTPError class stands for (``NotFound`` -> 404); None for codeless classes such as
+    ``HTTPError`` itself or ``class AppError(HTTPError)`` that sets no ``code`` of its own."""
+    for klass in cls.__mro__:
+        if klass is HTTPError:
+            return None
+        if "code" in klass.__dict__:
+            return klass.code  # type: ignore[attr-defined, no-any-return]
+    return None
 
 
 class App:
@@ -67,6 +84,7 @@ class App:
         session: SessionConfig | None = None,
         csrf_trusted_origins: Sequence[str] = (),
         security_headers: SecurityHeaders | None = SecurityHeaders(),  # noqa: B008 - frozen, shared
+        messages: Mapping[str, str] | None = None,
     ) -> None:
         if root_path is None:
             caller = sys._getframe(1).f_globals.get("__file__")
@@ -91,6 +109,8 @@ class App:
         self.debug = debug
         #: Turns values JSON cannot hold into ones it can, for dicts/lists returned by handlers.
         self.json_default = json_default
+        # The framework's texts (error pages, CSRF, form errors) in the app's words: see messages.py.
+        self.messages = Messages(messages)
         self.router = Router()
         self._error_handlers: dict[ErrorKey, Callable[..., Any]] = {}
         self._before: list[Callable[[Request], Any]] = []
@@ -106,7 +126,10 @@ class App:
     ) -> Callable[[F], F]:
         """Register ``handler(request, *groups, **named_groups)`` for paths fully matching ``pattern``.
 
-        Returns the handler unchanged, so one function may carry several routes.
+        Returns the handler unchanged, so one function may carry several routes. Refused here, with a
+        ``ValueError``/``TypeError`` saying what to write: a pattern not starting with "/", Flask/Bottle
+        ``<...>`` placeholders, a name another handler has, a handler that cannot take the groups, a group
+        annotated with a type other than int, float, uuid.UUID or str. See docs/routing.md.
         """
         method_set = frozenset(m.upper() for m in (methods or ["GET"]))
 
@@ -116,6 +139,26 @@ class App:
 
         return decorator
 
+    def get(self, pattern: str, name: str | None = None, csrf: bool = True) -> Callable[[F], F]:
+        """``route(pattern, methods=["GET"])`` (HEAD and OPTIONS are answered too)."""
+        return self.route(pattern, ["GET"], name, csrf)
+
+    def post(self, pattern: str, name: str | None = None, csrf: bool = True) -> Callable[[F], F]:
+        """``route(pattern, methods=["POST"])``."""
+        return self.route(pattern, ["POST"], name, csrf)
+
+    def put(self, pattern: str, name: str | None = None, csrf: bool = True) -> Callable[[F], F]:
+        """``route(pattern, methods=["PUT"])``."""
+        return self.route(pattern, ["PUT"], name, csrf)
+
+    def patch(self, pattern: str, name: str | None = None, csrf: bool = True) -> Callable[[F], F]:
+        """``route(pattern, methods=["PATCH"])``."""
+        return self.route(pattern, ["PATCH"], name, csrf)
+
+    def delete(self, pattern: str, name: str | None = None, csrf: bool = True) -> Callable[[F], F]:
+        """``route(pattern, methods=["DELETE"])``."""
+        return self.route(pattern, ["DELETE"], name, csrf)
+
     def add_route(
         self,
         pattern: str,
@@ -123,8 +166,12 @@ class App:
         methods: Iterable[str] = ("GET",),
         name: str | None = None,
         csrf: bool = True,
+        group: Any = None,
     ) -> Route:
-        route = Route(pattern, frozenset(m.upper() for m in methods), handler, name or handler.__name__, csrf)
+        """Register a route without the decorator (``group``: the Blueprint adding it, if any)."""
+        check_pattern(pattern)
+        method_set = frozenset(m.upper() for m in methods)
+        route = Route(pattern, method_set, handler, name or handler.__name__, csrf, group)
         self._check_csrf_key(route)
         self.router.add(route)
         return route
@@ -138,10 +185,24 @@ class App:
                 "or mark an API route csrf=False"
             )
 
+    def register_blueprint(self, blueprint: Blueprint) -> None:
+        """Add a route group (its routes under its URL prefix, with its own hooks): see blueprints.py."""
+        blueprint.register(self)
+
     def errorhandler(self, key: ErrorKey) -> Callable[[F], F]:
-        """Register ``handler(request, error)`` for an HTTP status code or an exception class."""
+        """Register ``handler(request, error)`` for an HTTP status code or an exception class.
+
+        For an HTTPError, a handler for its code (or a class of that code, such as ``NotFound``) wins
+        over one for a class without a code (``HTTPError``, ``Exception``), as in Flask.
+        """
+        if isinstance(key, int) and not isinstance(key, bool):
+            if not 400 <= key <= 599:
+                raise ValueError(f"errorhandler({key}): error handlers are for 4xx and 5xx statuses")
+        elif not (isinstance(key, type) and issubclass(key, BaseException)):
+            raise TypeError(f"errorhandler() takes a status code or an exception class, got {key!r}")
 
         def decorator(handler: F) -> F:
+            check_hook(handler, "errorhandler", "handler(request, error)")
             self._error_handlers[key] = handler
             return handler
 
@@ -149,11 +210,13 @@ class App:
 
     def before_request(self, hook: F) -> F:
         """``hook(request)`` before each handler; returning a Response (or str…) skips the handler."""
+        check_hook(hook, "before_request", "hook(request)")
         self._before.append(hook)
         return hook
 
     def after_request(self, hook: F) -> F:
         """``hook(request, response) -> response`` after each handled request, errors included."""
+        check_hook(hook, "after_request", "hook(request, response)")
         self._after.append(hook)
         return hook
 
@@ -164,20 +227,25 @@ class App:
         answers, not failures). Hooks run once the response is built, before its body is sent: a
         streamed body must not need what a teardown hook releases.
         """
+        check_hook(hook, "teardown_request", "hook(request, exc)")
         self._teardown.append(hook)
         return hook
 
     # --- helpers for handlers -----------------------------------------------------------------------------
 
-    def url_for(self, name: str, *args: Any, **kwargs: Any) -> str:
-        """The URL path of route ``name`` with its groups filled; extra keyword arguments form the query.
+    def url_for(self, name: str, *args: Any, _external: bool = False, **kwargs: Any) -> str:
+        """The URL path of route ``name`` with its groups filled (typed values such as ints are welcome).
 
-        While this app handles a request, the path starts with the request's mount point (SCRIPT_NAME,
-        PEP 3333), so links and redirects stay inside the app when it is served under a prefix such as
-        ``/demo``; elsewhere (a script, a test, a body streamed after the handler returned) there is no
-        prefix. Raises ``BuildError``.
+        Keyword arguments that are not groups of the route become the query string, deliberately (as in
+        Flask: ``url_for("search", q="北京", page=2)``); None values are left out. While this app handles
+        a request, the path starts with the request's mount point (SCRIPT_NAME, PEP 3333), so links stay
+        inside the app served under a prefix such as ``/demo``; elsewhere (a script, a test, a body
+        streamed after the handler returned) there is no prefix. ``_external=True`` gives an absolute URL
+        from the request's scheme and host (``wsgi.url_scheme`` and ``Host``, which a server sets from
+        trusted proxies' headers); without a request it is a ``BuildError``. Raises ``BuildError``.
         """
-        return self._mount_prefix() + self.router.build(name, args, kwargs)
+        path = self._mount_prefix() + self.router.build(name, args, kwargs)
+        return self._origin() + path if _external else path
 
     def static_url_for(self, filename: str) -> str:
         """The URL path of a file under ``static_url``, mount point included as for ``url_for``."""
@@ -186,9 +254,25 @@ class App:
     def _mount_prefix(self) -> str:
         """The percent-encoded SCRIPT_NAME of the request this app is handling, else ``""``."""
         mount = _mount.get()
-        if mount is None or mount[0] is not self or not mount[1]:
-            return ""  # not in a request of this app (another app's URLs are not ours), or mounted at "/"
-        return url_prefix(mount[1])
+        if mount is None or mount[0] is not self:
+            return ""  # not in a request of this app (another app's URLs are not ours)
+        script_name = mount[1].get("SCRIPT_NAME", "")
+        return url_prefix(script_name) if script_name else ""
+
+    def _origin(self) -> str:
+        """``scheme://host[:port]`` of the request being handled (PEP 3333's URL reconstruction)."""
+        mount = _mount.get()
+        if mount is None or mount[0] is not self:
+            raise BuildError("url_for(..., _external=True) needs a request of this app to take the host from")
+        environ = mount[1]
+        scheme = environ.get("wsgi.url_scheme", "http")
+        host = environ.get("HTTP_HOST")
+        if not host:
+            host = environ.get("SERVER_NAME", "localhost")
+            port = environ.get("SERVER_PORT", "")
+            if port and port != ("443" if scheme == "https" else "80"):
+                host = f"{host}:{port}"
+        return f"{scheme}://{host}"
 
     @property
     def jinja_env(self) -> jinja2.Environment:
@@ -248,7 +332,7 @@ class App:
     def wsgi_app(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         """The request cycle; ``url_for`` takes the mount point from the SCRIPT_NAME that reaches it."""
         started = time.monotonic()
-        token = _mount.set((self, environ.get("SCRIPT_NAME", "")))
+        token = _mount.set((self, environ))
         try:
             if self.static_files is not None and self.static_files.handles(environ):
                 try:
@@ -284,7 +368,8 @@ class App:
                     unhandled = exc
                 response = self._handle_exception(request, exc)
             try:
-                for hook in self._after:
+                group = request.route.group if request.route is not None else None
+                for hook in self._after if group is None else (*group.after_hooks, *self._after):
                     response = hook(request, response)
                 self._save_state(request, response)
             except Exception as exc:
@@ -309,23 +394,37 @@ class App:
 
     def _dispatch(self, request: Request) -> Response:
         method = request.method
-        routing_error: HTTPError | None = None
+        routing_error: HTTPError | RequestRedirect | None = None
         try:
             route, args, kwargs = self.router.match(method, request.path)
-        except HTTPError as error:  # 400 (bad path), 404, 405: hooks still run first
+        except (HTTPError, RequestRedirect) as error:  # 400 (bad path), 404, 405, 308: hooks run first
             routing_error = error
         for hook in self._before:
             result = hook(request)
             if result is not None:
                 return self.make_response(result)
         if routing_error is not None:
+            if isinstance(routing_error, RequestRedirect):
+                return self._slash_redirect(request, routing_error.path)
             if method == "OPTIONS" and isinstance(routing_error, MethodNotAllowed):
                 return Response(b"", 204, routing_error.headers, content_type=None)  # RFC 9110 §9.3.7
             raise routing_error
         request.route = route
+        if route.group is not None:
+            for hook in route.group.before_hooks:
+                result = hook(request)
+                if result is not None:
+                    return self.make_response(result)
         if method in UNSAFE_METHODS and route.csrf:
             self.csrf.verify(request)
         return self.make_response(route.handler(request, *args, **kwargs))
+
+    def _slash_redirect(self, request: Request, path: str) -> Response:
+        """308 to ``path`` (the request's path plus "/"), mount point and query string kept."""
+        location = url_prefix(request.environ.get("SCRIPT_NAME", "")) + path_url(path)
+        # QUERY_STRING is raw bytes carried as latin-1 (PEP 3333): re-encode those bytes, never as UTF-8.
+        query = quote(request.environ.get("QUERY_STRING", "").encode("latin-1"), safe="&=+%;/?:@!$'()*,~")
+        return redirect(f"{location}?{query}" if query else location, 308)
 
     def make_response(self, result: Any) -> Response:
         """A handler's return value as a Response: str/bytes -> HTML, dict/list -> JSON, any other
@@ -351,11 +450,30 @@ class App:
         )
 
     def _find_handler(self, exc: BaseException) -> Callable[..., Any] | None:
-        for cls in type(exc).__mro__:
-            if cls in self._error_handlers:
-                return self._error_handlers[cls]
+        """The errorhandler for ``exc``, most specific first, as Flask does.
+
+        For an ``HTTPError`` with code ``c``: a handler for one of its classes tied to ``c`` (``NotFound``
+        for 404, most derived first), then ``errorhandler(c)``, then handlers for codeless classes
+        (``HTTPError``, ``Exception``). For other exceptions: the nearest class in its MRO.
+        """
+        handlers = self._error_handlers
+        if not handlers:
+            return None
         if isinstance(exc, HTTPError):
-            return self._error_handlers.get(exc.code)
+            code = exc.code
+            generic: Callable[..., Any] | None = None
+            for cls in type(exc).__mro__:
+                handler = handlers.get(cls)
+                if handler is None:
+                    continue
+                if _code_of(cls) == code:
+                    return handler  # the class handler for this very code
+                if generic is None and _code_of(cls) is None:
+                    generic = handler  # HTTPError, Exception...: only if no code handler
+            return handlers.get(code) or generic
+        for cls in type(exc).__mro__:
+            if cls in handlers:
+                return handlers[cls]
         return None
 
     def _handle_exception(self, request: Request, exc: Exception) -> Response:
@@ -375,7 +493,7 @@ class App:
                 response = self.make_response(handler(request, exc))
             except Exception:
                 logger.exception("errorhandler %r failed", handler)
-                return error_response(InternalServerError())
+                return render_error(InternalServerError(), request.environ.get("HTTP_ACCEPT"), self.messages)
             if response.status_code == 200:
                 response.status_code = error.code
             for name, value in error.headers:
@@ -384,4 +502,4 @@ class App:
         detail = None
         if self.debug and not isinstance(exc, HTTPError):
             detail = "".join(traceback.format_exception(exc))
-        return error_response(error, detail)
+        return render_error(error, request.environ.get("HTTP_ACCEPT"), self.messages, detail)

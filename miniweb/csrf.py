@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from .errors import Forbidden
+from .messages import message
 
 if TYPE_CHECKING:
     from .request import Request
@@ -93,7 +94,7 @@ class CsrfProtect:
             return
         if claimed in self.trusted_origins:
             return
-        raise Forbidden(f"The request comes from another site ({origin[:100]}) and was refused.")
+        raise Forbidden(message("csrf.cross_origin", origin=origin[:100]))
 
     def _sign(self, nonce: str, timestamp: int) -> str:
         digest = hmac.new(self._key, f"{nonce}.{timestamp}".encode("ascii"), hashlib.sha256).digest()
@@ -123,17 +124,17 @@ class CsrfProtect:
         if token is None and request.is_form:
             token = request.form.get(self.field_name)
         if not token:
-            raise Forbidden("The form is missing its CSRF token; reload the page and try again.")
+            raise Forbidden(message("csrf.missing"))
         nonce = request.cookies.get(self.cookie_name, "")
         stamp, _, signature = token.partition(".")
         if not (_NONCE.match(nonce) and _STAMP.match(stamp)):
-            raise Forbidden("The CSRF token is invalid; reload the page and try again.")
+            raise Forbidden(message("csrf.invalid"))
         expected = self._sign(nonce, int(stamp))
         if not hmac.compare_digest(expected.encode("ascii"), signature.encode("ascii", "replace")):
-            raise Forbidden("The CSRF token is invalid; reload the page and try again.")
+            raise Forbidden(message("csrf.invalid"))
         # A token dated in the future is refused too, beyond a small skew between hosts' clocks.
         if not -_CLOCK_SKEW <= time.time() - int(stamp) <= self.max_age:
-            raise Forbidden("The CSRF token has expired; reload the page and try again.")
+            raise Forbidden(message("csrf.expired"))
 
     def set_cookie(self, request: Request, response: Response) -> None:
         """Give the browser its nonce if this request created one."""

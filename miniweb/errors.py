@@ -9,6 +9,9 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable
 from http import HTTPStatus
+from typing import NoReturn
+
+from .messages import Messages, message
 
 __all__ = [
     "HTTPError",
@@ -22,7 +25,10 @@ __all__ = [
     "InternalServerError",
     "ServiceUnavailable",
     "reason_phrase",
+    "abort",
 ]
+
+_DEFAULT_MESSAGES = Messages()
 
 
 def reason_phrase(code: int) -> str:
@@ -63,15 +69,18 @@ class HTTPError(Exception):
             f"{self.code} {self.name}: {self.description}" if self.description else f"{self.code} {self.name}"
         )
 
-    def render_html(self, detail: str | None = None) -> str:
-        """A minimal, self-contained error page; ``detail`` (a traceback in debug mode) is escaped too."""
-        title = f"{self.code} {html.escape(self.name)}"
+    def render_html(self, detail: str | None = None, messages: Messages | None = None) -> str:
+        """A minimal, self-contained error page in ``messages``' words (the defaults if None); the
+        description and ``detail`` (a traceback in debug mode) are escaped: they often quote user input."""
+        messages = messages or _DEFAULT_MESSAGES
+        title = f"{self.code} {html.escape(messages.title(self.code))}"
         parts = [
             '<!doctype html>\n<html><head><meta charset="utf-8">',
             f"<title>{title}</title></head>\n<body><h1>{title}</h1>\n",
         ]
-        if self.description:
-            parts.append(f"<p>{html.escape(self.description)}</p>\n")
+        description = messages.description(self.code, self.description)
+        if description:
+            parts.append(f"<p>{html.escape(description)}</p>\n")
         if detail:
             parts.append(f"<pre>{html.escape(detail)}</pre>\n")
         parts.append("</body></html>\n")
@@ -89,14 +98,14 @@ class _FixedCode(HTTPError):
 
 class BadRequest(_FixedCode):
     code = 400
-    description = "The request could not be understood."
+    description = message("error.400")
 
 
 class MissingKey(BadRequest, KeyError):
     """``request.form["x"]`` with no such field: a 400 for the client, still a KeyError for Python code."""
 
     def __init__(self, key: str) -> None:
-        super().__init__(f"Missing field {key!r}.")
+        super().__init__(message("form.missing_field", key=key))
         self.key = key
 
     __str__ = HTTPError.__str__
@@ -104,24 +113,24 @@ class MissingKey(BadRequest, KeyError):
 
 class Unauthorized(_FixedCode):
     code = 401
-    description = "Authentication is required."
+    description = message("error.401")
 
 
 class Forbidden(_FixedCode):
     code = 403
-    description = "You are not allowed to do this."
+    description = message("error.403")
 
 
 class NotFound(_FixedCode):
     code = 404
-    description = "The requested URL was not found on this server."
+    description = message("error.404")
 
 
 class MethodNotAllowed(HTTPError):
     """405 with the ``Allow`` header listing what the resource does accept (RFC 9110 §15.5.6)."""
 
     code = 405
-    description = "The method is not allowed for this URL."
+    description = message("error.405")
 
     def __init__(self, allowed: Iterable[str], description: str | None = None) -> None:
         self.allowed = sorted(set(allowed))
@@ -130,19 +139,48 @@ class MethodNotAllowed(HTTPError):
 
 class PayloadTooLarge(_FixedCode):
     code = 413
-    description = "The request body is too large."
+    description = message("error.413")
 
 
 class UnsupportedMediaType(_FixedCode):
     code = 415
-    description = "The request body has an unsupported media type."
+    description = message("error.415")
 
 
 class InternalServerError(_FixedCode):
     code = 500
-    description = "The server hit an unexpected error and could not complete the request."
+    description = message("error.500")
 
 
 class ServiceUnavailable(_FixedCode):
     code = 503
-    description = "The service is temporarily unavailable; try again later."
+    description = message("error.503")
+
+
+_BY_CODE: dict[int, type[_FixedCode]] = {
+    cls.code: cls
+    for cls in (
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        PayloadTooLarge,
+        UnsupportedMediaType,
+        InternalServerError,
+        ServiceUnavailable,
+    )
+}
+
+
+def abort(
+    code: int, description: str | None = None, headers: Iterable[tuple[str, str]] | None = None
+) -> NoReturn:
+    """Stop the handler with an HTTP error: ``abort(404)``, ``abort(403, "not yours")``.
+
+    Raises the class for the code (``NotFound`` for 404, so ``errorhandler(NotFound)`` sees it), else
+    ``HTTPError(code)``; 405 needs the allowed methods, so raise ``MethodNotAllowed([...])`` for it.
+    """
+    cls = _BY_CODE.get(code)
+    if cls is not None:
+        raise cls(description, headers)
+    raise HTTPError(code, description, headers)

@@ -7,6 +7,8 @@ groups, everything else opaque), from which we derive:
 - ``literal_segments``: whole path segments every match contains (``/(\\d+)/it5/(\\d+)`` -> ``it5``);
 - ``flatten``: the pattern with its groups made non-capturing, to join a combined alternation;
 - ``reverse_template``: literal text and group slots, so ``url_for`` can build a path back.
+``check_pattern`` refuses, at registration, patterns that cannot work as written (no leading "/", Flask
+or Bottle ``<...>`` placeholders), saying what to write instead.
 Anything the scanner is unsure about yields the safe answer ("" prefix, not combinable, not buildable).
 """
 
@@ -17,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 __all__ = [
+    "check_pattern",
     "Slot",
     "tokens",
     "literal_prefix",
@@ -25,6 +28,64 @@ __all__ = [
     "flatten",
     "reverse_template",
 ]
+
+
+# A Flask (<int:id>, <name>) or Bottle (<id:int>, <name:re:[a-z]+>) placeholder, but not a regex's own
+# "(?P<name>", "(?P=name)", lookbehind "(?<=", "(?<!", nor an escaped "\<".
+_PLACEHOLDER = re.compile(r"(?<!\(\?P)(?<!\\)<(?:([A-Za-z_]\w*):)?([A-Za-z_]\w*)(?::([^>]*))?>")
+# What to write instead, by converter name (Flask's and Bottle's); annotation to add in the handler.
+_INSTEAD = {
+    "int": ("[0-9]+", "int"),
+    "float": ("[0-9]+(?:\\.[0-9]+)?", "float"),
+    "uuid": ("[0-9a-fA-F-]{36}", "uuid.UUID"),
+    "path": (".+", None),
+    "string": ("[^/]+", None),
+    "re": (None, None),
+}
+
+
+def _instead(match: re.Match[str]) -> tuple[str, str | None]:
+    """The regex group (and annotation) to write for one placeholder."""
+    first, second, extra = match.groups()
+    if first in _INSTEAD and second not in _INSTEAD:
+        converter, name = first, second  # Flask: <int:id>
+    elif first is not None:
+        name, converter = first, second  # Bottle: <id:int>, <name:re:...>
+    else:
+        name, converter = second, "string"
+    regex, annotation = _INSTEAD.get(converter, ("[^/]+", None))
+    if converter == "re" and extra:
+        regex = extra
+    return f"(?P<{name}>{regex or '[^/]+'})", (f"{name}: {annotation}" if annotation else None)
+
+
+def check_pattern(pattern: str) -> None:
+    """Raise ``ValueError`` for a pattern that cannot match as its author meant, saying what to write."""
+    if not isinstance(pattern, str):
+        raise TypeError(f"a route pattern is a str (a regular expression), got {type(pattern).__name__}")
+    placeholders = list(_PLACEHOLDER.finditer(pattern))
+    if placeholders:
+        suggestion = pattern
+        annotations = []
+        for match in reversed(placeholders):
+            regex, annotation = _instead(match)
+            suggestion = suggestion[: match.start()] + regex + suggestion[match.end() :]
+            if annotation:
+                annotations.insert(0, annotation)
+        hint = f" and annotate the handler's parameter ({', '.join(annotations)})" if annotations else ""
+        raise ValueError(
+            f"route pattern {pattern!r}: {placeholders[0].group()!r} is a Flask/Bottle placeholder; miniweb "
+            f"routes are regular expressions matched against the whole path. Write r'{suggestion}'{hint}"
+        )
+    body = pattern[1:] if pattern.startswith("^") else pattern
+    first = next(tokens(body), None)
+    # A leading literal other than "/" can never match a path; groups, classes and "." are left to the
+    # author ("(/en|/zh)/about" is fine).
+    if first is None or (first[0] in _LITERAL and first[1] != "/"):
+        raise ValueError(
+            f"route pattern {pattern!r} must start with '/' (it is matched against the whole path, which "
+            f"always does): write r'/{body.lstrip('/')}'"
+        )
 
 
 # Token kinds: a literal character written as itself, an escaped literal ("\\." is "."), a whole group,

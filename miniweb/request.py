@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, unquote
 from .csrf import rotate_nonce
 from .datastructures import Headers, MultiDict
 from .errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from .messages import message
 from .multipart import parse_multipart, parse_options_header
 from .sessions import Session
 
@@ -34,19 +35,19 @@ def decode_path(environ: dict[str, Any]) -> str:
     try:
         return raw.encode("latin-1").decode("utf-8")
     except UnicodeError:
-        raise BadRequest("The URL path is not valid UTF-8.") from None
+        raise BadRequest(message("path.not_utf8")) from None
 
 
-def _parse_urlencoded(text: str, what: str, max_fields: int) -> MultiDict:
+def _parse_urlencoded(text: str, what: str, max_fields: int) -> MultiDict:  # what: "query" or "form"
     """``a=1&b=%E4%B8%AD+x`` -> MultiDict; ``+`` and ``%20`` are spaces (HTML §4.10.21.7)."""
     try:
         pairs = parse_qsl(
             text, keep_blank_values=True, encoding="utf-8", errors="strict", max_num_fields=max_fields
         )
     except UnicodeDecodeError:
-        raise BadRequest(f"The {what} is not valid UTF-8 once percent-decoded.") from None
+        raise BadRequest(message(f"{what}.not_utf8")) from None
     except ValueError:
-        raise BadRequest(f"The {what} has more than {max_fields} fields.") from None
+        raise BadRequest(message(f"{what}.too_many_fields", limit=max_fields)) from None
     return MultiDict(pairs)
 
 
@@ -173,8 +174,8 @@ class Request:
         try:
             text = raw.encode("latin-1").decode("utf-8")  # raw non-ASCII bytes sent unescaped
         except UnicodeError:
-            raise BadRequest("The query string is not valid UTF-8.") from None
-        return _parse_urlencoded(text, "query string", self.max_form_fields)
+            raise BadRequest(message("query.not_utf8")) from None
+        return _parse_urlencoded(text, "query", self.max_form_fields)
 
     @cached_property
     def content_length(self) -> int | None:
@@ -182,9 +183,9 @@ class Request:
         if not value:
             return None
         if not (value.isascii() and value.isdigit()):  # RFC 9110 §8.6: 1*DIGIT; no sign, no "²"
-            raise BadRequest("The Content-Length header is not a number.")
+            raise BadRequest(message("body.bad_length"))
         if len(value) > 18:  # more than any body we would take, and int() refuses 4,300+ digits
-            raise PayloadTooLarge(f"The request body is larger than {self.max_body_bytes} bytes.")
+            raise PayloadTooLarge(message("body.too_large", limit=self.max_body_bytes))
         return int(value)
 
     @cached_property
@@ -193,7 +194,7 @@ class Request:
         length = self.content_length
         limit = self.max_body_bytes
         if length is not None and length > limit:
-            raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+            raise PayloadTooLarge(message("body.too_large", limit=limit))
         stream = self.environ.get("wsgi.input")
         if stream is None:
             return b""
@@ -213,7 +214,7 @@ class Request:
             remaining -= len(chunk)
         data = b"".join(chunks)
         if len(data) > limit:
-            raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+            raise PayloadTooLarge(message("body.too_large", limit=limit))
         return data
 
     @cached_property
@@ -223,8 +224,8 @@ class Request:
             try:
                 text = self.body.decode("utf-8")
             except UnicodeDecodeError:
-                raise BadRequest("The form body is not valid UTF-8.") from None
-            return _parse_urlencoded(text, "form body", self.max_form_fields), MultiDict()
+                raise BadRequest(message("form.not_utf8")) from None
+            return _parse_urlencoded(text, "form", self.max_form_fields), MultiDict()
         if mimetype == "multipart/form-data":
             return parse_multipart(self.body, self.environ.get("CONTENT_TYPE", ""), self.max_form_fields)
         return MultiDict(), MultiDict()
@@ -251,10 +252,10 @@ class Request:
             mimetype == "application/json"
             or (mimetype.startswith("application/") and mimetype.endswith("+json"))
         ):
-            raise UnsupportedMediaType("Expected a JSON body (Content-Type: application/json).")
+            raise UnsupportedMediaType(message("json.expected"))
         try:
             return json.loads(self.body)
         except (ValueError, UnicodeDecodeError) as exc:
-            raise BadRequest(f"The body is not valid JSON: {exc}") from None
+            raise BadRequest(message("json.invalid", error=exc)) from None
         except RecursionError:
-            raise BadRequest("The JSON body is nested too deeply.") from None
+            raise BadRequest(message("json.too_deep")) from None

@@ -9,12 +9,21 @@ Rules of this module:
   ``matching.py``), which never changes which route wins. A pattern with inline global flags (``(?i)``,
   ``(?x)``) is not indexed: its literal text may match other text.
 - Registration order decides among patterns (first match wins); plain paths win over patterns.
-- A miss is ``NotFound``; a path that matches only under other methods is ``MethodNotAllowed`` (405 + Allow).
+- A miss is ``NotFound``; a path that matches only under other methods is ``MethodNotAllowed`` (405 + Allow);
+  a miss whose path plus "/" would match is ``RequestRedirect`` (the app answers 308, as werkzeug does).
+- Patterns that cannot work as written are refused when the app registers them
+  (``patterns.check_pattern``, called by ``App.add_route``); ``Route`` refuses handlers that cannot take
+  the pattern's groups; typed groups get their converters there, once
+  (``signatures.py``). Two different handlers under one name are refused by ``Router.add``.
+- Thread safety: routes may be added while requests are served. ``add`` and the index rebuild hold one
+  lock; ``match`` reads without it (it sees the table before or after an ``add``, never a half-built
+  index) and rebuilds under the lock when the table changed, so no route added meanwhile is lost.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,8 +32,9 @@ from urllib.parse import quote, urlencode
 from . import patterns
 from .errors import MethodNotAllowed, NotFound
 from .matching import Found, RouteIndex
+from .signatures import RouteConverters, route_converters
 
-__all__ = ["Route", "Router", "BuildError", "url_prefix"]
+__all__ = ["Route", "Router", "BuildError", "RequestRedirect", "path_url", "url_prefix"]
 
 _FLAGS = re.DOTALL
 _PLAIN_FLAGS = re.compile("", _FLAGS).flags  # what a pattern without inline global flags ends up with
@@ -36,6 +46,15 @@ class BuildError(ValueError):
     """``url_for`` could not build a URL: unknown name, wrong arguments, or a value the route rejects."""
 
 
+class RequestRedirect(Exception):  # noqa: N818 - werkzeug's name; it is a routing answer, not an error
+    """The path misses only its trailing slash: the app answers 308 to ``path`` (RFC 9110 §15.4.9 keeps
+    the method and body, so a POST to ``/todos`` reaches ``/todos/`` intact)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.path = path
+
+
 def url_prefix(script_name: str) -> str:
     """The app's mount point (a WSGI ``SCRIPT_NAME``) as the percent-encoded start of a URL path.
 
@@ -44,6 +63,11 @@ def url_prefix(script_name: str) -> str:
     ``%`` -> ``%25``); a trailing "/" is dropped, as the built path brings its own.
     """
     return quote(script_name.encode("latin-1").rstrip(b"/"), safe=_PATH_SAFE)
+
+
+def path_url(path: str) -> str:
+    """A decoded path (text) percent-encoded for a URL or a ``Location`` header ("/" kept)."""
+    return quote(path, safe=_PATH_SAFE)
 
 
 # --- routes --------------------------------------------------------------------------------------------
@@ -58,6 +82,7 @@ class Route:
     handler: Callable[..., Any]
     name: str
     csrf: bool = True
+    group: Any = field(default=None, repr=False)  # the Blueprint that registered it, if any
     regex: re.Pattern[str] = field(init=False, repr=False)
     static_path: str | None = field(init=False, repr=False)
     order: int = field(default=0, init=False, repr=False)  # registration order, set by Router.add
@@ -79,6 +104,10 @@ class Route:
         named = self.regex.groupindex.values()
         self._positional = [i for i in range(1, self.regex.groups + 1) if i not in named]
         self._has_named = bool(named)
+        #: None unless the handler annotates a group (int, float, UUID): then Router.match converts.
+        self.converters: RouteConverters | None = route_converters(
+            self.handler, self.pattern, len(self._positional), list(self.regex.groupindex)
+        )
 
     def arguments(self, match: re.Match[str]) -> tuple[tuple[str, ...], dict[str, str]]:
         """Handler arguments from a match: unnamed groups positional, named groups by keyword."""
@@ -88,6 +117,34 @@ class Route:
             return (), match.groupdict()
         return tuple(match.group(i) for i in self._positional), match.groupdict()
 
+    def convert(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """The typed handler arguments; a value that does not convert is a 404 (the URL names nothing)."""
+        positional, named = self.converters  # type: ignore[misc]
+        try:
+            if any(positional):
+                args = tuple(
+                    value if convert is None or value is None else convert(value)
+                    for convert, value in zip(positional, args, strict=True)
+                )
+            for name, convert in named.items():
+                value = kwargs[name]
+                if value is not None:  # an optional group that did not take part
+                    kwargs[name] = convert(value)
+        except ValueError:
+            raise NotFound() from None
+        return args, kwargs
+
+    def _converter_for(self, slot: patterns.Slot, index: int) -> Any:
+        """The converter of a template slot (``index``: its rank among the unnamed groups), or None."""
+        if self.converters is None:
+            return None
+        positional, named = self.converters
+        if slot.name is not None:
+            return named.get(slot.name)
+        return positional[index] if index < len(positional) else None
+
     def build(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
         """The percent-encoded path for these arguments; the rest of ``kwargs`` is left for the query."""
         if self._template is None:
@@ -96,6 +153,7 @@ class Route:
         raw: list[str] = []
         encoded: list[str] = []
         values: list[str] = []
+        unnamed = 0
         for piece in self._template:
             if isinstance(piece, str):
                 raw.append(piece)
@@ -109,7 +167,18 @@ class Route:
                 raise BuildError(
                     f"route {self.name!r} ({self.pattern}) needs a value for {piece.name or 'a group'}"
                 )
-            value = str(value)
+            value = str(value)  # 3, 1.5, UUID(...) -> their one spelling, checked below
+            convert = self._converter_for(piece, unnamed)
+            if piece.name is None:
+                unnamed += 1
+            if convert is not None:
+                try:
+                    convert(value)
+                except ValueError:
+                    raise BuildError(
+                        f"route {self.name!r} ({self.pattern}) cannot take {value!r} for "
+                        f"{piece.name or 'a group'}: the handler wants {convert.__name__}"
+                    ) from None
             values.append(value)
             raw.append(value)
             # Each value is one opaque argument: "/" and "?" inside it must be escaped too.
@@ -130,28 +199,51 @@ class Router:
         self._by_name: dict[str, list[Route]] = {}
         self._static: dict[str, dict[str, Route]] = {}
         self._indexes: dict[str, RouteIndex] = {}
+        # Routes a missing trailing slash can redirect to: plain paths and patterns ending in a literal "/".
+        self._slashed_static: frozenset[str] = frozenset()
+        self._slashed_index: RouteIndex | None = None
         self._dirty = False
+        self._lock = threading.Lock()  # add() and _compile(); see the module docstring
 
     def add(self, route: Route) -> None:
-        route.order = len(self._routes)
-        self._routes.append(route)
-        self._by_name.setdefault(route.name, []).append(route)
-        if route.static_path is not None:
-            for method in route.methods:
-                self._static.setdefault(route.static_path, {}).setdefault(method, route)
-        self._dirty = True
+        """Add a route; ``ValueError`` if its name already belongs to another handler.
+
+        One handler may carry several routes under one name (``url_for`` takes the first that accepts
+        the arguments), but two handlers under one name would make ``url_for`` silently pick one.
+        """
+        with self._lock:
+            for other in self._by_name.get(route.name, ()):
+                if other.handler is not route.handler:
+                    raise ValueError(
+                        f"route name {route.name!r} ({route.pattern}) is already used by "
+                        f"{getattr(other.handler, '__qualname__', other.handler)!s} for {other.pattern}; "
+                        "pass name=... to tell them apart"
+                    )
+            route.order = len(self._routes)
+            self._routes.append(route)
+            self._by_name.setdefault(route.name, []).append(route)
+            if route.static_path is not None:
+                for method in route.methods:
+                    self._static.setdefault(route.static_path, {}).setdefault(method, route)
+            self._dirty = True
 
     def __iter__(self) -> Iterator[Route]:
         return iter(self._routes)
 
     def _compile(self) -> None:
-        by_method: dict[str, list[Route]] = {}
-        for route in self._routes:
-            if route.static_path is None:
-                for method in route.methods:
-                    by_method.setdefault(method, []).append(route)
-        self._indexes = {method: RouteIndex(routes) for method, routes in by_method.items()}
-        self._dirty = False
+        with self._lock:
+            if not self._dirty:
+                return  # another thread rebuilt it while this one waited
+            by_method: dict[str, list[Route]] = {}
+            for route in self._routes:
+                if route.static_path is None:
+                    for method in route.methods:
+                        by_method.setdefault(method, []).append(route)
+            self._indexes = {method: RouteIndex(routes) for method, routes in by_method.items()}
+            self._slashed_static = frozenset(path for path in self._static if path.endswith("/"))
+            slashed = [r for r in self._routes if r.static_path is None and r._suffix.endswith("/")]
+            self._slashed_index = RouteIndex(slashed) if slashed else None
+            self._dirty = False
 
     def _match_method(self, method: str, path: str) -> Found | None:
         by_method = self._static.get(path)
@@ -163,7 +255,8 @@ class Router:
     def match(self, method: str, path: str) -> Found:
         """The route for ``method`` and ``path`` with its arguments; HEAD falls back to GET.
 
-        Raises ``NotFound``, or ``MethodNotAllowed`` carrying the methods that would match.
+        Raises ``NotFound`` (also for a typed group that does not convert), ``MethodNotAllowed`` carrying
+        the methods that would match, or ``RequestRedirect`` when only a trailing "/" is missing.
         """
         if self._dirty:
             self._compile()
@@ -171,18 +264,28 @@ class Router:
         if found is None and method == "HEAD":
             found = self._match_method("GET", path)
         if found is not None:
+            if found[0].converters is not None:
+                return found[0], *found[0].convert(found[1], found[2])
             return found
         # The method (and GET, for HEAD) just missed: no need to try it again.
         allowed = self._allowed(path, skip={method, "GET"} if method == "HEAD" else {method})
         if allowed:
             raise MethodNotAllowed(allowed)
+        if self._slashed_static or self._slashed_index is not None:
+            self._redirect_to_slash(path)
         raise NotFound()
 
-    def allowed_methods(self, path: str) -> set[str]:
-        """Every method some route answers for ``path`` (HEAD implied by GET, OPTIONS always answered)."""
-        if self._dirty:
-            self._compile()
-        return self._allowed(path, skip=set())
+    def _redirect_to_slash(self, path: str) -> None:
+        """Raise ``RequestRedirect`` if ``path + "/"`` is a route's (werkzeug's strict slashes: "/todos"
+        for a route "/todos/"). Only routes ending in a literal "/" are asked, so apps without any pay
+        nothing on a 404; a pattern such as ``/(.*)`` matches "/todos" itself and never gets here."""
+        if path.endswith("/"):
+            return
+        slashed = path + "/"
+        if slashed in self._slashed_static or (
+            self._slashed_index is not None and self._slashed_index.match(slashed) is not None
+        ):
+            raise RequestRedirect(slashed)
 
     def _allowed(self, path: str, skip: set[str]) -> set[str]:
         methods = {m for m in self._indexes if m not in skip and self._match_method(m, path) is not None}

@@ -1,6 +1,7 @@
 """miniweb's bundled HTTP/1.1 server for any WSGI application (standard library only).
 
-    listening socket ──► dispatcher (main thread: epoll, accept, deadlines, idle connections parked)
+    listener (TCP, unix, systemd fds; TLS) ──► dispatcher (main thread: epoll, accept, TLS handshakes,
+                            │                   deadlines, idle connections parked, request bodies received)
                             │ new or newly readable connection            ▲ idle again: park
                             ▼ queue.SimpleQueue                           │ queue + wake-up byte
                          worker threads (`threads` of them): per connection, while requests keep coming

@@ -1,7 +1,7 @@
-"""`python -m server PORT MODULE:APP [options]`: parse, import the app, bind, serve, exit.
+"""`python -m server [PORT] MODULE:APP [options]`: parse, import the app, bind, serve, exit.
 
 Exit status: 0 after a graceful shutdown (SIGINT/SIGTERM); 2 for bad command-line input (with the
-usage); 1 when the address cannot be bound (e.g. the port is in use).
+usage); 1 when the address cannot be bound (e.g. the port is in use) or the TLS files cannot be loaded.
 """
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
+from server import listen_options
 from server.accesslog import LineHandler
 from server.config import Config
+from server.listener import ListenError
 from server.serving import Server, _app_name, install_signal_handlers
 
 __all__ = ["main"]
@@ -66,9 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m server",
         description="Serve a WSGI application with miniweb's threaded HTTP/1.1 server.",
-        epilog="Example: python -m server 8899 apps.favorites:application --host 0.0.0.0",
-    )
-    parser.add_argument("port", type=_port, help="TCP port to listen on (1-65535)")
+        epilog="Examples: python -m server 8899 apps.favorites:application --host 0.0.0.0; "
+               "python -m server --bind unix:/run/app.sock apps.favorites:application",
+    )  # fmt: skip
+    parser.add_argument("port", type=_port, nargs="?",
+                        help="TCP port to listen on (1-65535); optional with --bind or systemd sockets")
     parser.add_argument("app", metavar="MODULE:APP",
                         help="the WSGI callable, e.g. apps.favorites:application (module imported from "
                              "the current directory)")  # fmt: skip
@@ -101,9 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="one Combined Log Format line per request on stdout (default: on)")
     logs.add_argument("--log-level", choices=_LEVELS, default=_DEFAULTS.log_level,
                       help="server log level on stderr (default %(default)s)")
-    proxies = parser.add_argument_group("behind a proxy")
-    proxies.add_argument("--trusted-proxy", action="append", default=[], metavar="ADDRESS",
-                         help="believe X-Forwarded-For/-Proto from this peer address (repeatable)")
+    listen_options.add_arguments(parser, _DEFAULTS)  # --bind, unix sockets, TLS, --trusted-proxy
     return parser
 
 
@@ -145,6 +147,12 @@ def configure_logging(level: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.port is None and args.app.isdigit():  # `python -m server 8899`: the app is what is missing
+        parser.error("the following arguments are required: MODULE:APP")
+    if args.port is None and not args.bind and os.environ.get("LISTEN_PID") != str(os.getpid()):
+        parser.error("nothing to listen on: give a PORT, --bind ADDRESS, or start under systemd "
+                     "socket activation")
+    listening = listen_options.config_changes(args, parser)
     configure_logging(args.log_level)
     try:
         app = load_app(args.app)
@@ -156,16 +164,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         header_timeout=args.header_timeout, body_timeout=args.body_timeout,
         keepalive_timeout=args.keepalive_timeout, write_timeout=args.write_timeout,
         graceful_timeout=args.graceful_timeout, access_log=args.access_log, log_level=args.log_level,
-        trusted_proxies=tuple(args.trusted_proxy),
+        **listening,
     )  # fmt: skip
     try:
         server = Server(app, config)
-    except OSError as exc:
-        reason = "address already in use" if exc.errno == 98 else (exc.strerror or str(exc))
-        print(f"python -m server: cannot listen on {args.host} port {args.port}: {reason}", file=sys.stderr)
+    except ListenError as exc:
+        print(f"python -m server: cannot listen on {exc.where}: {exc.reason}", file=sys.stderr)
+        return 1
+    except (OSError, ValueError) as exc:  # the certificate or key (ssl.SSLError is an OSError)
+        print(f"python -m server: cannot set up TLS: {exc}", file=sys.stderr)
         return 1
     install_signal_handlers(server)
-    log.info("serving %s on %s (threads=%d, workers=%d)", _app_name(app), server.url, config.threads,
+    log.info("serving %s on %s (threads=%d, workers=%d)", _app_name(app),
+             " ".join(listener.url for listener in server.listeners), config.threads,
              config.workers)  # fmt: skip
     try:
         server.serve_forever()

@@ -62,7 +62,20 @@ class Config:
     log_level: str = "info"
     server_header: str = "miniweb"  # the `Server` response header; no version, nothing to fingerprint
     url_scheme: str = "http"  # wsgi.url_scheme unless a trusted proxy says X-Forwarded-Proto
-    trusted_proxies: tuple[str, ...] = field(default=())  # peers whose X-Forwarded-For/-Proto are believed
+    # Peers (addresses or CIDR ranges) whose Forwarded / X-Forwarded-For/-Proto are believed (server.proxy)
+    trusted_proxies: tuple[str, ...] = field(default=())
+
+    # --- listening: binds, unix sockets, TLS (server.listener, server.tls; CLI in server.listen_options) ---
+    # "HOST:PORT", "[IPv6]:PORT", "unix:PATH"; empty: host:port above (unless systemd passed sockets)
+    binds: tuple[str, ...] = ()
+    unix_socket_mode: int = 0o660  # owner and group (say, the proxy's) may connect; nobody else
+    certfile: str | None = None  # PEM certificate chain: set, every listener speaks TLS (1.2 or newer)
+    keyfile: str | None = None  # its private key (None: in certfile)
+    ca_certs: str | None = None  # CAs for client certificates
+    cert_reqs: str = "none"  # client certificates: "none", "optional" or "required" (needs ca_certs)
+
+    # --- request bodies received before a worker takes the request (server.body_spool) -----------------
+    body_buffer_bytes: int = 1024 * 1024  # per request in memory; beyond it, a temporary file
 
     def replace(self, **changes: object) -> Config:
         """A copy with some fields changed; unknown names raise TypeError (no silent typos)."""

@@ -5,9 +5,11 @@ Rules of this module:
 - A `Connection` belongs to exactly one thread at a time: the dispatcher (main) thread while it is parked
   in the poller, one worker thread while it is being served. Ownership passes through queues, so the
   object needs no lock.
-- The socket stays in blocking mode with *kernel* timeouts: `SO_RCVTIMEO` = a tenth of the linger and
-  `SO_SNDTIMEO` = `write_timeout`. A recv or send is then one system call; a Python-level socket timeout
-  would add a poll() before each. Longer waits (a request body) are built from such steps
+- The socket stays in blocking mode with a *kernel* receive timeout: `SO_RCVTIMEO` = a tenth of the
+  linger. A recv is then one system call; a Python-level socket timeout would add a poll() before each.
+  Sends are non-blocking (MSG_DONTWAIT) and poll() for room only when the buffer is full, against a
+  `write_timeout` deadline that restarts on every byte sent (SO_SNDTIMEO stays as a backstop).
+  Longer receive waits (a request body) are built from recv steps
   against a `time.monotonic()` deadline. The dispatcher's own sends use MSG_DONTWAIT and never block.
 """
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import socket
 import struct
 import time
@@ -63,6 +66,8 @@ class Connection:
         "peer_host",
         "peer_port",
         "environ",
+        "trusted_peer",
+        "receiving",
         "requests",
         "head_started",
         "unread",
@@ -70,6 +75,7 @@ class Connection:
         "closing",
         "_recv_size",
         "_sendfile_chunk",
+        "_write_timeout",
     )
 
     def __init__(self, sock: socket.socket, address: tuple, config: Config, rcvtimeo: bytes, sndtimeo: bytes):
@@ -78,6 +84,8 @@ class Connection:
         self.parser = HeadParser(config)  # remembers how far an unfinished head was already searched
         self.peer_host, self.peer_port = _host_port(address)
         self.environ: dict = {}  # the per-connection base environ, filled in by the WSGI handler
+        self.trusted_peer = False  # a trusted proxy (server.proxy), decided with the environ
+        self.receiving = None  # a BodySpool while the dispatcher receives a request body (server.body_spool)
         self.requests = 0  # requests answered so far; 0 means "not a keep-alive connection yet"
         self.head_started = 0.0  # monotonic time the first byte of an unfinished request head arrived
         self.unread = False  # the client may still be sending bytes we will never read (lingering close)
@@ -85,6 +93,7 @@ class Connection:
         self.closing = False  # answered and half-closed: only discarding the client's last bytes
         self._recv_size = config.recv_size
         self._sendfile_chunk = config.sendfile_chunk
+        self._write_timeout = config.write_timeout
         if sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # responses go out as soon as written
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, rcvtimeo)
@@ -140,11 +149,49 @@ class Connection:
     # --- sending ------------------------------------------------------------------------------------------
 
     def send(self, data: bytes, more: bool = False) -> None:
-        """Send all of `data` (bounded by SO_SNDTIMEO); `more=True` says the body follows at once."""
+        """Send all of `data`; `more=True` says the body follows at once.
+
+        ClientDisconnected when the client goes write_timeout without taking any byte. The usual
+        response fits the socket buffer: one non-blocking send() and done.
+        """
+        flags = (_MORE | _DONTWAIT) if more else _DONTWAIT
         try:
-            self.sock.sendall(data, _MORE if more else 0)
+            sent = self.sock.send(data, flags)
+        except BlockingIOError:
+            sent = 0
         except OSError as exc:
             raise ClientDisconnected(str(exc)) from exc
+        if sent != len(data):
+            self._send_rest(memoryview(data)[sent:], flags)
+
+    def _send_rest(self, view: memoryview, flags: int) -> None:
+        """The rest of a send, waiting for room in the socket buffer with a deadline per progress.
+
+        The deadline restarts only when bytes leave: so write_timeout bounds the time without progress
+        of the whole response, not of each send() (a blocking send with SO_SNDTIMEO that moves a few
+        bytes would restart the kernel's clock, letting a trickling reader hold us about twice as long).
+        """
+        deadline = time.monotonic() + self._write_timeout
+        while view:
+            if not self._wait_writable(deadline):
+                raise ClientDisconnected(f"client read nothing for {self._write_timeout:g} seconds")
+            try:
+                sent = self.sock.send(view, flags)
+            except BlockingIOError:
+                continue
+            except OSError as exc:
+                raise ClientDisconnected(str(exc)) from exc
+            view = view[sent:]
+            deadline = time.monotonic() + self._write_timeout
+
+    def _wait_writable(self, deadline: float) -> bool:
+        """Block until the socket can take bytes; False if `deadline` passed first."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        poller = select.poll()
+        poller.register(self.sock.fileno(), select.POLLOUT)
+        return bool(poller.poll(remaining * 1000))
 
     def send_now(self, data: bytes) -> None:
         """Best-effort send that never blocks: for the dispatcher thread's 408 answers."""
@@ -154,18 +201,33 @@ class Connection:
     def sendfile(self, fd: int, offset: int, count: int) -> int:
         """Send `count` bytes of file `fd` from `offset` with os.sendfile (zero copy); returns bytes sent.
 
-        Fewer than `count` only when the file shrank underneath us.
+        Fewer than `count` only when the file shrank underneath us. The socket is non-blocking meanwhile,
+        so the write timeout is counted from the last progress, as in `send`.
         """
-        out = self.sock.fileno()
+        sock = self.sock
+        out = sock.fileno()
         sent = 0
+        sock.setblocking(False)
         try:
+            deadline = time.monotonic() + self._write_timeout
             while sent < count:
-                n = os.sendfile(out, fd, offset + sent, min(self._sendfile_chunk, count - sent))
+                try:
+                    n = os.sendfile(out, fd, offset + sent, min(self._sendfile_chunk, count - sent))
+                except BlockingIOError:
+                    if not self._wait_writable(deadline):
+                        raise ClientDisconnected(
+                            f"client read nothing for {self._write_timeout:g} seconds"
+                        ) from None
+                    continue
                 if n == 0:
                     break
                 sent += n
-        except OSError as exc:  # BlockingIOError here means SO_SNDTIMEO expired: the client reads nothing
+                deadline = time.monotonic() + self._write_timeout
+        except OSError as exc:
             raise ClientDisconnected(str(exc)) from exc
+        finally:
+            with contextlib.suppress(OSError):
+                sock.setblocking(True)  # back to kernel timeouts (setblocking(True) keeps SO_RCVTIMEO)
         return sent
 
     # --- closing ------------------------------------------------------------------------------------------

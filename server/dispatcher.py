@@ -29,8 +29,11 @@ import time
 
 from server import accesslog
 from server.config import Config
-from server.connection import Connection
+from server.connection import ClientDisconnected, Connection
+from server.http11 import ProtocolError
+from server.listener import Listener
 from server.responses import body_length, error_response
+from server.tls import Handshake, TLSConnection
 from server.worker import worker_loop
 from server.wsgi import WSGIHandler
 
@@ -38,15 +41,17 @@ __all__ = ["Dispatcher"]
 
 log = logging.getLogger(__name__)
 
-_ACCEPT = "accept"  # selector key data for a listening socket
-_WAKE = "wake"  # ... for the wake-up socketpair; parked connections carry their Connection
+# Selector key data: a listening socket carries its Listener, the wake-up socketpair _WAKE, a parked
+# connection its Connection.
+_WAKE = "wake"
+_RECEIVE_STEPS = 16  # recv() calls per wake-up for one arriving body (16 x recv_size = 1 MiB at most)
 _OUT_OF_RESOURCES = frozenset((errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM))
 
 
 class Dispatcher:
     """Accepts connections, parks idle ones in epoll, expires deadlines, and runs the worker pool."""
 
-    def __init__(self, listeners: list[socket.socket], handler: WSGIHandler, config: Config,
+    def __init__(self, listeners: list[Listener], handler: WSGIHandler, config: Config,
                  max_connections: int) -> None:  # fmt: skip
         self.handler = handler
         self.config = config
@@ -141,8 +146,8 @@ class Dispatcher:
     def run(self) -> None:
         """Serve until shutdown() and the drain that follows are complete."""
         for listener in self._listeners:
-            listener.setblocking(False)
-            self._selector.register(listener, selectors.EVENT_READ, _ACCEPT)
+            listener.sock.setblocking(False)
+            self._selector.register(listener.sock, selectors.EVENT_READ, listener)
         self._selector.register(self._wake_r, selectors.EVENT_READ, _WAKE)
         for number in range(self.config.threads):
             thread = threading.Thread(target=worker_loop, args=(self,), name=f"server-worker-{number}",
@@ -159,15 +164,19 @@ class Dispatcher:
     def _tick(self) -> None:
         for key, _ in self._selector.select(self._timeout()):
             data = key.data
-            if data is _ACCEPT:
-                self._accept(key.fileobj)
+            if data.__class__ is Listener:
+                self._accept(data)
             elif data is _WAKE:
                 self._take_returns()
+            elif data.__class__ is Handshake:
+                self._handshake(data, False)
             elif data.closing:  # lingering close: drop the bytes, close at EOF
                 if not data.discard():
                     self._unpark(data)
                     data.close()
                     self._closed()
+            elif data.receiving is not None:  # a request body arriving: take it, no thread needed
+                self._receive(data)
             else:  # a parked connection spoke: a worker serves it
                 self._unpark(data)
                 self._work.put(data)
@@ -177,6 +186,45 @@ class Dispatcher:
             self._begin_drain(now)
         if self._paused and self._drain_deadline is None:
             self._maybe_resume(now)
+
+    def _receive(self, conn: Connection) -> None:
+        """Take what has arrived of a request body (never blocks); to a worker once it is complete."""
+        spool = conn.receiving
+        try:
+            for _ in range(_RECEIVE_STEPS):  # bounded: other connections wait for this thread
+                if not conn.fill(False):
+                    break
+                if spool.feed(conn.buf):
+                    self._unpark(conn)
+                    self._work.put(conn)
+                    return
+        except ClientDisconnected:
+            self._unpark(conn)
+            spool.close()
+            conn.close()
+            self._closed()
+            return
+        except ProtocolError as exc:  # a malformed chunked body, or one past max_body_bytes
+            self._unpark(conn)
+            spool.close()
+            self._refuse(conn, exc.status, str(exc))
+            return
+        # Still arriving: the body timeout is a limit on silence, so it restarts with every read.
+        conn.park_gen += 1
+        deadline = time.monotonic() + self.config.body_timeout
+        heapq.heappush(self._deadlines, (deadline, next(self._seq), conn.park_gen, conn))
+
+    def _refuse(self, conn: Connection, status: int, message: str) -> None:
+        """Answer a request whose body the dispatcher was receiving with an error, then close."""
+        head = conn.receiving.head
+        conn.receiving = None
+        response = error_response(status, message, self.config.server_header)
+        if self.handler.access_log:
+            line = f"{head.method} {head.target} {head.version}"
+            accesslog.log_refused(conn.peer_host, line, status, body_length(response))
+        conn.send_now(response)
+        conn.close()
+        self._closed()
 
     def _unpark(self, conn: Connection) -> None:
         self._selector.unregister(conn.sock)
@@ -190,10 +238,11 @@ class Dispatcher:
             wake_at.append(self._drain_deadline)
         return max(0.0, min(wake_at) - time.monotonic()) if wake_at else None
 
-    def _accept(self, listener: socket.socket) -> None:
+    def _accept(self, listener: Listener) -> None:
+        accept = listener.sock.accept
         while self._open < self._max:
             try:
-                sock, address = listener.accept()
+                sock, address = accept()
             except BlockingIOError:
                 return
             except OSError as exc:
@@ -203,22 +252,68 @@ class Dispatcher:
                     self._pause(time.monotonic() + delay)
                     return
                 continue  # ECONNABORTED and friends: that client is already gone
+            if listener.tls is not None:
+                self._start_handshake(sock, address, listener)
+                continue
             try:
                 conn = Connection(sock, address, self.config, self._rcvtimeo, self._sndtimeo)
             except OSError:  # reset before we could even set it up
                 sock.close()
                 continue
-            conn.environ = self.handler.connection_environ(conn)
+            conn.environ = self.handler.connection_environ(conn, listener)
             with self._lock:
                 self._open += 1
             self._work.put(conn)
         log.warning("%d connections open (max_connections); not accepting until one closes", self._open)
         self._pause(None)
 
+    def _start_handshake(self, sock: socket.socket, address: tuple, listener: Listener) -> None:
+        """Wrap a new connection in TLS; its handshake runs here, step by step as the selector says."""
+        try:
+            sock.setblocking(False)
+            tls = listener.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)  # type: ignore[union-attr]
+        except OSError:
+            sock.close()
+            return
+        with self._lock:
+            self._open += 1
+        handshake = Handshake(tls, address, listener)
+        if self._handshake(handshake, True):
+            return
+        # header_timeout from the accept: a client that stalls its handshake is dropped like a slowloris
+        deadline = time.monotonic() + self.config.header_timeout
+        heapq.heappush(self._deadlines, (deadline, next(self._seq), handshake.park_gen, handshake))
+
+    def _handshake(self, handshake: Handshake, first: bool) -> bool:
+        """One non-blocking handshake step; True once it has ended (done: to a worker; failed: closed)."""
+        done = handshake.step()
+        if done is None:
+            if first:
+                self._selector.register(handshake.sock, handshake.events, handshake)
+            else:
+                self._selector.modify(handshake.sock, handshake.events, handshake)
+            return False
+        if not first:
+            self._unpark(handshake)  # type: ignore[arg-type]  # duck-typed: sock and park_gen
+        if done:
+            try:
+                conn = TLSConnection(handshake.sock, handshake.address, self.config, self._rcvtimeo,
+                                     self._sndtimeo)  # fmt: skip
+            except OSError:
+                done = False
+            else:
+                conn.environ = self.handler.connection_environ(conn, handshake.listener)  # type: ignore[arg-type]
+                self._work.put(conn)
+                return True
+        log.debug("TLS handshake with %s failed", handshake.address)
+        handshake.close()
+        self._closed()
+        return True
+
     def _pause(self, resume_at: float | None) -> None:
         if not self._paused:
             for listener in self._listeners:
-                self._selector.unregister(listener)
+                self._selector.unregister(listener.sock)
         self._paused = True
         self._resume_at = resume_at
 
@@ -228,7 +323,7 @@ class Dispatcher:
         if self._open >= self._max:
             return
         for listener in self._listeners:
-            self._selector.register(listener, selectors.EVENT_READ, _ACCEPT)
+            self._selector.register(listener.sock, selectors.EVENT_READ, listener)
         self._paused = False
         self._resume_at = None
 
@@ -255,6 +350,8 @@ class Dispatcher:
         config = self.config
         if conn.closing:
             deadline = now + config.lingering_close_timeout
+        elif conn.receiving is not None:  # a request body on its way
+            deadline = now + config.body_timeout
         elif conn.buf:  # half a head: the clock started at its first byte
             deadline = conn.head_started + config.header_timeout
         elif conn.requests == 0:  # connected but silent so far
@@ -276,6 +373,12 @@ class Dispatcher:
             if generation != conn.park_gen:
                 continue  # it was unparked since; this entry is stale
             self._unpark(conn)
+            if conn.__class__ is not Handshake and conn.receiving is not None:
+                log.info("request body timeout from %s: answering 408", conn.peer_host)
+                conn.receiving.close()
+                message = f"no request body bytes for {self.config.body_timeout:g} seconds"
+                self._refuse(conn, 408, message)
+                continue
             if conn.buf and not conn.closing:
                 log.info("request header timeout from %s: answering 408", conn.peer_host)
                 message = f"the request head did not arrive within {self.config.header_timeout:g} seconds"
@@ -298,12 +401,16 @@ class Dispatcher:
             if not self._paused:
                 self._accept(listener)
             if not self._paused:
-                self._selector.unregister(listener)
+                self._selector.unregister(listener.sock)
             listener.close()
         for conn in self._parked():
             self._unpark(conn)
             # A request that arrived just now was accepted: serve it (with Connection: close).
-            if not conn.closing and conn.has_pending_bytes():
+            if conn.__class__ is not Handshake and conn.receiving is not None:
+                conn.receiving.close()  # half a body: that request cannot be served now
+                conn.close()
+                self._closed()
+            elif not conn.closing and conn.has_pending_bytes():
                 self._work.put(conn)
             else:
                 conn.close()
@@ -323,7 +430,8 @@ class Dispatcher:
         return False
 
     def _parked(self) -> list[Connection]:
-        return [key.data for key in self._selector.get_map().values() if isinstance(key.data, Connection)]
+        return [key.data for key in self._selector.get_map().values()
+                if isinstance(key.data, (Connection, Handshake))]  # fmt: skip
 
     def _close_all(self) -> None:
         """Close what is left: parked connections, hand-backs not yet taken, connections never served."""

@@ -65,7 +65,7 @@ class Arbiter:
             log.error("worker process %d exited unexpectedly (%s); starting another", pid, _describe(status))
             self._spawn()
         signal.alarm(0)
-        self.server.socket.close()
+        self.server.close()  # every listener; the parent removes its unix socket files
         log.info("all worker processes have exited")
         if self._failed:
             raise RuntimeError("worker processes failed at start-up (see the log above)")

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from server.config import Config
 from server.dispatcher import Dispatcher
-from server.listener import bind, raise_fd_limit, server_name
+from server.listener import Listener, listener_for, open_listeners, raise_fd_limit, server_name
 from server.wsgi import WSGIHandler
 
 __all__ = ["Server", "serve"]
@@ -27,11 +27,17 @@ log = logging.getLogger(__name__)
 class Server:
     """A WSGI server bound to its address; `serve_forever()` runs it until `shutdown()`."""
 
-    def __init__(self, app: Callable, config: Config | None = None, *, sock: socket.socket | None = None):
+    def __init__(self, app: Callable, config: Config | None = None, *, sock: socket.socket | None = None,
+                 listeners: list[Listener] | None = None) -> None:  # fmt: skip
         self.app = app
         self.config = config if config is not None else Config()
-        self.socket = sock if sock is not None else bind(self.config)
-        address = self.socket.getsockname()
+        if listeners is None:
+            listeners = [listener_for(sock)] if sock is not None else open_listeners(self.config)
+        self.listeners = listeners
+        self.socket = listeners[0].sock  # the first listener (kept for callers that know only one)
+        # host and port of the first TCP listener (port 0 and host "" for unix sockets only)
+        tcp = [item.sock for item in listeners if item.sock.family != socket.AF_UNIX]
+        address = tcp[0].getsockname() if tcp else ("", 0)
         self.host: str = address[0]
         self.port: int = address[1]
         self._stop = threading.Event()
@@ -40,8 +46,8 @@ class Server:
 
     @property
     def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}/"
+        """The first listener's URL: http(s)://host:port/, or unix:PATH."""
+        return self.listeners[0].url
 
     def serve_forever(self) -> None:
         """Serve until shutdown() (or SIGTERM/SIGINT under `serve()`); returns after the drain."""
@@ -58,7 +64,7 @@ class Server:
     def serve_in_this_process(self) -> None:
         """The single-process server: the dispatcher on this thread, the workers beside it."""
         handler = WSGIHandler(self.app, self.config, server_name(self.config.host), self.port)
-        dispatcher = Dispatcher([self.socket], handler, self.config, raise_fd_limit(self.config))
+        dispatcher = Dispatcher(self.listeners, handler, self.config, raise_fd_limit(self.config))
         self._dispatcher = dispatcher
         if self._stop.is_set():  # shutdown() came before the dispatcher existed
             dispatcher.shutdown()
@@ -76,8 +82,9 @@ class Server:
             self._arbiter.stop()
 
     def close(self) -> None:
-        """Close the listening socket of a server that never served (serve_forever closes it itself)."""
-        self.socket.close()
+        """Close the listeners of a server that never served (serve_forever closes them itself)."""
+        for listener in self.listeners:
+            listener.close()
 
 
 def serve(app: Callable, config: Config | None = None, **changes: object) -> None:

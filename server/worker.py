@@ -18,6 +18,7 @@ import time
 from typing import Protocol
 
 from server.accesslog import log_refused, request_line_of
+from server.body_spool import BodyPending
 from server.connection import ClientDisconnected, Connection
 from server.http11 import ProtocolError
 from server.responses import body_length, error_response
@@ -88,6 +89,14 @@ def _serve(conn: Connection, handler: WSGIHandler, pool: _Pool) -> None:
     buf = conn.buf
     parser = conn.parser
     try:
+        spool = conn.receiving
+        if spool is not None:  # back from the dispatcher with the whole body: serve that request first
+            conn.receiving = None
+            keep_alive = handler(conn, spool.head, spool)
+            conn.requests += 1
+            if not keep_alive:
+                pool.release(conn)
+                return
         while True:
             if buf:
                 head = parser.maybe_read(buf)
@@ -124,6 +133,9 @@ def _serve(conn: Connection, handler: WSGIHandler, pool: _Pool) -> None:
             log_refused(conn.peer_host, line, exc.status, body_length(response))
         with contextlib.suppress(ClientDisconnected):
             conn.send(response)
+    except BodyPending:  # the body is on its way: the dispatcher receives it, no thread waits for it
+        pool.park(conn)
+        return
     except ClientDisconnected:
         conn.unread = False
         conn.buf.clear()

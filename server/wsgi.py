@@ -14,9 +14,12 @@ from collections.abc import Callable
 from urllib.parse import unquote
 
 from server.accesslog import log_access, log_refused
+from server.body_spool import BodyPending, BodySpool
 from server.config import Config
 from server.connection import ClientDisconnected, Connection
 from server.http11 import ProtocolError, RequestHead, body_reader
+from server.listener import Listener
+from server.proxy import apply_forwarded, parse_trusted_proxies
 from server.responses import body_length, error_response, http_date
 from server.wsgi_input import EMPTY_INPUT, ErrorStream, FileWrapper, Input
 from server.wsgi_response import Response
@@ -54,7 +57,8 @@ class WSGIHandler:
         # second. One tuple, so a worker thread never sees a second paired with another second's text.
         self.default_lines = (0.0, "")
         self.access_log = config.access_log
-        self._trusted = frozenset(config.trusted_proxies)
+        self._listener_bases: dict[Listener, dict] = {}  # main thread only (connection_environ)
+        self._trusted = parse_trusted_proxies(config.trusted_proxies)  # ValueError for a bad entry
         self._base = {
             "wsgi.version": (1, 0),
             "wsgi.url_scheme": config.url_scheme,
@@ -71,6 +75,17 @@ class WSGIHandler:
             "SERVER_SOFTWARE": config.server_header,
         }
 
+    def _listener_base(self, listener: Listener) -> dict:
+        """The base environ of connections through `listener`: its scheme, SERVER_NAME and SERVER_PORT."""
+        base = self._base.copy()
+        base["wsgi.url_scheme"] = listener.scheme
+        if listener.server_name:
+            base["SERVER_NAME"] = listener.server_name
+        if listener.server_port:
+            base["SERVER_PORT"] = listener.server_port
+        self._listener_bases[listener] = base
+        return base
+
     def refresh_default_lines(self) -> str:
         """Format the Date and Server lines for the current second (see `default_lines`)."""
         now = time.time()
@@ -78,27 +93,45 @@ class WSGIHandler:
         self.default_lines = (float(int(now) + 1), text)  # until the next whole second
         return text
 
-    def connection_environ(self, conn: Connection) -> dict:
+    def connection_environ(self, conn: Connection, listener: Listener | None = None) -> dict:
         """The part of every environ that is the same for all requests on a connection."""
-        environ = self._base.copy()
+        base = self._base if listener is None else self._listener_bases.get(listener)
+        if base is None:
+            base = self._listener_base(listener)  # type: ignore[arg-type]  # None was handled above
+        environ = base.copy()
         environ["REMOTE_ADDR"] = conn.peer_host
         environ["REMOTE_PORT"] = conn.peer_port
+        conn.trusted_peer = conn.peer_host in self._trusted  # once per connection, not per request
         return environ
 
-    def __call__(self, conn: Connection, head: RequestHead) -> bool:
-        """Serve one request; True if the connection may carry another one."""
+    def __call__(self, conn: Connection, head: RequestHead, spool: BodySpool | None = None) -> bool:
+        """Serve one request; True if the connection may carry another one.
+
+        `spool`: the request's body, already received by the dispatcher (see `server.body_spool`).
+        Raises BodyPending (with conn.receiving set) when the body must be received first.
+        """
         reader = None
         if head.chunked or head.content_length:
-            try:
-                reader = body_reader(head, self.config)
-            except ProtocolError as exc:  # 413 before any 100 Continue: the client need not send it
-                conn.unread = True
-                response = error_response(exc.status, str(exc), self.config.server_header)
-                if self.access_log:
-                    line = f"{head.method} {head.target} {head.version}"
-                    log_refused(conn.peer_host, line, exc.status, body_length(response))
-                conn.send(response)
-                return False
+            if spool is not None:  # the dispatcher has received the body
+                reader = spool.reader
+            else:
+                try:
+                    reader = body_reader(head, self.config)
+                except ProtocolError as exc:  # 413 before any 100 Continue: the client need not send it
+                    conn.unread = True
+                    response = error_response(exc.status, str(exc), self.config.server_header)
+                    if self.access_log:
+                        line = f"{head.method} {head.target} {head.version}"
+                        log_refused(conn.peer_host, line, exc.status, body_length(response))
+                    conn.send(response)
+                    return False
+                # Receive the body before the app runs, unless the client waits for 100 Continue: a body
+                # still on its way costs no worker thread, and a chunked one gets a CONTENT_LENGTH.
+                if not head.expect_continue and (head.chunked or len(conn.buf) < head.content_length):
+                    spool = BodySpool(head, reader, self.config)
+                    if not spool.feed(conn.buf):  # ProtocolError: answered by the worker
+                        conn.receiving = spool
+                        raise BodyPending
         environ = conn.environ.copy()
         path = head.path
         environ["REQUEST_METHOD"] = head.method
@@ -112,12 +145,19 @@ class WSGIHandler:
             if not key:
                 continue
             if key in environ:  # RFC 9110 §5.3: repeated fields combine with commas (cookies with "; ")
-                value = environ[key] + ("; " if key == "HTTP_COOKIE" else ", ") + value
+                if key == "CONTENT_LENGTH":  # identical repeats ("5, 5", RFC 9110 §8.6): the parsed length
+                    value = str(head.content_length)
+                else:
+                    value = environ[key] + ("; " if key == "HTTP_COOKIE" else ", ") + value
             environ[key] = value
-        if self._trusted and conn.peer_host in self._trusted:
-            self._apply_forwarded(environ)
+        if conn.trusted_peer:
+            apply_forwarded(environ, self._trusted)
         if reader is not None:  # else the base environ's EMPTY_INPUT
-            environ["wsgi.input"] = Input(conn, reader, head, self.config)
+            if spool is None:
+                environ["wsgi.input"] = Input(conn, reader, head, self.config)
+            else:
+                environ["wsgi.input"] = spool.as_input()
+                environ["CONTENT_LENGTH"] = str(spool.size)  # the de-chunked length of a chunked body
 
         response = Response(self, conn, head, reader, environ)
         try:
@@ -129,24 +169,17 @@ class WSGIHandler:
                 if close is not None:
                     close()  # PEP 3333: always, also when the client went away mid-response
         except ClientDisconnected:
+            if spool is not None:
+                spool.close()
             raise
         except Exception as exc:  # noqa: BLE001 - an app error must never take the worker down
             response.fail(exc)
         if self.access_log and not response.logged:
             log_access(environ, response.code, response.bytes_sent)
-        if reader is not None and not reader.done:
-            conn.unread = True
-            return False
+        if reader is not None:
+            if spool is not None:
+                spool.close()  # a temporary file beyond body_buffer_bytes: removed now
+            if not reader.done:
+                conn.unread = True
+                return False
         return response.keep_alive
-
-    def _apply_forwarded(self, environ: dict) -> None:
-        """X-Forwarded-For/-Proto from a trusted proxy: the client is the rightmost untrusted address."""
-        forwarded = environ.get("HTTP_X_FORWARDED_FOR")
-        if forwarded:
-            for address in reversed([part.strip() for part in forwarded.split(",")]):
-                if address and address not in self._trusted:
-                    environ["REMOTE_ADDR"] = address
-                    break
-        proto = environ.get("HTTP_X_FORWARDED_PROTO", "").strip().lower()
-        if proto in ("http", "https"):
-            environ["wsgi.url_scheme"] = proto

@@ -33,6 +33,10 @@ def check_status(status: object) -> tuple[int, str]:
     """(code, status line) for a valid WSGI status such as "200 OK"; ValueError otherwise."""
     if type(status) is not str or _STATUS(status) is None:
         raise ValueError(f"invalid status {status!r}: expected a str like '200 OK'")
+    if status[0] == "1":
+        # RFC 9110 §15.2: a 1xx is interim; the final answer must follow it. Sent as the final status,
+        # the client would wait for a response that never comes. (Never cached: checked every time.)
+        raise ValueError(f"status {status!r} is informational (1xx), not a final response")
     checked = (int(status[:3]), f"HTTP/1.1 {status}\r\n")
     if len(checked_status) < _CACHE_LIMIT:
         checked_status[status] = checked

@@ -178,8 +178,8 @@ def test_json_default_is_extensible():
 
     app = App(template_folder=None)
     app.json_default = lambda o: f"¥{o.cents / 100:.2f}" if isinstance(o, Money) else json_default(o)
-    app.route("/m")(lambda request: {"price": Money(1990), "day": dt.date(2026, 1, 2)})
-    app.route("/bad")(lambda request: {"x": object()})
+    app.route("/m", name="money")(lambda request: {"price": Money(1990), "day": dt.date(2026, 1, 2)})
+    app.route("/bad", name="bad")(lambda request: {"x": object()})
     client = webtest.TestApp(app)
     assert client.get("/m").json == {"price": "¥19.90", "day": "2026-01-02"}
     client.get("/bad", status=500)

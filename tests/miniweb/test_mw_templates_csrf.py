@@ -140,6 +140,6 @@ def test_post_route_without_secret_key_is_refused_when_registered():
         def p(request):
             return "?"
 
-    app.route("/api", methods=["POST"], csrf=False)(lambda request: "fine")  # APIs opt out
-    app.route("/page")(lambda request: "fine")  # safe methods need no key
+    app.route("/api", methods=["POST"], csrf=False, name="api")(lambda request: "fine")  # APIs opt out
+    app.route("/page", name="page")(lambda request: "fine")  # safe methods need no key
     assert webtest.TestApp(app).post("/api").text == "fine"

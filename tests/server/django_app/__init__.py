@@ -1,0 +1,1 @@
+"""A one-view Django project for the chunked-upload regression test (Django is a test-only dependency)."""

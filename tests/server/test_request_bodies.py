@@ -1,0 +1,126 @@
+"""Request bodies are received before a worker thread takes the request (issue 10)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+import threading
+import time
+
+import pytest
+
+from tests.server import wsgi_apps as apps
+from tests.server.client import WAIT, read_all
+
+
+def test_slow_uploads_do_not_pin_worker_threads(serve):
+    """--threads 4, four clients trickling bodies: a fifth client's GET is answered while they trickle."""
+    running = serve(apps.echo_body, threads=4, body_timeout=WAIT)
+    trickling = []
+    stop = threading.Event()
+    try:
+        for _ in range(4):
+            sock = running.connect()
+            sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nab")
+            trickling.append(sock)
+
+        def trickle() -> None:
+            while not stop.is_set():
+                for sock in trickling:
+                    sock.sendall(b"x")
+                stop.wait(0.25)
+
+        feeder = threading.Thread(target=trickle, daemon=True)
+        feeder.start()
+        started = time.monotonic()
+        response, body = running.request()  # echo_body answers a GET with an empty body
+        assert response.status == 200
+        # Well under the time the uploads go on (they would take ~250 s); a pinned pool would hang here.
+        assert time.monotonic() - started < WAIT / 2
+        stop.set()
+        feeder.join(WAIT)
+        for sock in trickling:  # and each upload still completes once its bytes arrive
+            sock.sendall(b"y" * 998 + b"z" * (1000 - 2 - 998))
+        for sock in trickling:
+            sock.shutdown(socket.SHUT_WR)
+            raw = read_all(sock)
+            assert raw.startswith(b"HTTP/1.1 200 ")
+    finally:
+        stop.set()
+        for sock in trickling:
+            sock.close()
+
+
+def test_a_chunked_body_reaches_the_app_with_a_content_length(serve):
+    running = serve(apps.echo_environ)
+    conn = running.http()
+    conn.putrequest("POST", "/")
+    conn.putheader("Transfer-Encoding", "chunked")
+    conn.endheaders()
+    for piece in (b"hello ", b"chunked ", b"world"):
+        conn.send(b"%x\r\n%s\r\n" % (len(piece), piece))  # separate sends: the body comes in pieces
+    conn.send(b"0\r\n\r\n")
+    info = json.loads(conn.getresponse().read())
+    conn.close()
+    assert info["CONTENT_LENGTH"] == str(len("hello chunked world"))
+    assert info["body"] == "hello chunked world"
+
+
+def test_a_large_body_is_spooled_beyond_the_memory_bound(serve):
+    seen = {}
+
+    def app(environ, start_response):
+        stream = environ["wsgi.input"]
+        seen["in_memory"] = getattr(stream, "_rolled", None) is False
+        data = stream.read()
+        body = hashlib.sha256(data).hexdigest().encode()
+        start_response("200 OK", [("Content-Length", str(len(body)))])
+        return [body]
+
+    running = serve(app, body_buffer_bytes=64 * 1024)
+    payload = bytes(range(256)) * 4096  # 1 MiB: past the 64 KiB bound, so on disk
+    response, body = running.request("POST", "/", body=payload)
+    assert response.status == 200 and body.decode() == hashlib.sha256(payload).hexdigest()
+    assert seen["in_memory"] is False
+
+
+def test_expect_100_continue_still_lets_a_limit_refuse_first(serve):
+    running = serve(apps.echo_body, max_body_bytes=10)
+    with running.connect() as sock:
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n")
+        raw = read_all(sock)
+    assert raw.startswith(b"HTTP/1.1 413 ") and b"100 Continue" not in raw
+
+
+def test_a_bad_chunk_arriving_later_is_a_400(serve):
+    running = serve(apps.echo_body)
+    with running.connect() as sock:
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n")
+        time.sleep(0.2)  # let the dispatcher take over receiving; the test holds either way
+        sock.sendall(b"zz\r\n")
+        raw = read_all(sock)
+    assert raw.startswith(b"HTTP/1.1 400 ")
+
+
+def test_django_receives_a_chunked_upload_from_requests(tmp_path):
+    pytest.importorskip("django")
+    requests = pytest.importorskip("requests")
+    from tests.server.client import free_port, start_cli, wait_for_line
+
+    port = free_port()
+    process = start_cli(str(port), "tests.server.django_app.wsgi:application", "--no-access-log")
+    try:
+        wait_for_line(process.stderr, f"http://127.0.0.1:{port}/")
+        pieces = [b"%d:" % n + b"x" * 5000 for n in range(50)]
+
+        def generator():  # requests sends a generator body chunked
+            yield from pieces
+
+        answer = requests.post(f"http://127.0.0.1:{port}/upload", data=generator(), timeout=WAIT)
+        expected = b"".join(pieces)
+        assert answer.status_code == 200
+        assert answer.text == f"{len(expected)} {hashlib.sha256(expected).hexdigest()}"
+    finally:
+        process.terminate()
+        process.communicate(timeout=WAIT)

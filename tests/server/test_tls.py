@@ -1,0 +1,158 @@
+"""TLS: Python's ssl client and curl over a certificate made for the test run by openssl."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import shutil
+import socket
+import ssl
+import subprocess
+import time
+import warnings
+
+import pytest
+
+from tests.server import wsgi_apps as apps
+from tests.server.client import WAIT, ResponseReader, read_all
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory) -> tuple[str, str]:
+    """(certfile, keyfile): a self-signed certificate for localhost and 127.0.0.1, made now."""
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+         "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+        check=True, capture_output=True, timeout=WAIT,
+    )  # fmt: skip
+    return str(cert), str(key)
+
+
+@pytest.fixture
+def tls_serve(serve, certificate):
+    def start(app, **changes):
+        return serve(app, certfile=certificate[0], keyfile=certificate[1], **changes)
+
+    return start
+
+
+def _client_context(certificate) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=certificate[0])
+    context.set_alpn_protocols(["http/1.1"])
+    return context
+
+
+def _tls_socket(running, certificate) -> ssl.SSLSocket:
+    raw = socket.create_connection(("127.0.0.1", running.port), timeout=WAIT)
+    return _client_context(certificate).wrap_socket(raw, server_hostname="localhost")
+
+
+def test_python_client_keep_alive_over_tls(tls_serve, certificate):
+    running = tls_serve(apps.echo_environ)
+    conn = http.client.HTTPSConnection("localhost", running.port, timeout=WAIT,
+                                       context=_client_context(certificate))  # fmt: skip
+    try:
+        for _ in range(3):  # one connection, three requests
+            conn.request("POST", "/x", body=b"secret")
+            response = conn.getresponse()
+            info = json.loads(response.read())
+            assert response.status == 200
+            assert info["wsgi.url_scheme"] == "https" and info["body"] == "secret"
+        assert conn.sock.version() in ("TLSv1.2", "TLSv1.3")
+        assert conn.sock.selected_alpn_protocol() == "http/1.1"
+    finally:
+        conn.close()
+
+
+def test_pipelining_over_tls(tls_serve, certificate):
+    running = tls_serve(apps.echo_path)
+    with _tls_socket(running, certificate) as sock:
+        sock.sendall(b"".join(b"GET /%d HTTP/1.1\r\nHost: x\r\n\r\n" % n for n in range(5)))
+        reader = ResponseReader(sock)
+        assert [reader.next()[1] for _ in range(5)] == [b"/%d" % n for n in range(5)]
+
+
+def test_file_wrapper_over_tls_is_read_not_sendfile(tls_serve, certificate, tmp_path):
+    data = bytes(range(256)) * 8192  # 2 MiB
+    path = tmp_path / "file.bin"
+    path.write_bytes(data)
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return environ["wsgi.file_wrapper"](path.open("rb"))
+
+    running = tls_serve(app)
+    with _tls_socket(running, certificate) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+                     b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        reader = ResponseReader(sock)
+        assert reader.next()[1] == data
+        assert reader.next()[1] == data
+
+
+def test_tls_1_1_is_refused(tls_serve, certificate):
+    running = tls_serve(apps.hello)
+    context = _client_context(certificate)
+    try:
+        with warnings.catch_warnings():  # deprecated: which is the point
+            warnings.simplefilter("ignore", DeprecationWarning)
+            context.minimum_version = context.maximum_version = ssl.TLSVersion.TLSv1_1
+    except (ValueError, ssl.SSLError):
+        pytest.skip("this OpenSSL cannot even offer TLS 1.1")
+    with pytest.raises((ssl.SSLError, ConnectionError)):
+        _tls = context.wrap_socket(socket.create_connection(("127.0.0.1", running.port), timeout=WAIT),
+                                   server_hostname="localhost")  # fmt: skip
+        _tls.close()
+
+
+def test_plain_http_to_a_tls_port_is_closed_not_hung(tls_serve):
+    running = tls_serve(apps.hello, header_timeout=WAIT)
+    started = time.monotonic()
+    raw = running.exchange(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert b"Hello" not in raw
+    assert time.monotonic() - started < WAIT / 2  # closed by the failed handshake, not the timeout
+
+
+def test_a_stalled_handshake_blocks_nobody_and_is_dropped(tls_serve, certificate):
+    running = tls_serve(apps.hello, threads=1, header_timeout=1.0)
+    stalled = [socket.create_connection(("127.0.0.1", running.port), timeout=WAIT) for _ in range(3)]
+    stalled[0].sendall(b"\x16\x03\x01")  # the first bytes of a ClientHello, then nothing
+    try:
+        # With one worker thread and three silent handshakes, a real client is still served at once.
+        conn = http.client.HTTPSConnection("localhost", running.port, timeout=WAIT,
+                                           context=_client_context(certificate))  # fmt: skip
+        conn.request("GET", "/")
+        assert conn.getresponse().read() == b"Hello, World!"
+        conn.close()
+        for sock in stalled:  # dropped at header_timeout: the server closes (EOF or reset)
+            assert read_all(sock) == b""
+    finally:
+        for sock in stalled:
+            sock.close()
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_curl_over_tls(tls_serve, certificate):
+    running = tls_serve(apps.hello)
+    url = f"https://localhost:{running.port}/"
+    result = subprocess.run(
+        ["curl", "-sS", "--cacert", certificate[0], "--resolve", f"localhost:{running.port}:127.0.0.1",
+         url, url],
+        capture_output=True, timeout=WAIT, text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "Hello, World!" * 2  # two requests, over one kept-alive connection
+
+
+def test_cli_tls_options(certificate, tmp_path):
+    from tests.server.client import run_cli
+
+    missing = run_cli("8899", "tests.server.wsgi_apps:hello", "--certfile", str(tmp_path / "none.pem"))
+    assert missing.returncode == 1 and "cannot set up TLS" in missing.stderr, missing.stderr
+    alone = run_cli("8899", "tests.server.wsgi_apps:hello", "--keyfile", certificate[1])
+    assert alone.returncode == 2 and "need --certfile" in alone.stderr
+    reqs = run_cli("8899", "tests.server.wsgi_apps:hello", "--certfile", certificate[0],
+                   "--cert-reqs", "required")  # fmt: skip
+    assert reqs.returncode == 2 and "needs --ca-certs" in reqs.stderr
