@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint venv db-start db-stop bench bench-routing mutate clean
+.PHONY: demo test lint venv db-start db-stop bench bench-routing mutate clean cluster cluster-down
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,13 @@ test: sysdeps-test venv
 demo: sysdeps-demo venv
 	$(PY) -m scripts.localdb start
 	$(PY) -m server 8899 apps.favorites:application
+
+# nginx on 127.0.0.1:8080, app hosts on 127.0.0.11-13, MariaDB primary + replica (README: several machines).
+cluster: sysdeps-cluster venv
+	$(PY) -m scripts.cluster up
+
+cluster-down: venv
+	$(PY) -m scripts.cluster down
 
 db-start: venv
 	$(PY) -m scripts.localdb start

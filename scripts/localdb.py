@@ -104,10 +104,12 @@ class LocalMariaDB:
     """One private mariadbd: its data directory, port and socket; start() and stop() are idempotent."""
 
     def __init__(self, datadir: Path = DEFAULT_DATADIR, port: int = DEFAULT_PORT, *,
-                 database: str = "favorites", user: str = "favorites", password: str = "favorites") -> None:
+                 database: str = "favorites", user: str = "favorites", password: str = "favorites",
+                 extra_args: tuple[str, ...] = ()) -> None:
         self.datadir = Path(datadir).resolve()
         self.port = port
         self.database, self.user, self.password = database, user, password
+        self.extra_args = tuple(extra_args)  # more mariadbd options (scripts/replication.py)
         self.socket = self.datadir / "mariadb.sock"
         self.tmpdir = self.datadir.with_name(self.datadir.name + "-tmp")  # not inside: it is no database
         self.pidfile = self.datadir / "mariadb.pid"
@@ -185,6 +187,7 @@ class LocalMariaDB:
             "--innodb-log-file-size=16M",
             "--performance-schema=OFF",
             "--max-connections=200",
+            *self.extra_args,
         ]
         log.info("starting MariaDB on 127.0.0.1:%d (data in %s)", self.port, self.datadir)
         # Own session: Ctrl-C on `make demo` stops the web server, not the database behind it.

@@ -8,7 +8,8 @@ from pathlib import Path
 from miniweb import App, Request, Response
 
 from . import views
-from .db import Database, DatabaseUnavailable
+from .db import DatabaseUnavailable
+from .replicas import Databases, WritesUnavailable
 from .settings import Settings
 
 __all__ = ["create_app"]
@@ -27,7 +28,7 @@ def create_app(settings: Settings | None = None) -> App:
     app = App(template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"),
               static_url="/static", secret_key=settings.secret_key, max_body_bytes=64 * 1024,
               debug=settings.debug)
-    database = Database(settings)
+    database = Databases.from_env(settings)  # the primary, and a replica if DATABASE_REPLICA_URL is set
     app.database = database  # for tests and shutdown hooks
 
     @app.teardown_request
@@ -47,6 +48,15 @@ def create_app(settings: Settings | None = None) -> App:
                               description="数据库暂时不可用，请稍后再试。")
         response.status_code = 503
         response.headers["Retry-After"] = "10"  # RFC 9110 §10.2.3: a hint for clients and load balancers
+        return response
+
+    @app.errorhandler(WritesUnavailable)
+    def writes_unavailable(request: Request, error: WritesUnavailable) -> Response:
+        # The primary is down, the replica is not (replicas.py): browsing works, saving does not.
+        response = app.render(request, "error.html", code=503, title="暂时无法保存",
+                              description="主数据库暂时不可用，现在可以浏览和搜索，但无法保存更改，请稍后再试。")
+        response.status_code = 503
+        response.headers["Retry-After"] = "10"
         return response
 
     for code, title in _ERROR_TITLES.items():

@@ -11,7 +11,7 @@ from pathlib import Path
 from miniweb import App, BadRequest, NotFound, Request, Response, json_response, redirect, send_file
 
 from . import repository as repo
-from .db import Database, DatabaseUnavailable
+from .replicas import Databases
 
 __all__ = ["register", "PER_PAGE", "SEARCH_MAX_CHARS", "LEVEL_NAMES"]
 
@@ -40,7 +40,7 @@ def _code(raw: str | None) -> int | None:
     return int(raw) if raw and raw.isascii() and raw.isdigit() and len(raw) == 6 else None
 
 
-def register(app: App, database: Database, static_dir: Path) -> None:
+def register(app: App, database: Databases, static_dir: Path) -> None:
     """Add the demo's routes to `app`."""
 
     def db(request: Request):  # -> a pooled PyMySQL connection
@@ -48,7 +48,7 @@ def register(app: App, database: Database, static_dir: Path) -> None:
         # (redirects, the favicon) never touch the pool.
         con = getattr(request.state, "db", None)
         if con is None:
-            con = request.state.db = database.connection()
+            con = request.state.db = database.connection(request)  # primary or replica: replicas.py
         return con
 
     def area_or_404(request: Request, district_id: str) -> repo.Area:
@@ -148,12 +148,9 @@ def register(app: App, database: Database, static_dir: Path) -> None:
 
     @app.route("/healthz", name="healthz")
     def healthz(request: Request) -> Response:
-        # For load balancers: 200 only when a query round-trips to the database.
-        try:
-            repo.ping(db(request))
-        except DatabaseUnavailable:
-            return json_response({"status": "unavailable", "database": "down"}, status=503)
-        return json_response({"status": "ok", "database": "up"})
+        # For load balancers: 200 while pages can be browsed, 503 when no database answers (replicas.py).
+        body, status = database.health()
+        return json_response(body, status=status)
 
     favicon = static_dir / "favicon.ico"
 

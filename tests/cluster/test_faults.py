@@ -1,0 +1,98 @@
+"""Load through nginx while an app host dies (SIGKILL) or every host reloads in turn (SIGHUP).
+
+20 keep-alive connections for 10 s, one request in ten a POST. The counts are logged (`-o log_cli=true`
+shows them) for the README's figures.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+
+import pytest
+
+from .conftest import collected, poll
+from .load import LoadResult, run_load
+
+log = logging.getLogger(__name__)
+
+CONNECTIONS = 20
+DURATION = 10.0
+ARBITER = Path(__file__).resolve().parents[2] / "server" / "arbiter.py"
+
+
+def _load_in_background(cluster, county_ids) -> tuple[threading.Thread, LoadResult]:
+    result = LoadResult()
+    thread = threading.Thread(target=run_load, args=(cluster.url,), daemon=True, kwargs={
+        "post_ids": county_ids, "connections": CONNECTIONS, "duration": DURATION, "result": result})
+    thread.start()
+    poll(lambda: result.requests >= 50, timeout=30, what="the load getting going")
+    return thread, result
+
+
+def _check_posts(cluster, result: LoadResult) -> None:
+    assert result.posts_twice == [], "a POST was applied twice (retried on another host)"
+    assert collected(cluster, result.posts_applied) == set(result.posts_applied)
+
+
+def test_sigkill_of_one_host_under_load_fails_no_get(cluster, county_ids) -> None:
+    thread, result = _load_in_background(cluster, county_ids)
+    cluster.kill_host(0, signal.SIGKILL)
+    thread.join()
+    try:
+        log.info("SIGKILL under load: %d GETs, %d failed; %d POSTs applied, %d failed, %d twice",
+                 result.gets, len(result.get_failures), len(result.posts_applied), len(result.posts_failed),
+                 len(result.posts_twice))
+        assert result.get_failures == []
+        assert result.gets > 100
+        _check_posts(cluster, result)
+        # A failed POST was applied once or not at all, never twice (the UNIQUE key would say "already").
+        failed = [district for district, _ in result.posts_failed]
+        assert len(collected(cluster, failed)) <= len(failed)
+    finally:
+        cluster.start_host(0)
+
+
+def _children(pid: int) -> set[int]:
+    return {int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+
+
+def _reload_one_host(cluster, index: int) -> None:
+    """SIGHUP one host, wait until its old workers are all replaced and nginx sends it requests again.
+
+    That is the rolling deploy's procedure: one host at a time, the next once this one is back in
+    rotation. nginx may have marked the reloading host down (a keep-alive connection reset by a retiring
+    worker counts as a failure, retried on another host for a GET) for fail_timeout, 5 s.
+    """
+    pid, workers = cluster.state["hosts"][index]["pid"], cluster.state["workers"]
+    old = _children(pid)
+    cluster.reload_host(index)
+    poll(lambda: not (_children(pid) & old) and len(_children(pid)) == workers, timeout=60,
+         what=f"host {index}'s workers replaced")
+    size = cluster.host_log(index).stat().st_size
+    poll(lambda: cluster.host_log(index).stat().st_size > size, timeout=30,
+         what=f"host {index} back in nginx's rotation")
+
+
+@pytest.mark.skipif(not ARBITER.exists(), reason="needs the server's SIGHUP rolling reload (issue 9, "
+                    "server/arbiter.py), not merged yet")
+def test_rolling_deploy_sighup_each_host_in_turn_fails_nothing(cluster, county_ids) -> None:
+    result = LoadResult()
+    post_ids = iter(county_ids)
+    thread = threading.Thread(target=run_load, args=(cluster.url,), daemon=True, kwargs={
+        "post_ids": post_ids, "connections": CONNECTIONS, "duration": 60.0, "result": result,
+        "stop": (stop := threading.Event())})
+    thread.start()
+    poll(lambda: result.requests >= 50, timeout=30, what="the load getting going")
+    try:
+        for index in range(len(cluster.state["hosts"])):
+            _reload_one_host(cluster, index)
+    finally:
+        stop.set()
+        thread.join()
+    log.info("rolling SIGHUP under load: %d GETs, %d failed; %d POSTs applied, %d failed",
+             result.gets, len(result.get_failures), len(result.posts_applied), len(result.posts_failed))
+    assert result.get_failures == [] and result.posts_failed == []
+    _check_posts(cluster, result)

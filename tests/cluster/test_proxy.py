@@ -1,0 +1,99 @@
+"""Through nginx and around it: shared secrets, the client's address, read-your-writes, `status`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+
+import pymysql
+
+from scripts.localdb import ROOT, parse_url
+
+from .client import fetch
+from .conftest import collected, poll
+
+CLIENT = "127.0.0.99"    # the test's own source address, so it differs from nginx's 127.0.0.1
+SPOOFED = "203.0.113.9"  # TEST-NET-3 (RFC 5737): an address a client claims to be
+
+
+def test_csrf_token_from_one_host_is_accepted_by_another(cluster, county_ids) -> None:
+    cookie, token = fetch(cluster.host_url(0), "/areas/110000").csrf()
+    district = next(county_ids)
+    reply = fetch(cluster.host_url(1), f"/areas/{district}/collect", method="POST",
+                  form={"csrf_token": token}, headers={"Cookie": cookie})
+    assert reply.status == 303 and f"added={district}" in reply.headers["Location"]
+    # The check is real: the same cookie with another host's token for another cookie is refused.
+    _, other_token = fetch(cluster.host_url(2), "/areas/110000").csrf()
+    refused = fetch(cluster.host_url(2), f"/areas/{next(county_ids)}/collect", method="POST",
+                    form={"csrf_token": other_token}, headers={"Cookie": cookie})
+    assert refused.status == 403
+
+
+def _logged_address(cluster, marker: str) -> str:
+    """The client address the app host's access log gives for the request whose target holds `marker`."""
+    def find() -> str | None:
+        for index in range(len(cluster.state["hosts"])):
+            for line in cluster.host_log(index).read_text(errors="replace").splitlines():
+                if marker in line:
+                    return line.split(" ", 1)[0]
+        return None
+
+    return poll(find, timeout=20, what=f"an access log line for {marker}")
+
+
+def test_remote_addr_is_the_clients_through_nginx(cluster) -> None:
+    marker = uuid.uuid4().hex
+    # A client-sent X-Forwarded-For is replaced by nginx (it is the edge), so it cannot spoof either.
+    reply = fetch(cluster.url, f"/?probe={marker}", source=CLIENT, headers={"X-Forwarded-For": SPOOFED})
+    assert reply.status == 200
+    assert _logged_address(cluster, marker) == CLIENT
+
+
+def test_forwarded_for_sent_straight_to_a_host_is_ignored(cluster) -> None:
+    marker = uuid.uuid4().hex
+    reply = fetch(cluster.host_url(1), f"/?probe={marker}", source=CLIENT,
+                  headers={"X-Forwarded-For": SPOOFED})
+    assert reply.status == 200
+    assert _logged_address(cluster, marker) == CLIENT
+
+
+def test_a_favourite_written_through_host_a_is_listed_by_host_b_at_once(cluster, county_ids) -> None:
+    # Stop the replica applying changes: a read served by the replica could not see the new row, so the
+    # favourites page passing proves it reads the primary, and the area page shows the split is real.
+    root = pymysql.connect(unix_socket=str(cluster.replica.socket), user="root", autocommit=True)
+    with root.cursor() as cur:
+        cur.execute("STOP SLAVE SQL_THREAD")
+    try:
+        district = next(county_ids)
+        cookie, token = fetch(cluster.host_url(0), "/areas/110000").csrf()
+        reply = fetch(cluster.host_url(0), f"/areas/{district}/collect", method="POST",
+                      form={"csrf_token": token}, headers={"Cookie": cookie})
+        assert reply.status == 303
+        favourites = fetch(cluster.host_url(1), "/favorites")
+        assert favourites.status == 200 and f"fav-{district}" in favourites.text
+        assert collected(cluster, [district]) == {district}
+        area = fetch(cluster.host_url(1), f"/areas/{district}")  # from the stalled replica
+        assert area.status == 200 and "已收藏" not in area.text
+    finally:
+        with root.cursor() as cur:
+            cur.execute("START SLAVE SQL_THREAD")
+        root.close()
+
+
+def test_status_names_every_part_and_the_replication_lag(cluster) -> None:
+    command = [sys.executable, "-m", "scripts.cluster", "status", "--run-dir", str(cluster.run_dir)]
+    out = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60, check=True).stdout
+    status = json.loads(out)
+    assert status["url"] == cluster.url
+    assert [h["url"] for h in status["hosts"]] == [cluster.host_url(i) for i in range(3)]
+    assert all(isinstance(h["pid"], int) for h in status["hosts"])
+    assert isinstance(status["nginx"]["pid"], int)
+    for role in ("primary", "replica"):
+        assert isinstance(status["db"][role]["pid"], int)
+        assert parse_url(status["db"][role]["url"])["database"] == "favorites"
+    replication = status["db"]["replication"]
+    assert replication["io_running"] == "Yes" and replication["sql_running"] == "Yes"
+    assert isinstance(replication["seconds_behind_primary"], int)
+    assert replication["primary_gtid"]
