@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _root_args(mariadb) -> dict:
-    return {"unix_socket": str(mariadb.socket), "user": "root", "password": "", "database": mariadb.database}
+    return {**mariadb.admin_args(), "database": mariadb.database}
 
 
 def _counts(mariadb) -> dict[int, int]:
