@@ -32,14 +32,11 @@ def create_app(settings: Settings | None = None) -> App:
 
     @app.teardown_request
     def release_connection(request: Request, exc: BaseException | None) -> None:
-        # Always runs: the connection goes back to the pool, which rolls back anything left open.
+        # Always runs: the connection goes back to the pool, which rolls back a transaction left open.
         con = getattr(request.state, "db", None)
         if con is not None:
             request.state.db = None
-            try:
-                con.close()
-            except Exception:  # a dead connection: the pool drops it; the request's answer stands
-                log.debug("closing a pooled connection failed", exc_info=True)
+            database.release(con)
 
     @app.errorhandler(DatabaseUnavailable)
     def database_unavailable(request: Request, error: DatabaseUnavailable) -> Response:

@@ -61,7 +61,7 @@ def con(database: Database, mariadb: LocalMariaDB) -> Iterator:
     try:
         yield con
     finally:
-        con.close()
+        database.release(con)
 
 
 @pytest.fixture(scope="session")

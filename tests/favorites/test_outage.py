@@ -23,7 +23,7 @@ def test_database_outage_and_recovery(web, mariadb) -> None:
     finally:
         mariadb.start()
 
-    # Same app object, same pool: dead connections are replaced on checkout (DBUtils ping=1).
+    # Same app object, same pool: broken connections dropped, suspect idle ones pinged first (pool.py).
     assert web.get("/healthz").json["status"] == "ok"
     page = web.get("/areas/440300")
     assert page.html.h1.text == "深圳市"
