@@ -14,7 +14,8 @@ Data flow of one request::
 
 Modules: ``app`` (the cycle above), ``routing`` + ``patterns`` (regex routes, url_for), ``request`` +
 ``multipart`` (parsing input), ``response`` (output, files), ``errors``, ``datastructures``, ``static``,
-``templating``, ``csrf``, ``logs``. miniweb imports nothing from ``server/`` and runs under any WSGI server.
+``templating``, ``csrf``, ``sessions`` + ``flash`` (state in signed cookies), ``logs``. miniweb imports
+nothing from ``server/`` and runs under any WSGI server.
 """
 
 from .app import App
@@ -31,10 +32,12 @@ from .errors import (
     Unauthorized,
     UnsupportedMediaType,
 )
+from .flash import flash, get_flashed_messages
 from .logs import configure_logging
 from .request import Request
 from .response import Response, json_response, redirect, send_file
 from .routing import BuildError
+from .sessions import Session, SessionConfig, SessionTooLarge
 from .static import StaticFiles
 
 __all__ = [
@@ -60,4 +63,9 @@ __all__ = [
     "Headers",
     "FileStorage",
     "BuildError",
+    "Session",
+    "SessionConfig",
+    "SessionTooLarge",
+    "flash",
+    "get_flashed_messages",
 ]

@@ -14,7 +14,7 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextvars import ContextVar
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -23,9 +23,11 @@ import jinja2
 
 from .csrf import UNSAFE_METHODS, CsrfProtect
 from .errors import HTTPError, InternalServerError, MethodNotAllowed
+from .flash import template_get_flashed_messages
 from .request import Request
 from .response import Response, error_response, json_response
 from .routing import Route, Router, url_prefix
+from .sessions import SessionConfig, SessionSigner
 from .static import StaticFiles
 from .templating import create_environment
 
@@ -60,6 +62,9 @@ class App:
         root_path: str | None = None,
         max_form_fields: int = 1000,
         csrf_max_age: int = 24 * 3600,
+        secret_key_fallbacks: Sequence[str | bytes] = (),
+        session: SessionConfig | None = None,
+        csrf_trusted_origins: Sequence[str] = (),
     ) -> None:
         if root_path is None:
             caller = sys._getframe(1).f_globals.get("__file__")
@@ -74,6 +79,11 @@ class App:
         self.max_body_bytes = max_body_bytes  # bodies above this get 413 before they are read
         self.max_form_fields = max_form_fields  # bounds the work a form or query string can cause
         self.csrf_max_age = csrf_max_age
+        #: Old keys that still verify sessions (rotate: new key first, the old one here for a while).
+        self.secret_key_fallbacks = tuple(secret_key_fallbacks)
+        self.session_config = session or SessionConfig()
+        self.csrf_trusted_origins = tuple(csrf_trusted_origins)
+        self._session_signer: SessionSigner | None = None
         self.debug = debug
         self.router = Router()
         self._error_handlers: dict[ErrorKey, Callable[..., Any]] = {}
@@ -109,8 +119,18 @@ class App:
         csrf: bool = True,
     ) -> Route:
         route = Route(pattern, frozenset(m.upper() for m in methods), handler, name or handler.__name__, csrf)
+        self._check_csrf_key(route)
         self.router.add(route)
         return route
+
+    def _check_csrf_key(self, route: Route) -> None:
+        """A CSRF-protected route that accepts unsafe methods needs the key now, not at the first POST."""
+        if route.csrf and not self.secret_key and not route.methods.isdisjoint(UNSAFE_METHODS):
+            raise RuntimeError(
+                f"route {route.name!r} accepts {', '.join(sorted(route.methods & UNSAFE_METHODS))} and is "
+                "CSRF-protected, which needs App(secret_key=...) (set it before registering routes), "
+                "or mark an API route csrf=False"
+            )
 
     def errorhandler(self, key: ErrorKey) -> Callable[[F], F]:
         """Register ``handler(request, error)`` for an HTTP status code or an exception class."""
@@ -172,7 +192,11 @@ class App:
             self._jinja_env = create_environment(
                 self.template_folder,
                 auto_reload=self.debug,
-                names={"url_for": self.url_for, "static_url": self.static_url_for},
+                names={
+                    "url_for": self.url_for,
+                    "static_url": self.static_url_for,
+                    "get_flashed_messages": template_get_flashed_messages,
+                },
             )
         return self._jinja_env
 
@@ -184,8 +208,19 @@ class App:
                     "App(secret_key=...) is required for CSRF protection (or route(..., csrf=False))"
                 )
             key = self.secret_key.encode("utf-8") if isinstance(self.secret_key, str) else self.secret_key
-            self._csrf = CsrfProtect(key, self.csrf_max_age)
+            self._csrf = CsrfProtect(key, self.csrf_max_age, self.csrf_trusted_origins)
         return self._csrf
+
+    @property
+    def session_signer(self) -> SessionSigner | None:
+        """Signs and reads session cookies; None without a ``secret_key``."""
+        if self._session_signer is None and self.secret_key:
+            keys = [
+                key.encode("utf-8") if isinstance(key, str) else key
+                for key in (self.secret_key, *self.secret_key_fallbacks)
+            ]
+            self._session_signer = SessionSigner(keys, self.session_config)
+        return self._session_signer
 
     def csrf_token(self, request: Request) -> str:
         """A CSRF token for forms in the response to ``request``."""
@@ -232,6 +267,7 @@ class App:
 
     def _respond(self, request: Request) -> Response:
         unhandled: BaseException | None = None
+        request.app = self
         try:
             try:
                 response = self._dispatch(request)
@@ -242,8 +278,7 @@ class App:
             try:
                 for hook in self._after:
                     response = hook(request, response)
-                if self._csrf is not None:
-                    self._csrf.set_cookie(request, response)
+                self._save_state(request, response)
             except Exception as exc:
                 unhandled = exc
                 response = self._handle_exception(request, exc)
@@ -254,6 +289,15 @@ class App:
                 except Exception:
                     logger.exception("teardown_request hook %r failed", teardown)
         return response
+
+    def _save_state(self, request: Request, response: Response) -> None:
+        """Cookies for the state this request changed: the session (if touched) and the CSRF nonce."""
+        session = request.__dict__.get("session")  # never opened: nothing to parse, nothing to write
+        if session is not None:
+            response.headers.add("Vary", "Cookie")  # caches must not serve one user's page to another
+            self.session_signer.save(request, session, response)  # type: ignore[union-attr]
+        if getattr(request, "_csrf_new_nonce", False):
+            self.csrf.set_cookie(request, response)
 
     def _dispatch(self, request: Request) -> Response:
         method = request.method

@@ -12,9 +12,11 @@ from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qsl
 
+from .csrf import rotate_nonce
 from .datastructures import Headers, MultiDict
 from .errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from .multipart import parse_multipart, parse_options_header
+from .sessions import Session
 
 __all__ = ["Request", "decode_path"]
 
@@ -61,6 +63,8 @@ class Request:
         self.state = SimpleNamespace()
         #: The matched route (a ``miniweb.routing.Route``), once routing has found one.
         self.route: Any = None
+        #: The App handling this request (set by the App; None for a Request built by hand).
+        self.app: Any = None
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.environ.get('PATH_INFO', '')!r}>"
@@ -140,6 +144,22 @@ class Request:
                 value = value[1:-1]
             cookies.setdefault(name, value)
         return cookies
+
+    # --- state kept by the browser ----------------------------------------------------------------------
+
+    @cached_property
+    def session(self) -> Session:
+        """The signed-cookie session (a dict; see :mod:`miniweb.sessions`), read on first use only."""
+        signer = self.app.session_signer if self.app is not None else None
+        if signer is None:
+            raise RuntimeError("request.session needs App(secret_key=...)")
+        session = signer.open(self)
+        session._on_regenerate = lambda: rotate_nonce(self)
+        return session
+
+    def has_session_support(self) -> bool:
+        """Whether ``request.session`` can work here (the app has a ``secret_key``)."""
+        return self.app is not None and bool(self.app.secret_key)
 
     # --- query and body ---------------------------------------------------------------------------------
 

@@ -132,12 +132,14 @@ def test_csrf_cookie_is_set_once_and_httponly(app):
     assert client.get("/areas/7").headers.getall("Set-Cookie") == []  # the browser already has it
 
 
-def test_post_route_without_secret_key_is_a_clear_500(caplog):
+def test_post_route_without_secret_key_is_refused_when_registered():
     app = App(template_folder=None)
+    with pytest.raises(RuntimeError, match=r"route 'p' accepts POST and is CSRF-protected.*secret_key"):
 
-    @app.route("/p", methods=["POST"])
-    def p(request):
-        return "?"
+        @app.route("/p", methods=["POST"])
+        def p(request):
+            return "?"
 
-    webtest.TestApp(app).post("/p", status=500)
-    assert "secret_key" in caplog.text
+    app.route("/api", methods=["POST"], csrf=False)(lambda request: "fine")  # APIs opt out
+    app.route("/page")(lambda request: "fine")  # safe methods need no key
+    assert webtest.TestApp(app).post("/api").text == "fine"

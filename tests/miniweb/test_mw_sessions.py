@@ -1,0 +1,216 @@
+"""Signed-cookie sessions and flash messages, through WebTest as a browser would use them."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import webtest
+
+from miniweb import App, Request, flash, get_flashed_messages, redirect
+from miniweb.sessions import SessionConfig, SessionSigner, SessionTooLarge
+
+
+def _app(tmp_path=None, **options) -> App:
+    folder = None
+    if tmp_path is not None:
+        (tmp_path / "page.html").write_text(
+            "{% for c, m in get_flashed_messages(with_categories=True) %}[{{ c }}:{{ m }}]{% endfor %}",
+            encoding="utf-8",
+        )
+        folder = str(tmp_path)
+    options.setdefault("secret_key", "session-secret")
+    app = App(template_folder=folder, **options)
+
+    @app.route("/set", methods=["POST"], csrf=False)
+    def set_value(request: Request):
+        request.session["name"] = request.form["name"]
+        return "ok"
+
+    @app.route("/get")
+    def get_value(request: Request):
+        return request.session.get("name", "(none)")
+
+    @app.route("/untouched")
+    def untouched(request: Request):
+        return "no session here"
+
+    @app.route("/login", methods=["POST"], csrf=False)
+    def login(request: Request):
+        request.session.regenerate()
+        request.session["user"] = "alice"
+        return "in"
+
+    @app.route("/logout", methods=["POST"], csrf=False)
+    def logout(request: Request):
+        request.session.clear()
+        flash(request, "再见")  # lives in the session: a cookie is still written
+        return redirect("/page")
+
+    @app.route("/big", methods=["POST"], csrf=False)
+    def big(request: Request):
+        request.session["blob"] = "x" * 5000
+        return "too big"
+
+    @app.route("/flash", methods=["POST"], csrf=False)
+    def do_flash(request: Request):
+        flash(request, "已收藏", "success")
+        flash(request, "plain")
+        return redirect("/page")
+
+    @app.route("/page")
+    def page(request: Request):
+        return app.render(request, "page.html")
+
+    @app.route("/messages")
+    def messages(request: Request):
+        first = get_flashed_messages(request)
+        again = get_flashed_messages(request, with_categories=True)
+        return {"first": first, "again": again}
+
+    return app
+
+
+def _session_cookie(response) -> str | None:
+    for header in response.headers.getall("Set-Cookie"):
+        if header.startswith("miniweb_session="):
+            return header
+    return None
+
+
+def test_session_round_trips_through_the_cookie():
+    client = webtest.TestApp(_app())
+    response = client.post("/set", {"name": "张三"})
+    cookie = _session_cookie(response)
+    assert cookie is not None
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Max-Age=2678400" in cookie
+    assert "Secure" not in cookie  # http: Secure would make the browser drop it
+    assert client.get("/get").text == "张三"
+
+
+def test_any_app_with_the_key_reads_the_session_stateless():
+    client = webtest.TestApp(_app())
+    client.post("/set", {"name": "x"})
+    other_process = webtest.TestApp(_app(), cookiejar=client.cookiejar)
+    assert other_process.get("/get").text == "x"
+    wrong_key = webtest.TestApp(_app(secret_key="another"), cookiejar=client.cookiejar)
+    assert wrong_key.get("/get").text == "(none)"
+
+
+def test_key_rotation_with_fallbacks():
+    client = webtest.TestApp(_app(secret_key="old-key"))
+    client.post("/set", {"name": "kept"})
+    rotated = webtest.TestApp(
+        _app(secret_key="new-key", secret_key_fallbacks=["old-key"]), cookiejar=client.cookiejar
+    )
+    assert rotated.get("/get").text == "kept"
+
+
+def test_untouched_session_costs_nothing_and_writes_nothing():
+    app = _app()
+    client = webtest.TestApp(app)
+    client.post("/set", {"name": "x"})
+    response = client.get("/untouched")
+    assert _session_cookie(response) is None and "Vary" not in response.headers
+    response = client.get("/get")  # read but not changed: no new cookie
+    assert _session_cookie(response) is None and response.headers["Vary"] == "Cookie"
+
+
+def test_tampered_and_expired_cookies_give_an_empty_session():
+    signer = SessionSigner([b"session-secret"], SessionConfig())
+    good = signer.dumps({"name": "x"})
+    assert signer.loads(good) == {"name": "x"}
+    payload, stamp, signature = good.split(".")
+    forged_payload = signer.dumps({"name": "admin"}).split(".")[0]
+    assert signer.loads(f"{forged_payload}.{stamp}.{signature}") is None  # payload swapped
+    assert signer.loads(f"{payload}.{int(stamp) + 1}.{signature}") is None  # timestamp changed
+    assert signer.loads(f"{payload}.{stamp}.{signature[:-2]}AA") is None
+    for junk in ("", "abc", "a.b", "a.b.c", "..", "x.12.%%%", "é.1.é"):
+        assert signer.loads(junk) is None
+    old = signer.dumps({"name": "x"}, now=time.time() - 32 * 24 * 3600)
+    assert signer.loads(old) is None  # older than max_age (31 days)
+    future = signer.dumps({"name": "x"}, now=time.time() + 3600)
+    assert signer.loads(future) is None  # dated an hour ahead: not a cookie we wrote
+
+    client = webtest.TestApp(_app())
+    client.set_cookie("miniweb_session", f"{forged_payload}.{stamp}.{signature}")
+    assert client.get("/get").text == "(none)"
+
+
+def test_regenerate_on_login_drops_planted_data_and_rotates_the_csrf_nonce():
+    app = _app()
+    client = webtest.TestApp(app)
+    client.post("/set", {"name": "planted"})
+    client.set_cookie("miniweb_csrf", "A" * 24)
+    response = client.post("/login")
+    cookies = response.headers.getall("Set-Cookie")
+    assert any(h.startswith("miniweb_csrf=") and "A" * 24 not in h for h in cookies)
+    assert client.get("/get").text == "(none)"  # the planted value is gone
+
+
+def test_logout_clears_the_session():
+    client = webtest.TestApp(_app())
+    client.post("/set", {"name": "x"})
+    response = client.post("/logout")
+    assert client.get("/get").text == "(none)"
+    assert _session_cookie(response) is not None  # the flash message needs the cookie
+
+
+def test_clearing_deletes_the_cookie():
+    app = _app()
+
+    @app.route("/wipe", methods=["POST"], csrf=False)
+    def wipe(request: Request):
+        request.session.clear()
+        return "wiped"
+
+    client = webtest.TestApp(app)
+    client.post("/set", {"name": "x"})
+    cookie = _session_cookie(client.post("/wipe"))
+    assert cookie is not None and "Max-Age=0" in cookie
+    assert client.get("/get").text == "(none)"
+
+
+def test_session_too_large_is_a_clear_error(caplog):
+    client = webtest.TestApp(_app())
+    client.post("/big", status=500)
+    assert "SessionTooLarge" in caplog.text and "4093-byte limit" in caplog.text
+    with pytest.raises(SessionTooLarge):
+        SessionSigner([b"k"], SessionConfig()).dumps({"blob": "x" * 5000})
+
+
+def test_secure_cookie_over_https_or_when_configured():
+    client = webtest.TestApp(_app(), extra_environ={"wsgi.url_scheme": "https"})
+    assert "Secure" in _session_cookie(client.post("/set", {"name": "x"}))
+    forced = webtest.TestApp(_app(session=SessionConfig(secure=True, cookie_name="s", samesite="Strict")))
+    cookie = forced.post("/set", {"name": "x"}).headers["Set-Cookie"]
+    assert cookie.startswith("s=") and "Secure" in cookie and "SameSite=Strict" in cookie
+
+
+def test_session_without_secret_key_is_a_clear_error(caplog):
+    app = App(template_folder=None)
+
+    @app.route("/s")
+    def s(request: Request):
+        return request.session.get("x", "")
+
+    webtest.TestApp(app).get("/s", status=500)
+    assert "request.session needs App(secret_key=...)" in caplog.text
+    assert get_flashed_messages(Request({})) == []  # no app, no session: no messages, no error
+
+
+def test_flash_survives_the_redirect_and_is_shown_once(tmp_path):
+    client = webtest.TestApp(_app(tmp_path))
+    page = client.post("/flash").follow()
+    assert page.text == "[success:已收藏][info:plain]"
+    assert client.get("/page").text == ""  # shown once
+
+
+def test_get_flashed_messages_is_stable_within_a_request():
+    client = webtest.TestApp(_app())
+    client.post("/flash")
+    assert client.get("/messages").json == {
+        "first": ["已收藏", "plain"],
+        "again": [["success", "已收藏"], ["info", "plain"]],
+    }
+    assert client.get("/messages").json == {"first": [], "again": []}
