@@ -1,9 +1,11 @@
--- The favourites demo's schema (MariaDB >= 10.5 or MySQL >= 8.0). Idempotent: safe to run again.
+-- The favourites demo's schema (MariaDB >= 10.5). Idempotent: safe to run again, also on older versions'
+-- databases (ADD COLUMN IF NOT EXISTS brings them up to date).
 -- utf8mb4 everywhere: area names and notes are Chinese, and notes may hold any Unicode (emoji included).
 SET NAMES utf8mb4;
 
--- China's administrative divisions: 34 provinces (level 1), 344 cities (2), 3,133 counties (3).
+-- China's administrative divisions (2026 codes): 34 provinces (level 1), 340 cities (2), 3,048 counties (3).
 -- district_id is the 6-digit division code (440300 = 深圳市); pid is the parent's code, NULL for a province.
+-- pinyin / initials ("shenzhenshi" / "szs") are generated with the data, for search.
 CREATE TABLE IF NOT EXISTS areas (
     district_id INT UNSIGNED     NOT NULL,
     pid         INT UNSIGNED     NULL,
@@ -11,6 +13,8 @@ CREATE TABLE IF NOT EXISTS areas (
     level       TINYINT UNSIGNED NOT NULL,
     longitude   DECIMAL(10, 6)   NULL,
     latitude    DECIMAL(10, 6)   NULL,
+    pinyin      VARCHAR(128)     NOT NULL DEFAULT '',
+    initials    VARCHAR(32)      NOT NULL DEFAULT '',
     PRIMARY KEY (district_id),
     KEY idx_areas_pid (pid),
     KEY idx_areas_district (district),
@@ -19,6 +23,10 @@ CREATE TABLE IF NOT EXISTS areas (
     CONSTRAINT chk_areas_level CHECK (level IN (1, 2, 3)),
     CONSTRAINT chk_areas_parent CHECK ((level = 1) = (pid IS NULL))
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci;
+ALTER TABLE areas ADD COLUMN IF NOT EXISTS pinyin VARCHAR(128) NOT NULL DEFAULT '',
+                  ADD COLUMN IF NOT EXISTS initials VARCHAR(32) NOT NULL DEFAULT '';
+CREATE INDEX IF NOT EXISTS idx_areas_pinyin ON areas (pinyin);
+CREATE INDEX IF NOT EXISTS idx_areas_initials ON areas (initials);
 
 -- One row per collected area: the UNIQUE key is what makes "collect" safe under concurrent requests.
 -- VARCHAR(200) counts characters, not bytes, in utf8mb4.

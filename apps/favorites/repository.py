@@ -9,6 +9,7 @@ area that does not exist. Connection-level failures come out as db.DatabaseUnava
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +21,8 @@ from pymysql.constants import ER
 from .db import database_errors
 
 __all__ = ["Area", "Favorite", "Page", "UnknownArea", "collect", "favorites", "get_area", "children",
-           "is_collected", "ping", "provinces", "remove", "search", "set_note", "NOTE_MAX_CHARS"]
+           "ping", "provinces", "remove", "search", "search_terms", "set_note", "balanced_size",
+           "NOTE_MAX_CHARS"]
 
 NOTE_MAX_CHARS = 200  # favorites.note VARCHAR(200): characters, not bytes, in utf8mb4
 
@@ -38,6 +40,8 @@ class Area:
     longitude: Decimal | None
     latitude: Decimal | None
     ancestors: tuple[tuple[int, str], ...]    # (code, name) from the province down to the parent
+    children: int = 0                         # how many direct children (get_area only)
+    collected: bool = False                   # whether it is a favourite (get_area only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,11 +57,19 @@ class Page:
     items: list
     total: int        # rows over all pages
     number: int       # 1-based
-    per_page: int
+    per_page: int     # balanced_size(): the same for every page but the last, which is at most one short
 
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // self.per_page))
+
+
+def balanced_size(total: int, most: int) -> int:
+    """Rows per page so that pages are even: 21 rows at most 20 a page are 11 + 10, not 20 + 1."""
+    if total <= most:
+        return max(total, 1)
+    pages = -(-total // most)
+    return -(-total // pages)
 
 
 # An area with its parent and grandparent (the tree is three levels deep), so one query builds a breadcrumb.
@@ -106,10 +118,15 @@ def ping(con) -> None:
 
 
 def get_area(con, district_id: int) -> Area | None:
+    """An area with its breadcrumb, its number of children and whether it is collected: one query."""
     with _cursor(con) as cur:
-        cur.execute(f"SELECT {_AREA} FROM areas a {_AREA_JOINS} WHERE a.district_id = %s", (district_id,))
+        cur.execute(f"SELECT {_AREA}, (SELECT COUNT(*) FROM areas c WHERE c.pid = a.district_id), "
+                    "EXISTS (SELECT 1 FROM favorites f WHERE f.district_id = a.district_id) "
+                    f"FROM areas a {_AREA_JOINS} WHERE a.district_id = %s", (district_id,))
         row = cur.fetchone()
-    return None if row is None else _area(row)
+    if row is None:
+        return None
+    return dataclasses.replace(_area(row), children=row[_AREA_WIDTH], collected=bool(row[_AREA_WIDTH + 1]))
 
 
 def provinces(con) -> list[Area]:
@@ -118,20 +135,22 @@ def provinces(con) -> list[Area]:
         return [_area(row) for row in cur.fetchall()]
 
 
-def _paged(con, where: str, params: tuple, number: int, per_page: int) -> Page:
+def _paged(con, where: str, params: tuple, number: int, per_page: int, total: int | None = None) -> Page:
     # `where` is one of this module's constant fragments; only `params` carry outside values.
     with _cursor(con) as cur:
-        cur.execute(f"SELECT COUNT(*) FROM areas a WHERE {where}", params)
-        (total,) = cur.fetchone()
+        if total is None:
+            cur.execute(f"SELECT COUNT(*) FROM areas a WHERE {where}", params)
+            (total,) = cur.fetchone()
+        size = balanced_size(total, per_page)
         cur.execute(f"SELECT {_AREA} FROM areas a {_AREA_JOINS} WHERE {where} "
                     "ORDER BY a.level, a.district_id LIMIT %s OFFSET %s",
-                    (*params, per_page, (number - 1) * per_page))
-        return Page([_area(row) for row in cur.fetchall()], total, number, per_page)
+                    (*params, size, (number - 1) * size))
+        return Page([_area(row) for row in cur.fetchall()], total, number, size)
 
 
-def children(con, district_id: int, number: int = 1, per_page: int = 20) -> Page:
-    """One page of an area's direct children (cities of a province, counties of a city)."""
-    return _paged(con, "a.pid = %s", (district_id,), number, per_page)
+def children(con, area: Area, number: int = 1, per_page: int = 20) -> Page:
+    """One page of an area's direct children; their count comes with the area (get_area), no COUNT query."""
+    return _paged(con, "a.pid = %s", (area.district_id,), number, per_page, total=area.children)
 
 
 def _like_contains(text: str) -> str:
@@ -140,9 +159,23 @@ def _like_contains(text: str) -> str:
     return "%" + text.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%"
 
 
+def search_terms(text: str) -> tuple[str, bool]:
+    """What to look for: the text without any spaces (深 圳 -> 深圳, shen zhen -> shenzhen), and whether it
+    is pinyin (ASCII letters only, matched case-insensitively against the pinyin and the initials)."""
+    compact = "".join(text.split())
+    is_pinyin = compact.isascii() and compact.isalpha()
+    return (compact.lower() if is_pinyin else compact), is_pinyin
+
+
 def search(con, text: str, number: int = 1, per_page: int = 20) -> Page:
-    """Areas whose name contains `text` literally; provinces first, then cities, then counties."""
-    return _paged(con, "a.district LIKE %s ESCAPE '!'", (_like_contains(text),), number, per_page)
+    """Areas whose name contains `text`, or whose pinyin or initials start with it (shenzhen, sz);
+    provinces first, then cities, then counties."""
+    compact, is_pinyin = search_terms(text)
+    if is_pinyin:
+        prefix = _like_contains(compact)[1:]  # escaped, and no leading %: a prefix match uses the index
+        return _paged(con, "(a.pinyin LIKE %s ESCAPE '!' OR a.initials LIKE %s ESCAPE '!')",
+                      (prefix, prefix), number, per_page)
+    return _paged(con, "a.district LIKE %s ESCAPE '!'", (_like_contains(compact),), number, per_page)
 
 
 def collect(con, district_id: int) -> bool:
@@ -161,12 +194,6 @@ def collect(con, district_id: int) -> bool:
             raise UnknownArea(district_id) from None
         raise
     return True
-
-
-def is_collected(con, district_id: int) -> bool:
-    with _cursor(con) as cur:
-        cur.execute("SELECT 1 FROM favorites WHERE district_id = %s", (district_id,))
-        return cur.fetchone() is not None
 
 
 def favorites(con) -> list[Favorite]:

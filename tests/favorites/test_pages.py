@@ -54,14 +54,48 @@ def test_county_page_has_the_full_breadcrumb_and_no_children(web) -> None:
 def test_long_lists_are_paginated(web) -> None:
     first = web.get("/areas/440000")
     shown = [a.text for a in first.html.select("ul.areas a")]
-    assert len(shown) == 20 and "深圳市" in shown
+    assert len(shown) == 11 and "深圳市" in shown  # 21 cities: 11 + 10, not 20 + 1
     next_link = first.html.find("a", rel="next")["href"]
     assert next_link == "/areas/440000?page=2"
     second = web.get(next_link)
     rest = [a.text for a in second.html.select("ul.areas a")]
-    assert len(rest) == 1 and rest[0] not in shown
+    assert len(rest) == 10 and not set(rest) & set(shown)
     assert second.html.find("a", rel="next") is None
     assert "第 2 / 2 页" in second.text
+
+
+def test_numbered_pagination_with_first_and_last(web) -> None:
+    page = web.get("/search", {"q": "区", "page": "5"})
+    nav = page.html.find("nav", class_="pagination")
+    assert nav.find("span", attrs={"aria-current": "page"}).text == "5"
+    numbers = [a.text for a in nav.find_all("a") if a.text.isdigit()]
+    assert numbers == ["3", "4", "6", "7"]
+    last = nav.find("a", class_="last")["href"]
+    assert "page=1&" in nav.find("a", class_="first")["href"]
+    end = web.get(last)
+    assert end.html.find("a", class_="last") is None and end.html.find("a", rel="next") is None
+    assert end.html.find("nav", class_="pagination").find("a", class_="first") is not None
+
+
+@pytest.mark.parametrize("q", ["shenzhen", "shen zhen", "sz", "深 圳"])
+def test_search_page_by_pinyin_and_spaced_chinese(web, q: str) -> None:
+    page = web.get("/search", {"q": q})
+    assert "深圳市" in [a.text for a in page.html.select("ul.areas a")]
+
+
+@pytest.mark.parametrize(("note", "message"), [
+    ("   ", "空白"), ("\u3000\u3000", "空白"), ("a\x00b", "控制字符"), ("a\x1bb", "控制字符"),
+    ("abc\u202edef", "方向"), ("\u2066x\u2069", "方向"),
+])  # fmt: skip
+def test_bad_notes_are_refused_in_chinese(web, note: str, message: str) -> None:
+    page = web.get("/areas/440300")
+    page.forms["collect-form"].submit(status=303)
+    favorites = web.get("/favorites")
+    form = favorites.forms["note-440300"]
+    form["note"] = note
+    resp = form.submit(status=400)
+    assert message in resp.text
+    assert web.get("/favorites").forms["note-440300"]["note"].value == ""  # nothing stored
 
 
 @pytest.mark.parametrize("page", ["0", "-1", "abc", "1.5", "99999999999", "１", "", "9" * 5000])
