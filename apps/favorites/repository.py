@@ -21,6 +21,7 @@ from pymysql.constants import ER
 from .db import database_errors
 
 __all__ = ["Area", "Favorite", "Page", "UnknownArea", "collect", "favorites", "get_area", "children",
+           "child_points",
            "ping", "provinces", "remove", "search", "search_terms", "set_note", "balanced_size",
            "NOTE_MAX_CHARS"]
 
@@ -151,6 +152,14 @@ def _paged(con, where: str, params: tuple, number: int, per_page: int, total: in
 def children(con, area: Area, number: int = 1, per_page: int = 20) -> Page:
     """One page of an area's direct children; their count comes with the area (get_area), no COUNT query."""
     return _paged(con, "a.pid = %s", (area.district_id,), number, per_page, total=area.children)
+
+
+def child_points(con, district_id: int) -> list[tuple[int, str, Decimal | None, Decimal | None]]:
+    """Every direct child's (code, name, longitude, latitude), for the map (all pages at once)."""
+    with _cursor(con) as cur:
+        cur.execute("SELECT district_id, district, longitude, latitude FROM areas WHERE pid = %s "
+                    "ORDER BY district_id", (district_id,))
+        return list(cur.fetchall())
 
 
 def _like_contains(text: str) -> str:

@@ -13,6 +13,7 @@ from miniweb import App, BadRequest, NotFound, Request, Response, json_response,
 
 from . import repository as repo
 from .db import Database, DatabaseUnavailable
+from .mapview import MapPoint, china_map
 
 __all__ = ["register", "PER_PAGE", "SEARCH_MAX_CHARS", "LEVEL_NAMES"]
 
@@ -70,8 +71,14 @@ def register(app: App, database: Database, static_dir: Path) -> None:
         page = repo.children(con, place, number, PER_PAGE)
         if page.total:
             _check_page_exists(page)
+        kids = repo.child_points(con, place.district_id) if page.total else []
+        points = [MapPoint(lon, lat, name, app.url_for("area", code)) for code, name, lon, lat in kids]
+        points.append(MapPoint(place.longitude, place.latitude, place.district, main=True))
+        province = place.ancestors[0][0] if place.ancestors else place.district_id
+        area_map = china_map(points, highlight=province, label=f"{place.district}在中国的位置")
         return app.render(request, "area.html", area=place, page=page, levels=LEVEL_NAMES,
-                          child_name=CHILD_NAMES.get(place.level, ""), collected=place.collected)
+                          child_name=CHILD_NAMES.get(place.level, ""), collected=place.collected,
+                          area_map=area_map)
 
     @app.route("/search", name="search")
     def search(request: Request) -> Response:
@@ -102,7 +109,10 @@ def register(app: App, database: Database, static_dir: Path) -> None:
                         draft: str = "") -> Response:
         notices = {kind: _code(request.args.get(kind)) for kind in ("added", "already", "saved", "removed")}
         rows = repo.favorites(db(request))
-        return app.render(request, "favorites.html", favorites=rows, notices=notices,
+        fav_map = china_map([MapPoint(f.area.longitude, f.area.latitude, f.area.district,
+                                      app.url_for("favorites") + f"#fav-{f.area.district_id}") for f in rows],
+                            label="我的收藏在地图上的位置")
+        return app.render(request, "favorites.html", favorites=rows, notices=notices, fav_map=fav_map,
                           names={f.area.district_id: f.area.district for f in rows},
                           error=error, error_id=error_id, draft=draft,
                           note_max=repo.NOTE_MAX_CHARS, levels=LEVEL_NAMES)

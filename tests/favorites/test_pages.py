@@ -351,3 +351,28 @@ def test_application_is_built_on_first_access(mariadb) -> None:
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
                          timeout=60, check=False)
     assert out.stdout.strip() == "ok", out.stderr
+
+
+def test_area_page_has_a_map_with_its_children(web) -> None:
+    page = web.get("/areas/440300")
+    svg = page.html.find("svg", class_="china-map")
+    assert svg is not None and svg["aria-label"] == "深圳市在中国的位置"
+    assert len(svg.find_all("path", class_="province")) == 34
+    assert svg.find("path", class_="current") is not None  # 广东省 highlighted
+    main = svg.find("circle", class_="main")
+    assert main.title.text == "深圳市"
+    children = {c.title.text: c.find_parent("a")["href"] for c in svg.find_all("circle", class_="child")}
+    assert children["龙华区"] == "/areas/440309" and len(children) == 9  # every district
+    # The server projects the coordinates: Shenzhen (114.06 E) lies south and a little west of Beijing.
+    beijing = web.get("/areas/110000").html.find("circle", class_="main")
+    assert float(main["cx"]) < float(beijing["cx"]) and float(main["cy"]) > float(beijing["cy"]) + 100
+    # Nothing from elsewhere: no script, no external tile, font or image (the SVG namespace is a name).
+    outside = page.text.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert "<script" not in outside and "http://" not in outside and "https://" not in outside
+
+
+def test_favorites_page_shows_them_on_the_map(web) -> None:
+    for code in ("440300", "110000"):
+        web.get(f"/areas/{code}").forms["collect-form"].submit(status=303)
+    svg = web.get("/favorites").html.find("svg", class_="china-map")
+    assert sorted(c.title.text for c in svg.find_all("circle")) == ["北京市", "深圳市"]
