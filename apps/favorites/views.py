@@ -9,13 +9,13 @@ from __future__ import annotations
 import unicodedata
 from pathlib import Path
 
-from miniweb import App, BadRequest, NotFound, Request, Response, json_response, redirect, send_file
+from miniweb import App, BadRequest, NotFound, Request, Response, flash, json_response, redirect, send_file
 
 from . import repository as repo
 from .db import Database, DatabaseUnavailable
 from .mapview import MapPoint, china_map
 
-__all__ = ["register", "PER_PAGE", "SEARCH_MAX_CHARS", "LEVEL_NAMES"]
+__all__ = ["register", "local_path", "note_problem", "PER_PAGE", "SEARCH_MAX_CHARS", "LEVEL_NAMES"]
 
 PER_PAGE = 20            # rows per page: a phone screen or two
 SEARCH_MAX_CHARS = 50    # the longest area name has 15 characters; longer input is a mistake or abuse
@@ -52,6 +52,10 @@ def register(app: App, database: Database, static_dir: Path) -> None:
         if con is None:
             con = request.state.db = database.connection()
         return con
+
+    def _name(con, district_id: int) -> str:
+        area = repo.get_area(con, district_id)
+        return area.district if area else str(district_id)
 
     def area_or_404(request: Request, district_id: str) -> repo.Area:
         area = repo.get_area(db(request), int(district_id))
@@ -94,12 +98,15 @@ def register(app: App, database: Database, static_dir: Path) -> None:
 
     @app.route(r"/areas/([0-9]{6})/collect", methods=["POST"], name="collect")
     def collect(request: Request, district_id: str) -> Response:
+        con = db(request)
         try:
-            added = repo.collect(db(request), int(district_id))
+            added = repo.collect(con, int(district_id))
         except repo.UnknownArea:
             raise NotFound(f"没有代码为 {district_id} 的地区，无法收藏") from None
-        notice = "added" if added else "already"
-        return redirect(app.url_for("favorites", **{notice: district_id}) + f"#fav-{district_id}")
+        name = _name(con, int(district_id))
+        flash(request, f"已收藏{name}。" if added else f"{name}已经收藏过了，没有重复添加。", "success")
+        # Back where the visitor was (the form says where), not off to another page.
+        return redirect(local_path(request.form.get("next"), app.url_for("area", district_id)))
 
     @app.route("/favorites", name="favorites")
     def favorites(request: Request) -> Response:
@@ -107,13 +114,11 @@ def register(app: App, database: Database, static_dir: Path) -> None:
 
     def _favorites_page(request: Request, error: str | None = None, error_id: int | None = None,
                         draft: str = "") -> Response:
-        notices = {kind: _code(request.args.get(kind)) for kind in ("added", "already", "saved", "removed")}
         rows = repo.favorites(db(request))
         fav_map = china_map([MapPoint(f.area.longitude, f.area.latitude, f.area.district,
                                       app.url_for("favorites") + f"#fav-{f.area.district_id}") for f in rows],
                             label="我的收藏在地图上的位置")
-        return app.render(request, "favorites.html", favorites=rows, notices=notices, fav_map=fav_map,
-                          names={f.area.district_id: f.area.district for f in rows},
+        return app.render(request, "favorites.html", favorites=rows, fav_map=fav_map,
                           error=error, error_id=error_id, draft=draft,
                           note_max=repo.NOTE_MAX_CHARS, levels=LEVEL_NAMES)
 
@@ -126,15 +131,28 @@ def register(app: App, database: Database, static_dir: Path) -> None:
             response = _favorites_page(request, error=problem, error_id=int(district_id), draft=note)
             response.status_code = 400
             return response
-        if not repo.set_note(db(request), int(district_id), note):
+        con = db(request)
+        if not repo.set_note(con, int(district_id), note):
             raise NotFound(f"收藏里没有代码为 {district_id} 的地区")
-        return redirect(app.url_for("favorites", saved=district_id) + f"#fav-{district_id}")
+        # Shown inside the favourite's own box (its category names it), which the #fragment scrolls to:
+        # on a phone the notice is on screen, not at the top of a long page.
+        flash(request, f"已保存{_name(con, int(district_id))}的备注。", f"fav-{district_id}")
+        return redirect(app.url_for("favorites") + f"#fav-{district_id}")
 
-    @app.route(r"/favorites/([0-9]{6})/remove", methods=["POST"], name="remove")
+    @app.route(r"/favorites/([0-9]{6})/remove", methods=["GET", "POST"], name="remove")
     def remove(request: Request, district_id: str) -> Response:
-        if not repo.remove(db(request), int(district_id)):
+        con = db(request)
+        back = local_path(request.args.get("next") if request.method == "GET" else request.form.get("next"),
+                          app.url_for("favorites"))
+        place = area_or_404(request, district_id)
+        if not place.collected:
             raise NotFound(f"收藏里没有代码为 {district_id} 的地区")
-        return redirect(app.url_for("favorites", removed=district_id))
+        if request.method == "GET":
+            # The confirmation step: a page of its own with a POST form (no script: the CSP forbids it).
+            return app.render(request, "confirm_remove.html", area=place, next=back)
+        repo.remove(con, place.district_id)
+        flash(request, f"已取消收藏{place.district}。", "success")
+        return redirect(back)
 
     # -- the course's old page names: 301 Moved Permanently (RFC 9110 §15.4.2) to the new ones ----------
 
@@ -191,6 +209,18 @@ def note_problem(note: str) -> str | None:
     if note and not note.strip():
         return "备注不能只有空白；要清空备注，请删除所有文字"
     return None
+
+
+def local_path(target: str | None, default: str) -> str:
+    """`target` when it is a path on this site, else `default`: never an open redirect (CWE-601).
+
+    A local path starts with one "/" — not "//" or "/\\" (browsers read both as another host) — and holds
+    no scheme, control characters or spaces.
+    """
+    if (not target or not target.startswith("/") or target.startswith(("//", "/\\")) or len(target) > 2000
+            or any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in target)):
+        return default
+    return target
 
 
 def _old_id(request: Request) -> str | None:

@@ -28,4 +28,4 @@ def test_database_outage_and_recovery(web, mariadb) -> None:
     page = web.get("/areas/440300")
     assert page.html.h1.text == "深圳市"
     resp = page.forms["collect-form"].submit(status=303)
-    assert "added=440300" in resp.location
+    assert "已收藏深圳市" in resp.follow().text

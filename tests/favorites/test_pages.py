@@ -19,6 +19,12 @@ def collect(web, district_id: int):
     return web.get(f"/areas/{district_id}").forms["collect-form"].submit()
 
 
+def collected_favorites(web, district_id: int):
+    """Collect, then open /favorites (collecting itself leads back to the area page)."""
+    collect(web, district_id).follow()
+    return web.get("/favorites")
+
+
 def favorites_row(page, district_id: int):
     return page.html.find(id=f"fav-{district_id}")
 
@@ -88,9 +94,7 @@ def test_search_page_by_pinyin_and_spaced_chinese(web, q: str) -> None:
     ("abc\u202edef", "方向"), ("\u2066x\u2069", "方向"),
 ])  # fmt: skip
 def test_bad_notes_are_refused_in_chinese(web, note: str, message: str) -> None:
-    page = web.get("/areas/440300")
-    page.forms["collect-form"].submit(status=303)
-    favorites = web.get("/favorites")
+    favorites = collected_favorites(web, 440300)
     form = favorites.forms["note-440300"]
     form["note"] = note
     resp = form.submit(status=400)
@@ -171,14 +175,17 @@ def test_empty_search_shows_the_form(web) -> None:
 # -- collecting --------------------------------------------------------------------------------------------
 
 
-def test_collect_redirects_303_to_favorites(web, con) -> None:
-    resp = collect(web, 440300)
+def test_collect_goes_back_to_the_same_page_with_a_flash_notice(web, con) -> None:
+    page = web.get("/areas/440000", {"page": "2"})
+    resp = page.forms["collect-form"].submit()
     assert resp.status_code == 303
-    assert resp.location.endswith("/favorites?added=440300#fav-440300")
-    page = resp.follow()
-    assert "已收藏深圳市" in page.text
-    assert favorites_row(page, 440300) is not None
-    assert "已收藏" in web.get("/areas/440300").text  # the area page knows
+    assert resp.location.endswith("/areas/440000?page=2")  # where the visitor was, page number and all
+    back = resp.follow()
+    assert back.html.find(class_="notice").text == "已收藏广东省。"
+    assert "added" not in resp.location and "?" not in resp.location.split("page=2")[1]
+    assert back.html.find(id="uncollect") is not None  # the area page knows, and offers to un-collect
+    assert web.get("/areas/440000").html.find(class_="notice") is None  # shown once: a reload is quiet
+    assert favorites_row(web.get("/favorites"), 440000) is not None
 
 
 def test_collect_twice_says_so_and_adds_no_row(web, con) -> None:
@@ -186,9 +193,22 @@ def test_collect_twice_says_so_and_adds_no_row(web, con) -> None:
     form.submit()
     again = form.submit()  # the same form posted again (a second tab, a double click)
     assert again.status_code == 303
-    assert "already=440300" in again.location
     assert "深圳市已经收藏过了" in again.follow().text
     assert len(repo.favorites(con)) == 1
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/\\evil.example",
+                                    "javascript:alert(1)", "/ok\r\nSet-Cookie: x=1", ""])
+def test_collect_never_redirects_off_site(web, con, target: str) -> None:
+    form = web.get("/areas/440300").forms["collect-form"]
+    form["next"] = target
+    resp = form.submit(status=303)
+    assert re.sub(r"^https?://localhost", "", resp.location) == "/areas/440300"
+
+
+def test_favorites_notices_are_not_url_parameters(web, con) -> None:
+    page = web.get("/favorites", {"added": "999999", "removed": "440300"})
+    assert page.html.select(".notice") == []
 
 
 def test_collect_unknown_area_is_404(web, con) -> None:
@@ -213,19 +233,21 @@ def test_collect_by_get_is_405_and_changes_nothing(web, con) -> None:
 
 
 def test_note_round_trip_shows_html_as_text(web, con) -> None:
-    page = collect(web, 440300).follow()
+    page = collected_favorites(web, 440300)
     form = page.forms["note-440300"]
     form["note"] = NOTE
     saved = form.submit()
-    assert saved.status_code == 303
+    assert saved.status_code == 303 and saved.location.endswith("/favorites#fav-440300")
     page = saved.follow()
     assert page.html.find(class_="note").text == NOTE           # shown exactly, as text
+    # The notice sits inside the favourite the #fragment scrolls to, so a phone shows it.
+    assert favorites_row(page, 440300).find(class_="notice").text == "已保存深圳市的备注。"
     assert "&lt;b&gt;深圳&lt;/b&gt;" in page.text and "<b>深圳</b>" not in page.text
     assert repo.favorites(con)[0].note == NOTE
 
 
 def test_note_sent_url_encoded_by_hand(web, con) -> None:
-    page = collect(web, 440300).follow()
+    page = collected_favorites(web, 440300)
     token = page.forms["note-440300"]["csrf_token"].value
     body = f"csrf_token={quote(token)}&note={quote('<script>alert(1)</script> 你好 & ')}"
     web.post("/favorites/440300/note", body, content_type="application/x-www-form-urlencoded", status=303)
@@ -235,7 +257,7 @@ def test_note_sent_url_encoded_by_hand(web, con) -> None:
 
 
 def test_note_too_long_is_400_with_the_form_kept(web, con) -> None:
-    page = collect(web, 440300).follow()
+    page = collected_favorites(web, 440300)
     form = page.forms["note-440300"]
     form["note"] = "长" * 201
     resp = form.submit(status=400)
@@ -245,7 +267,7 @@ def test_note_too_long_is_400_with_the_form_kept(web, con) -> None:
 
 
 def test_note_of_200_chinese_characters_is_fine(web, con) -> None:
-    form = collect(web, 440300).follow().forms["note-440300"]
+    form = collected_favorites(web, 440300).forms["note-440300"]
     form["note"] = "长" * 200
     form.submit(status=303)
     assert repo.favorites(con)[0].note == "长" * 200
@@ -265,26 +287,40 @@ def test_note_missing_field_is_400(web, con) -> None:
 # -- removing ----------------------------------------------------------------------------------------------
 
 
-def test_remove(web, con) -> None:
-    page = collect(web, 440300).follow()
-    remove_form = page.forms["remove-440300"]
-    assert remove_form.action == "/favorites/440300/remove"
-    resp = remove_form.submit()
-    assert resp.status_code == 303
+def test_remove_asks_first_then_goes_back(web, con) -> None:
+    page = collected_favorites(web, 440300)
+    confirm = page.click(linkid="remove-440300")  # a link to a confirmation page, no script
+    assert "取消收藏深圳市？" in confirm.text
+    assert confirm.html.find(id="keep")["href"] == "/favorites"
+    assert len(repo.favorites(con)) == 1  # asking changed nothing
+    resp = confirm.forms["confirm-remove"].submit()
+    assert resp.status_code == 303 and resp.location.endswith("/favorites")
     page = resp.follow()
-    assert "已取消收藏" in page.text and favorites_row(page, 440300) is None
+    assert "已取消收藏深圳市" in page.text and favorites_row(page, 440300) is None
     assert repo.favorites(con) == []
-    resp = remove_form.submit(status=404)  # removing again: it is not there any more
+    resp = confirm.forms["confirm-remove"].submit(status=404)  # removing again: it is not there any more
     assert "收藏里没有" in resp.text
+
+
+def test_uncollect_from_the_area_page(web, con) -> None:
+    area = collect(web, 440305).follow()
+    confirm = area.click(linkid="uncollect")
+    back = confirm.forms["confirm-remove"].submit(status=303)
+    assert back.location.endswith("/areas/440305")
+    page = back.follow()
+    assert "已取消收藏南山区" in page.text and page.forms["collect-form"] is not None
+    assert repo.favorites(con) == []
 
 
 def test_empty_favorites_page(web, con) -> None:
     assert "还没有收藏" in web.get("/favorites").text
 
 
-def test_favorites_notice_parameters_are_validated(web, con) -> None:
-    page = web.get("/favorites", {"added": "<script>x</script>", "removed": "12"})
-    assert page.html.select(".notice") == []
+def test_nav_marks_the_current_page(web, con) -> None:
+    index = web.get("/").html.select("header nav a")
+    assert [a.get("aria-current") for a in index] == ["page", None]
+    favorites = web.get("/favorites").html.select("header nav a")
+    assert [a.get("aria-current") for a in favorites] == [None, "page"]
 
 
 # -- old names, health, assets -----------------------------------------------------------------------------
@@ -327,7 +363,7 @@ def test_pages_are_phone_ready(web) -> None:
 
 
 def test_method_not_allowed_page_keeps_allow(web) -> None:
-    resp = web.get("/favorites/440300/remove", status=405)
+    resp = web.put("/favorites/440300/remove", status=405)
     assert "POST" in resp.headers["Allow"]
     assert "不支持这种请求方式" in resp.text
 
