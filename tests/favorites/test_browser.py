@@ -88,9 +88,10 @@ def test_collect_note_and_remove_in_chromium(live_server: str, browser, con) -> 
     assert h1() == "深圳市"
     shot("shenzhen")
 
-    click_and_wait(browser.find_element(By.ID, "collect"))  # POST with the CSRF token, 303 to /favorites
-    assert browser.current_url.startswith(server + "/favorites?added=440300")
+    click_and_wait(browser.find_element(By.ID, "collect"))  # POST with the CSRF token, 303 back here
+    assert browser.current_url == server + "/areas/440300"
     assert "已收藏深圳市" in browser.find_element(By.CSS_SELECTOR, ".notice").text
+    assert browser.find_elements(By.ID, "uncollect")
     shot("collected")
 
     click_and_wait(browser.find_element(By.ID, "nav-favorites"))  # "收藏" in the header
@@ -110,11 +111,18 @@ def test_collect_note_and_remove_in_chromium(live_server: str, browser, con) -> 
     assert field.get_attribute("value") == NOTE
     shot("note")
 
-    browser.set_window_size(390, 844)  # a phone: the same page must stay readable
+    notice = browser.find_element(By.CSS_SELECTOR, "#fav-440300 .notice")
+    assert notice.text == "已保存深圳市的备注。"
+
+    browser.set_window_size(390, 844)  # a phone: the same page must stay readable, the notice on screen
+    browser.get(browser.current_url)
     shot("note-phone")
     browser.set_window_size(1024, 900)
 
-    click_and_wait(browser.find_element(By.CSS_SELECTOR, "#fav-440300 .remove-form button"))
+    click_and_wait(browser.find_element(By.ID, "remove-440300"))
+    assert "取消收藏深圳市？" in h1()
+    shot("confirm-remove")
+    click_and_wait(browser.find_element(By.CSS_SELECTOR, "#confirm-remove button"))
     assert "已取消收藏" in browser.find_element(By.CSS_SELECTOR, ".notice").text
     assert browser.find_elements(By.ID, "fav-440300") == []
     assert "还没有收藏" in browser.page_source
