@@ -14,8 +14,8 @@ Data flow of one request::
 
 Modules: ``app`` (the cycle above), ``routing`` + ``patterns`` (regex routes, url_for), ``request`` +
 ``multipart`` (parsing input), ``response`` (output, files), ``errors``, ``datastructures``, ``static``,
-``templating``, ``csrf``, ``sessions`` + ``flash`` (state in signed cookies), ``logs``. miniweb imports
-nothing from ``server/`` and runs under any WSGI server.
+``templating``, ``csrf``, ``sessions`` + ``flash`` (state in signed cookies), ``security`` (headers),
+``logs``. miniweb imports nothing from ``server/`` and runs under any WSGI server.
 """
 
 from .app import App
@@ -35,8 +35,9 @@ from .errors import (
 from .flash import flash, get_flashed_messages
 from .logs import configure_logging
 from .request import Request
-from .response import Response, json_response, redirect, send_file
+from .response import Response, json_default, json_response, redirect, send_file
 from .routing import BuildError
+from .security import SecurityHeaders
 from .sessions import Session, SessionConfig, SessionTooLarge
 from .static import StaticFiles
 
@@ -46,6 +47,8 @@ __all__ = [
     "Response",
     "redirect",
     "json_response",
+    "json_default",
+    "SecurityHeaders",
     "send_file",
     "HTTPError",
     "BadRequest",

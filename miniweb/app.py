@@ -25,8 +25,9 @@ from .csrf import UNSAFE_METHODS, CsrfProtect
 from .errors import HTTPError, InternalServerError, MethodNotAllowed
 from .flash import template_get_flashed_messages
 from .request import Request
-from .response import Response, error_response, json_response
+from .response import Response, encode_chunks, error_response, json_default, json_response
 from .routing import Route, Router, url_prefix
+from .security import SecurityHeaders
 from .sessions import SessionConfig, SessionSigner
 from .static import StaticFiles
 from .templating import create_environment
@@ -65,6 +66,7 @@ class App:
         secret_key_fallbacks: Sequence[str | bytes] = (),
         session: SessionConfig | None = None,
         csrf_trusted_origins: Sequence[str] = (),
+        security_headers: SecurityHeaders | None = SecurityHeaders(),  # noqa: B008 - frozen, shared
     ) -> None:
         if root_path is None:
             caller = sys._getframe(1).f_globals.get("__file__")
@@ -84,7 +86,11 @@ class App:
         self.session_config = session or SessionConfig()
         self.csrf_trusted_origins = tuple(csrf_trusted_origins)
         self._session_signer: SessionSigner | None = None
+        #: Added to every response that does not set them itself (None: none added).
+        self.security_headers = security_headers
         self.debug = debug
+        #: Turns values JSON cannot hold into ones it can, for dicts/lists returned by handlers.
+        self.json_default = json_default
         self.router = Router()
         self._error_handlers: dict[ErrorKey, Callable[..., Any]] = {}
         self._before: list[Callable[[Request], Any]] = []
@@ -253,6 +259,8 @@ class App:
                 response = self._respond(Request(environ, self.max_body_bytes, self.max_form_fields))
         finally:
             _mount.reset(token)  # the next request on this thread starts without a mount point
+        if self.security_headers is not None:
+            self.security_headers.apply(response, environ.get("wsgi.url_scheme") == "https")
         if request_logger.isEnabledFor(logging.INFO):
             raw_path = environ.get("PATH_INFO", "").encode("latin-1", "replace")
             path = raw_path.decode("utf-8", "backslashreplace")  # a log line shows bad bytes, never fails
@@ -320,14 +328,14 @@ class App:
         return self.make_response(route.handler(request, *args, **kwargs))
 
     def make_response(self, result: Any) -> Response:
-        """A handler's return value as a Response: str/bytes -> HTML, dict/list -> JSON, or
-        ``(body, status)`` / ``(body, status, headers)``."""
+        """A handler's return value as a Response: str/bytes -> HTML, dict/list -> JSON, any other
+        iterable (a generator) -> streamed HTML chunks; or ``(body, status)``, ``(body, status, headers)``."""
         if isinstance(result, Response):
             return result
         if isinstance(result, (str, bytes)):
             return Response(result)
         if isinstance(result, (dict, list)):
-            return json_response(result)
+            return json_response(result, default=self.json_default)
         if isinstance(result, tuple) and 2 <= len(result) <= 3:
             response = self.make_response(result[0])
             response.status_code = int(result[1])
@@ -335,8 +343,11 @@ class App:
             for name, value in headers.items() if isinstance(headers, dict) else headers:
                 response.headers[name] = value
             return response
+        if hasattr(result, "__iter__"):  # a generator or any iterable of str/bytes: streamed as it comes
+            return Response(encode_chunks(result))
         raise TypeError(
-            f"a handler returned {type(result).__name__}; return str, bytes, dict, list or Response"
+            f"a handler returned {type(result).__name__}; return str, bytes, dict, list, an iterable "
+            "of str/bytes, or Response"
         )
 
     def _find_handler(self, exc: BaseException) -> Callable[..., Any] | None:

@@ -10,7 +10,7 @@ from typing import Any, BinaryIO, TypeVar
 
 from .errors import MissingKey
 
-__all__ = ["MultiDict", "Headers", "FileStorage"]
+__all__ = ["MultiDict", "Headers", "FileStorage", "check_header"]
 
 T = TypeVar("T")
 _MISSING: Any = object()
@@ -95,13 +95,29 @@ class MultiDict:
         return f"MultiDict({list(self.items(multi=True))!r})"
 
 
-# A CR or LF in a header would let user input inject headers or split the response (RFC 9110 §5.5).
-_FORBIDDEN_IN_HEADER = re.compile(r"[\r\n\0]")
+# A CR or LF in a header would let user input inject headers or split the response (RFC 9110 §5.5);
+# values go on the wire as ISO-8859-1 (PEP 3333 "Unicode issues"). One search finds either fault.
+_BAD_IN_VALUE = re.compile(r"[^\x01-\x09\x0b\x0c\x0e-\xff]")
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")  # a field name is a token (RFC 9110 §5.1)
+_good_names: set[str] = set()  # names already checked: an app sends the same few again and again
 
 
-def _check_header(name: str, value: str) -> None:
-    if _FORBIDDEN_IN_HEADER.search(name) or _FORBIDDEN_IN_HEADER.search(value):
+def check_header(name: str, value: str) -> None:
+    """Raise ``ValueError`` now for a header the server would refuse later (as a 500, far from here)."""
+    if name not in _good_names:
+        if not _TOKEN.match(name):
+            raise ValueError(f"invalid header name {name!r}: a token, no spaces, colons or non-ASCII")
+        if len(_good_names) < 1000:  # bounded, should an app make names up
+            _good_names.add(name)
+    bad = _BAD_IN_VALUE.search(value)
+    if bad is None:
+        return
+    if bad.group() in "\r\n\0":
         raise ValueError(f"header {name!r} contains CR, LF or NUL")
+    raise ValueError(
+        f"header {name!r}: the value {value[:60]!r} is not ISO-8859-1; percent-encode it "
+        "(urllib.parse.quote), or for Content-Disposition use filename*=UTF-8''... (RFC 8187)"
+    )
 
 
 class Headers:
@@ -131,13 +147,13 @@ class Headers:
     def add(self, name: str, value: str) -> None:
         """Append a header, keeping any existing one of the same name (e.g. several ``Set-Cookie``)."""
         value = str(value)
-        _check_header(name, value)
+        check_header(name, value)
         self._items.append((name, value))
 
     def __setitem__(self, name: str, value: str) -> None:
         """Replace every header called ``name`` with one (in the place of the first)."""
         value = str(value)
-        _check_header(name, value)
+        check_header(name, value)
         lower = name.lower()
         items = self._items
         for index, (key, _) in enumerate(items):

@@ -10,7 +10,7 @@ import json
 from functools import cached_property
 from types import SimpleNamespace
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 from .csrf import rotate_nonce
 from .datastructures import Headers, MultiDict
@@ -128,7 +128,8 @@ class Request:
         Lenient on purpose, unlike paths and forms: other software on the same host may set cookies
         that are odd or not UTF-8, and refusing (or, like ``http.cookies``, dropping every cookie
         after) one of those would lock the user out. Undecodable bytes become U+FFFD; for a name
-        sent twice, the first wins (the browser sends the most specific path first).
+        sent twice, the first wins (the browser sends the most specific path first). Percent-escapes
+        (which ``Response.set_cookie`` writes for what a cookie cannot carry) are decoded as UTF-8.
         """
         raw = self.environ.get("HTTP_COOKIE", "")
         if not raw:
@@ -142,6 +143,8 @@ class Request:
                 continue
             if len(value) >= 2 and value[0] == value[-1] == '"':
                 value = value[1:-1]
+            if "%" in value:
+                value = unquote(value, errors="replace")
             cookies.setdefault(name, value)
         return cookies
 

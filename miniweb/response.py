@@ -10,20 +10,33 @@ import json
 import mimetypes
 import os
 import re
-from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from email.utils import format_datetime, formatdate, parsedate_to_datetime
 from typing import Any, BinaryIO
 from urllib.parse import quote
+from uuid import UUID
 
 from .datastructures import Headers
 from .errors import HTTPError, reason_phrase
 
-__all__ = ["Response", "redirect", "json_response", "send_file", "error_response"]
+__all__ = [
+    "Response",
+    "redirect",
+    "json_response",
+    "json_default",
+    "send_file",
+    "error_response",
+    "encode_chunks",
+]
 
 _FILE_BLOCK = 64 * 1024
 _COOKIE_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")  # RFC 6265 §4.1.1: a token
-_COOKIE_VALUE = re.compile(r"^[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*$")  # cookie-octet
+_COOKIE_VALUE = re.compile(r"^[\x21\x23\x24\x26-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*$")  # cookie-octet but "%"
+# What quote() may leave as it is in a cookie value: the cookie-octet punctuation, "%" excepted (it
+# marks our escapes, so a literal one is escaped too and every value reads back as it was set).
+_COOKIE_SAFE = "".join(c for c in map(chr, range(0x21, 0x7F)) if c not in '"%,;\\' and not c.isalnum())
 # Characters a Location URL may keep as they are; the rest (spaces, non-ASCII) is percent-encoded.
 _URL_SAFE = "/:?#[]@!$&'()*+,;=%~-._"
 
@@ -93,14 +106,14 @@ class Response:
     ) -> None:
         """Add a ``Set-Cookie`` header (RFC 6265 §4.1). HttpOnly and SameSite=Lax unless told otherwise.
 
-        ``value`` must be cookie-safe ASCII; encode anything else (e.g. with ``urllib.parse.quote``).
+        Any text may be stored: what a cookie cannot carry (non-ASCII, spaces, quotes, commas, ``;``,
+        ``\\``, and ``%`` itself) is percent-encoded as UTF-8, and ``request.cookies`` decodes it, so
+        ``set_cookie("name", "Zoë 张")`` reads back as ``"Zoë 张"``. Browsers keep about 4 KB per cookie.
         """
         if not _COOKIE_NAME.match(name):
-            raise ValueError(f"invalid cookie name {name!r}")
+            raise ValueError(f"invalid cookie name {name!r}: a token, ASCII without spaces or ';'")
         if not _COOKIE_VALUE.match(value):
-            raise ValueError(
-                f"cookie {name!r}: the value must be ASCII without spaces, quotes, commas, ';' or '\\'"
-            )
+            value = quote(value, safe=_COOKIE_SAFE, encoding="utf-8", errors="strict")
         parts = [f"{name}={value}"]
         if domain:
             parts.append(f"Domain={domain}")
@@ -161,10 +174,40 @@ def redirect(url: str, status: int = 303) -> Response:
     return Response(body, status, [("Location", location)])
 
 
-def json_response(obj: Any, status: int = 200) -> Response:
-    """``obj`` as UTF-8 JSON (RFC 8259: no charset parameter needed)."""
-    body = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+def json_default(obj: Any) -> Any:
+    """What JSON cannot say natively: ``datetime``/``date``/``time`` as ISO 8601 strings, ``Decimal``
+    and ``UUID`` as strings (exact; a float would round), sets as lists. Extend it per app:
+    ``app.json_default = lambda o: o.to_json() if isinstance(o, Money) else json_default(o)``."""
+    if isinstance(obj, (datetime, date, time)):
+        return obj.isoformat()
+    if isinstance(obj, (Decimal, UUID)):
+        return str(obj)
+    if isinstance(obj, (set, frozenset)):
+        return list(obj)
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
+def json_response(obj: Any, status: int = 200, default: Callable[[Any], Any] = json_default) -> Response:
+    """``obj`` as UTF-8 JSON (RFC 8259: no charset parameter needed); ``default`` for other types."""
+    body = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=default)
     return Response(body, status, content_type="application/json")
+
+
+class encode_chunks:  # noqa: N801 - used like a function: encode_chunks(gen)
+    """A handler's iterable as bytes: ``str`` chunks become UTF-8, ``close()`` reaches the source
+    (PEP 3333: the server calls it however the response ends, so a generator's ``finally`` runs)."""
+
+    def __init__(self, source: Iterable[bytes | str]) -> None:
+        self.source = source
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self.source:
+            yield chunk.encode("utf-8") if isinstance(chunk, str) else chunk
+
+    def close(self) -> None:
+        close = getattr(self.source, "close", None)
+        if close is not None:
+            close()
 
 
 class _FileIterator:
