@@ -412,3 +412,11 @@ def test_favorites_page_shows_them_on_the_map(web) -> None:
         web.get(f"/areas/{code}").forms["collect-form"].submit(status=303)
     svg = web.get("/favorites").html.find("svg", class_="china-map")
     assert sorted(c.title.text for c in svg.find_all("circle")) == ["北京市", "深圳市"]
+
+
+def test_security_headers_and_a_csp_without_inline_script(web) -> None:
+    resp = web.get("/areas/440300")
+    csp = resp.headers["Content-Security-Policy"]
+    assert "script-src 'none'" in csp and "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert "<script" not in resp.text and re.search(r"\son[a-z]+=", resp.text) is None  # no handlers
