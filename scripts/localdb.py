@@ -64,6 +64,8 @@ POLL_INTERVAL = 0.1           # how often to ping a starting server
 APP_GRANTS = {
     "areas": "SELECT",
     "favorites": "SELECT, INSERT, UPDATE, DELETE",
+    "users": "SELECT, INSERT",
+    "login_failures": "SELECT, INSERT, UPDATE, DELETE",
 }
 
 

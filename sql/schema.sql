@@ -28,15 +28,49 @@ ALTER TABLE areas ADD COLUMN IF NOT EXISTS pinyin VARCHAR(128) NOT NULL DEFAULT 
 CREATE INDEX IF NOT EXISTS idx_areas_pinyin ON areas (pinyin);
 CREATE INDEX IF NOT EXISTS idx_areas_initials ON areas (initials);
 
--- One row per collected area: the UNIQUE key is what makes "collect" safe under concurrent requests.
--- VARCHAR(200) counts characters, not bytes, in utf8mb4.
+-- The accounts. username is unique under utf8mb4_unicode_ci: "Alice" and "alice" are one name.
+-- password_hash: scrypt$N$r$p$salt$hash (apps/favorites/accounts.py).
+CREATE TABLE IF NOT EXISTS users (
+    id            INT UNSIGNED NOT NULL AUTO_INCREMENT,
+    username      VARCHAR(32)  NOT NULL,
+    password_hash VARCHAR(255) NOT NULL,
+    created_at    DATETIME     NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    PRIMARY KEY (id),
+    UNIQUE KEY uq_users_username (username)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci;
+
+-- Failed logins per account ('user', the name) and per client address ('addr'), shared by every process.
+CREATE TABLE IF NOT EXISTS login_failures (
+    kind         ENUM('user', 'addr') NOT NULL,
+    subject      VARCHAR(64)  NOT NULL,
+    failures     INT UNSIGNED NOT NULL,
+    locked_until DATETIME(3)  NOT NULL,
+    PRIMARY KEY (kind, subject)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci;
+
+-- One row per user and collected area: the UNIQUE key is what makes "collect" safe under concurrent
+-- requests (per user). VARCHAR(200) counts characters, not bytes, in utf8mb4.
 CREATE TABLE IF NOT EXISTS favorites (
     id          INT UNSIGNED NOT NULL AUTO_INCREMENT,
+    user_id     INT UNSIGNED NOT NULL,
     district_id INT UNSIGNED NOT NULL,
     note        VARCHAR(200) NOT NULL DEFAULT '',
     created_at  DATETIME     NOT NULL DEFAULT CURRENT_TIMESTAMP,
     updated_at  DATETIME     NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,
     PRIMARY KEY (id),
-    UNIQUE KEY uq_favorites_district (district_id),
+    UNIQUE KEY uq_favorites_user_area (user_id, district_id),
+    KEY idx_favorites_area (district_id),
+    CONSTRAINT fk_favorites_user FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE,
     CONSTRAINT fk_favorites_area FOREIGN KEY (district_id) REFERENCES areas (district_id) ON DELETE CASCADE
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci;
+
+-- Databases from before accounts: favourites belonged to nobody and everybody; they cannot be given to
+-- anyone, so they go, and the table gets its per-user key.
+ALTER TABLE favorites ADD COLUMN IF NOT EXISTS user_id INT UNSIGNED NULL AFTER id;
+DELETE FROM favorites WHERE user_id IS NULL;
+ALTER TABLE favorites MODIFY user_id INT UNSIGNED NOT NULL,
+                      ADD UNIQUE KEY IF NOT EXISTS uq_favorites_user_area (user_id, district_id),
+                      ADD KEY IF NOT EXISTS idx_favorites_area (district_id);
+ALTER TABLE favorites DROP INDEX IF EXISTS uq_favorites_district;
+ALTER TABLE favorites ADD CONSTRAINT fk_favorites_user FOREIGN KEY IF NOT EXISTS (user_id)
+                      REFERENCES users (id) ON DELETE CASCADE;

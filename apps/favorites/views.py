@@ -11,11 +11,13 @@ from pathlib import Path
 
 from miniweb import App, BadRequest, NotFound, Request, Response, flash, json_response, redirect, send_file
 
+from . import account_views
 from . import repository as repo
+from .account_views import current_user, local_path
 from .db import Database, DatabaseUnavailable
 from .mapview import MapPoint, china_map
 
-__all__ = ["register", "local_path", "note_problem", "PER_PAGE", "SEARCH_MAX_CHARS", "LEVEL_NAMES"]
+__all__ = ["register", "note_problem", "PER_PAGE", "SEARCH_MAX_CHARS", "LEVEL_NAMES"]
 
 PER_PAGE = 20            # rows per page: a phone screen or two
 SEARCH_MAX_CHARS = 50    # the longest area name has 15 characters; longer input is a mistake or abuse
@@ -53,12 +55,19 @@ def register(app: App, database: Database, static_dir: Path) -> None:
             con = request.state.db = database.connection()
         return con
 
+    account_views.register(app, db)
+
+    def login_first(request: Request, back: str) -> Response:
+        flash(request, "请先登录。", "info")
+        return redirect(app.url_for("login", next=back))
+
     def _name(con, district_id: int) -> str:
         area = repo.get_area(con, district_id)
         return area.district if area else str(district_id)
 
     def area_or_404(request: Request, district_id: str) -> repo.Area:
-        area = repo.get_area(db(request), int(district_id))
+        user = current_user(request)
+        area = repo.get_area(db(request), int(district_id), user[0] if user else None)
         if area is None:
             raise NotFound(f"没有代码为 {district_id} 的地区")
         return area
@@ -98,23 +107,30 @@ def register(app: App, database: Database, static_dir: Path) -> None:
 
     @app.route(r"/areas/([0-9]{6})/collect", methods=["POST"], name="collect")
     def collect(request: Request, district_id: str) -> Response:
+        back = local_path(request.form.get("next"), app.url_for("area", district_id))
+        user = current_user(request)
+        if user is None:  # anonymous: log in first, then back to the page they were on
+            flash(request, "请先登录，再收藏地区。", "info")
+            return redirect(app.url_for("login", next=back))
         con = db(request)
         try:
-            added = repo.collect(con, int(district_id))
+            added = repo.collect(con, user[0], int(district_id))
         except repo.UnknownArea:
             raise NotFound(f"没有代码为 {district_id} 的地区，无法收藏") from None
         name = _name(con, int(district_id))
         flash(request, f"已收藏{name}。" if added else f"{name}已经收藏过了，没有重复添加。", "success")
         # Back where the visitor was (the form says where), not off to another page.
-        return redirect(local_path(request.form.get("next"), app.url_for("area", district_id)))
+        return redirect(back)
 
     @app.route("/favorites", name="favorites")
     def favorites(request: Request) -> Response:
+        if current_user(request) is None:
+            return login_first(request, app.url_for("favorites"))
         return _favorites_page(request)
 
     def _favorites_page(request: Request, error: str | None = None, error_id: int | None = None,
                         draft: str = "") -> Response:
-        rows = repo.favorites(db(request))
+        rows = repo.favorites(db(request), current_user(request)[0])
         fav_map = china_map([MapPoint(f.area.longitude, f.area.latitude, f.area.district,
                                       app.url_for("favorites") + f"#fav-{f.area.district_id}") for f in rows],
                             label="我的收藏在地图上的位置")
@@ -124,6 +140,9 @@ def register(app: App, database: Database, static_dir: Path) -> None:
 
     @app.route(r"/favorites/([0-9]{6})/note", methods=["POST"], name="edit_note")
     def edit_note(request: Request, district_id: str) -> Response:
+        user = current_user(request)
+        if user is None:
+            return login_first(request, app.url_for("favorites"))
         note = request.form["note"]  # missing field -> 400
         problem = note_problem(note)
         if problem:
@@ -132,7 +151,7 @@ def register(app: App, database: Database, static_dir: Path) -> None:
             response.status_code = 400
             return response
         con = db(request)
-        if not repo.set_note(con, int(district_id), note):
+        if not repo.set_note(con, user[0], int(district_id), note):
             raise NotFound(f"收藏里没有代码为 {district_id} 的地区")
         # Shown inside the favourite's own box (its category names it), which the #fragment scrolls to:
         # on a phone the notice is on screen, not at the top of a long page.
@@ -141,16 +160,19 @@ def register(app: App, database: Database, static_dir: Path) -> None:
 
     @app.route(r"/favorites/([0-9]{6})/remove", methods=["GET", "POST"], name="remove")
     def remove(request: Request, district_id: str) -> Response:
-        con = db(request)
         back = local_path(request.args.get("next") if request.method == "GET" else request.form.get("next"),
                           app.url_for("favorites"))
+        user = current_user(request)
+        if user is None:
+            return login_first(request, back)
+        con = db(request)
         place = area_or_404(request, district_id)
         if not place.collected:
             raise NotFound(f"收藏里没有代码为 {district_id} 的地区")
         if request.method == "GET":
             # The confirmation step: a page of its own with a POST form (no script: the CSP forbids it).
             return app.render(request, "confirm_remove.html", area=place, next=back)
-        repo.remove(con, place.district_id)
+        repo.remove(con, user[0], place.district_id)
         flash(request, f"已取消收藏{place.district}。", "success")
         return redirect(back)
 
@@ -209,18 +231,6 @@ def note_problem(note: str) -> str | None:
     if note and not note.strip():
         return "备注不能只有空白；要清空备注，请删除所有文字"
     return None
-
-
-def local_path(target: str | None, default: str) -> str:
-    """`target` when it is a path on this site, else `default`: never an open redirect (CWE-601).
-
-    A local path starts with one "/" — not "//" or "/\\" (browsers read both as another host) — and holds
-    no scheme, control characters or spaces.
-    """
-    if (not target or not target.startswith("/") or target.startswith(("//", "/\\")) or len(target) > 2000
-            or any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in target)):
-        return default
-    return target
 
 
 def _old_id(request: Request) -> str | None:

@@ -18,7 +18,7 @@ from urllib.parse import quote, urlsplit
 
 log = logging.getLogger(__name__)
 
-PAGES = ["/", "/areas/440300", "/search?q=" + quote("深圳"), "/favorites", "/areas/440000?page=2"]
+PAGES = ["/", "/areas/440300", "/search?q=" + quote("深圳"), "/search?q=sz", "/areas/440000?page=2"]
 AT_ONCE = 20
 PAGE_BOUND, HEALTH_BOUND = 12.0, 3.0
 

@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, quote
 import pytest
 
 from apps.favorites import repository as repo
+from tests.favorites.conftest import user_id
 
 NOTE = "我的家乡 <b>深圳</b>"
 ROOT = Path(__file__).resolve().parents[2]
@@ -194,7 +195,7 @@ def test_collect_twice_says_so_and_adds_no_row(web, con) -> None:
     again = form.submit()  # the same form posted again (a second tab, a double click)
     assert again.status_code == 303
     assert "深圳市已经收藏过了" in again.follow().text
-    assert len(repo.favorites(con)) == 1
+    assert len(repo.favorites(con, user_id(con))) == 1
 
 
 @pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/\\evil.example",
@@ -215,18 +216,18 @@ def test_collect_unknown_area_is_404(web, con) -> None:
     token = web.get("/areas/440300").forms["collect-form"]["csrf_token"].value
     resp = web.post("/areas/999999/collect", {"csrf_token": token}, status=404)
     assert "没有代码为 999999 的地区" in resp.text
-    assert repo.favorites(con) == []
+    assert repo.favorites(con, user_id(con)) == []
 
 
 def test_collect_without_csrf_token_is_403(web, con) -> None:
     web.post("/areas/440300/collect", status=403)
     web.post("/areas/440300/collect", {"csrf_token": "forged"}, status=403)
-    assert repo.favorites(con) == []
+    assert repo.favorites(con, user_id(con)) == []
 
 
 def test_collect_by_get_is_405_and_changes_nothing(web, con) -> None:
     web.get("/areas/440300/collect", status=405)
-    assert repo.favorites(con) == []
+    assert repo.favorites(con, user_id(con)) == []
 
 
 # -- notes -------------------------------------------------------------------------------------------------
@@ -243,7 +244,7 @@ def test_note_round_trip_shows_html_as_text(web, con) -> None:
     # The notice sits inside the favourite the #fragment scrolls to, so a phone shows it.
     assert favorites_row(page, 440300).find(class_="notice").text == "已保存深圳市的备注。"
     assert "&lt;b&gt;深圳&lt;/b&gt;" in page.text and "<b>深圳</b>" not in page.text
-    assert repo.favorites(con)[0].note == NOTE
+    assert repo.favorites(con, user_id(con))[0].note == NOTE
 
 
 def test_note_sent_url_encoded_by_hand(web, con) -> None:
@@ -253,7 +254,7 @@ def test_note_sent_url_encoded_by_hand(web, con) -> None:
     web.post("/favorites/440300/note", body, content_type="application/x-www-form-urlencoded", status=303)
     page = web.get("/favorites")
     assert "<script>alert(1)</script>" not in page.text
-    assert repo.favorites(con)[0].note == "<script>alert(1)</script> 你好 & "
+    assert repo.favorites(con, user_id(con))[0].note == "<script>alert(1)</script> 你好 & "
 
 
 def test_note_too_long_is_400_with_the_form_kept(web, con) -> None:
@@ -263,14 +264,14 @@ def test_note_too_long_is_400_with_the_form_kept(web, con) -> None:
     resp = form.submit(status=400)
     assert "备注最多 200 个字" in resp.text
     assert resp.html.find(id="fav-440300").find("input", attrs={"name": "note"})["value"] == "长" * 201
-    assert repo.favorites(con)[0].note == ""
+    assert repo.favorites(con, user_id(con))[0].note == ""
 
 
 def test_note_of_200_chinese_characters_is_fine(web, con) -> None:
     form = collected_favorites(web, 440300).forms["note-440300"]
     form["note"] = "长" * 200
     form.submit(status=303)
-    assert repo.favorites(con)[0].note == "长" * 200
+    assert repo.favorites(con, user_id(con))[0].note == "长" * 200
 
 
 def test_note_for_a_non_favourite_is_404(web, con) -> None:
@@ -292,12 +293,12 @@ def test_remove_asks_first_then_goes_back(web, con) -> None:
     confirm = page.click(linkid="remove-440300")  # a link to a confirmation page, no script
     assert "取消收藏深圳市？" in confirm.text
     assert confirm.html.find(id="keep")["href"] == "/favorites"
-    assert len(repo.favorites(con)) == 1  # asking changed nothing
+    assert len(repo.favorites(con, user_id(con))) == 1  # asking changed nothing
     resp = confirm.forms["confirm-remove"].submit()
     assert resp.status_code == 303 and resp.location.endswith("/favorites")
     page = resp.follow()
     assert "已取消收藏深圳市" in page.text and favorites_row(page, 440300) is None
-    assert repo.favorites(con) == []
+    assert repo.favorites(con, user_id(con)) == []
     resp = confirm.forms["confirm-remove"].submit(status=404)  # removing again: it is not there any more
     assert "收藏里没有" in resp.text
 
@@ -309,7 +310,7 @@ def test_uncollect_from_the_area_page(web, con) -> None:
     assert back.location.endswith("/areas/440305")
     page = back.follow()
     assert "已取消收藏南山区" in page.text and page.forms["collect-form"] is not None
-    assert repo.favorites(con) == []
+    assert repo.favorites(con, user_id(con)) == []
 
 
 def test_empty_favorites_page(web, con) -> None:
@@ -336,7 +337,7 @@ def test_nav_marks_the_current_page(web, con) -> None:
 def test_old_page_names_redirect_301(web, con, old: str, new: str) -> None:
     resp = web.get(old, status=301)
     assert re.sub(r"^https?://[^/]+", "", resp.location) == new
-    assert repo.favorites(con) == []  # the old collect.py on GET collects nothing now
+    assert repo.favorites(con, user_id(con)) == []  # the old collect.py on GET collects nothing now
 
 
 def test_old_page_with_bad_id_is_400(web) -> None:
@@ -373,7 +374,7 @@ def test_oversized_post_is_413(web, con) -> None:
     token = web.get("/favorites").forms["note-440300"]["csrf_token"].value
     resp = web.post("/favorites/440300/note", {"csrf_token": token, "note": "x" * 100_000}, status=413)
     assert "提交的内容太大" in resp.text
-    assert repo.favorites(con)[0].note == ""
+    assert repo.favorites(con, user_id(con))[0].note == ""
 
 
 def test_application_is_built_on_first_access(mariadb) -> None:

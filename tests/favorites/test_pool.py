@@ -49,12 +49,12 @@ def test_an_open_transaction_is_rolled_back_on_return(small: Pool, con) -> None:
     taken = small.acquire()
     taken.begin()
     with taken.cursor() as cur:
-        cur.execute("INSERT INTO favorites (district_id) VALUES (440300)")
+        cur.execute("INSERT INTO login_failures VALUES ('addr', 'pool-test', 1, NOW(3))")
     small.release(taken)
     again = small.acquire()
     assert again is taken and _status(again, "Com_rollback") == 1
     with again.cursor() as cur:
-        cur.execute("SELECT COUNT(*) FROM favorites")
+        cur.execute("SELECT COUNT(*) FROM login_failures WHERE subject = 'pool-test'")
         assert cur.fetchone() == (0,)
     small.release(again)
 

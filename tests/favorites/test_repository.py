@@ -7,6 +7,11 @@ import pytest
 from apps.favorites import repository as repo
 
 
+@pytest.fixture
+def uid(con) -> int:
+    return repo.create_user(con, "甲用户", "scrypt$not-a-real-hash")
+
+
 def names(page: repo.Page) -> list[str]:
     return [a.district for a in page.items]
 
@@ -65,42 +70,52 @@ def test_search_is_not_injectable(con, text: str) -> None:
     assert len(repo.provinces(con)) == 34  # still there
 
 
-def test_collect_once(con) -> None:
-    assert repo.collect(con, 440300) is True
-    assert repo.collect(con, 440300) is False
-    assert [f.area.district for f in repo.favorites(con)] == ["深圳市"]
-    assert repo.get_area(con, 440300).collected and not repo.get_area(con, 440000).collected
+def test_collect_once(con, uid) -> None:
+    assert repo.collect(con, uid, 440300) is True
+    assert repo.collect(con, uid, 440300) is False
+    assert [f.area.district for f in repo.favorites(con, uid)] == ["深圳市"]
+    assert repo.get_area(con, 440300, uid).collected and not repo.get_area(con, 440000, uid).collected
 
 
-def test_collect_unknown_area(con) -> None:
+def test_collect_unknown_area(con, uid) -> None:
     with pytest.raises(repo.UnknownArea):
-        repo.collect(con, 999999)
-    assert repo.favorites(con) == []
+        repo.collect(con, uid, 999999)
+    assert repo.favorites(con, uid) == []
 
 
-def test_note_round_trips_exactly(con) -> None:
-    repo.collect(con, 440300)
+def test_note_round_trips_exactly(con, uid) -> None:
+    repo.collect(con, uid, 440300)
     note = "我的家乡 <b>深圳</b> 'quote' \"dq\" \\ 😀" + "字" * 150
-    assert repo.set_note(con, 440300, note) is True
-    assert repo.set_note(con, 440300, note) is True  # unchanged, still found
-    assert repo.favorites(con)[0].note == note
+    assert repo.set_note(con, uid, 440300, note) is True
+    assert repo.set_note(con, uid, 440300, note) is True  # unchanged, still found
+    assert repo.favorites(con, uid)[0].note == note
 
 
-def test_note_limit_is_200_characters(con) -> None:
-    repo.collect(con, 440300)
-    assert repo.set_note(con, 440300, "深" * repo.NOTE_MAX_CHARS)
+def test_note_limit_is_200_characters(con, uid) -> None:
+    repo.collect(con, uid, 440300)
+    assert repo.set_note(con, uid, 440300, "深" * repo.NOTE_MAX_CHARS)
     with pytest.raises(ValueError):
-        repo.set_note(con, 440300, "深" * (repo.NOTE_MAX_CHARS + 1))
-    assert repo.favorites(con)[0].note == "深" * repo.NOTE_MAX_CHARS
+        repo.set_note(con, uid, 440300, "深" * (repo.NOTE_MAX_CHARS + 1))
+    assert repo.favorites(con, uid)[0].note == "深" * repo.NOTE_MAX_CHARS
 
 
-def test_note_and_remove_on_a_non_favourite(con) -> None:
-    assert repo.set_note(con, 440300, "x") is False
-    assert repo.remove(con, 440300) is False
+def test_note_and_remove_on_a_non_favourite(con, uid) -> None:
+    assert repo.set_note(con, uid, 440300, "x") is False
+    assert repo.remove(con, uid, 440300) is False
 
 
-def test_remove(con) -> None:
-    repo.collect(con, 440300)
-    repo.collect(con, 110000)
-    assert repo.remove(con, 440300) is True
-    assert [f.area.district_id for f in repo.favorites(con)] == [110000]
+def test_remove(con, uid) -> None:
+    repo.collect(con, uid, 440300)
+    repo.collect(con, uid, 110000)
+    assert repo.remove(con, uid, 440300) is True
+    assert [f.area.district_id for f in repo.favorites(con, uid)] == [110000]
+
+
+def test_favorites_are_per_user(con, uid) -> None:
+    other = repo.create_user(con, "乙用户", "scrypt$x")
+    assert repo.collect(con, uid, 440300) and repo.collect(con, other, 440300)  # one each: no conflict
+    repo.set_note(con, other, 440300, "乙的备注")
+    assert [f.note for f in repo.favorites(con, uid)] == [""]
+    assert repo.remove(con, uid, 440300) and [f.note for f in repo.favorites(con, other)] == ["乙的备注"]
+    assert repo.create_user(con, "Alice", "x") and repo.create_user(con, "alice", "x") is None  # one name
+    assert repo.create_user(con, "甲用户", "x") is None
