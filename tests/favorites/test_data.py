@@ -107,3 +107,53 @@ def test_tree_and_coordinates(con) -> None:
     assert str(nanshan.longitude) == "113.930413"
     beijing_district = repo.get_area(con, 110101)  # a municipality's district: 北京市 / 市辖区 / 东城区
     assert beijing_district.ancestors[0] == (110000, "北京市")
+
+
+def test_schema_migrates_a_database_from_before_accounts(mariadb) -> None:
+    """A database as the previous versions left it (global favourites, 市辖区 rows, no pinyin) is brought up
+    to date by loading the schema and data again, as every `localdb start` does."""
+    admin = mariadb.admin_connect()
+    try:
+        with admin.cursor() as cur:
+            cur.execute("DROP DATABASE IF EXISTS legacy")
+            cur.execute("CREATE DATABASE legacy CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+            cur.execute("USE legacy")
+            cur.execute("CREATE TABLE areas (district_id INT UNSIGNED NOT NULL PRIMARY KEY,"
+                        " pid INT UNSIGNED NULL, district VARCHAR(64) NOT NULL,"
+                        " level TINYINT UNSIGNED NOT NULL, longitude DECIMAL(10, 6) NULL,"
+                        " latitude DECIMAL(10, 6) NULL, KEY idx_areas_pid (pid),"
+                        " KEY idx_areas_district (district),"
+                        " CONSTRAINT fk_areas_parent FOREIGN KEY (pid) REFERENCES areas (district_id))")
+            cur.execute("CREATE TABLE favorites (id INT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,"
+                        " district_id INT UNSIGNED NOT NULL, note VARCHAR(200) NOT NULL DEFAULT '',"
+                        " created_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,"
+                        " updated_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP"
+                        " ON UPDATE CURRENT_TIMESTAMP,"
+                        " UNIQUE KEY uq_favorites_district (district_id), CONSTRAINT fk_favorites_area"
+                        " FOREIGN KEY (district_id) REFERENCES areas (district_id) ON DELETE CASCADE)")
+            cur.execute("INSERT INTO areas VALUES (440000, NULL, '广东省', 1, NULL, NULL),"
+                        " (440300, 440000, '深圳市', 2, NULL, NULL),"
+                        " (440301, 440300, '市辖区', 3, NULL, NULL),"
+                        " (110000, NULL, '北京市', 1, NULL, NULL), (110100, 110000, '市辖区', 2, NULL, NULL),"
+                        " (110101, 110100, '东城区', 3, NULL, NULL)")
+            cur.execute("INSERT INTO favorites (district_id, note) "
+                        "VALUES (440300, 'everyone''s'), (440301, '')")
+        load_sql({**mariadb.admin_args(), "database": "legacy"}, SQL_FILES)
+        load_sql({**mariadb.admin_args(), "database": "legacy"}, SQL_FILES)  # and again: idempotent
+        with admin.cursor() as cur:
+            cur.execute("SELECT COUNT(*) FROM legacy.areas WHERE district = '市辖区'")
+            assert cur.fetchone() == (0,)
+            cur.execute("SELECT pid, pinyin FROM legacy.areas WHERE district_id = 110101")
+            assert cur.fetchone() == (110000, "dongchengqu")
+            cur.execute("SELECT COUNT(*) FROM legacy.favorites")
+            assert cur.fetchone() == (0,)  # nobody's favourites cannot become anybody's
+            cur.execute("SHOW CREATE TABLE legacy.favorites")
+            ddl = cur.fetchone()[1]
+            assert "uq_favorites_user_area" in ddl and "uq_favorites_district" not in ddl
+            assert "fk_favorites_user" in ddl
+            cur.execute("SELECT level, COUNT(*) FROM legacy.areas GROUP BY level")
+            assert dict(cur.fetchall()) == {1: 34, 2: 340, 3: 3048}
+    finally:
+        with admin.cursor() as cur:
+            cur.execute("DROP DATABASE IF EXISTS legacy")
+        admin.close()
