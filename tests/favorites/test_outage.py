@@ -29,3 +29,14 @@ def test_database_outage_and_recovery(web, mariadb) -> None:
     assert page.html.h1.text == "深圳市"
     resp = page.forms["collect-form"].submit(status=303)
     assert "已收藏深圳市" in resp.follow().text
+
+
+def test_the_503_page_offers_a_retry_not_the_home_page(web, mariadb) -> None:
+    mariadb.stop()
+    try:
+        resp = web.get("/areas/440300", {"page": "1"}, status=503)
+    finally:
+        mariadb.start()
+    assert resp.html.find(id="retry")["href"] == "/areas/440300?page=1"
+    assert resp.html.find("main").find("a", href="/") is None
+    assert web.get(resp.html.find(id="retry")["href"]).status_code == 200  # once it is back, it works

@@ -421,3 +421,22 @@ def test_security_headers_and_a_csp_without_inline_script(web) -> None:
     assert "script-src 'none'" in csp and "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
     assert "<script" not in resp.text and re.search(r"\son[a-z]+=", resp.text) is None  # no handlers
+
+
+@pytest.mark.parametrize(("method", "path", "params", "status"), [
+    ("get", "/no/such/page", None, 404),
+    ("post", "/areas/440300/collect", {"csrf_token": "forged"}, 403),
+    ("put", "/favorites", None, 405),
+])  # fmt: skip
+def test_framework_errors_are_in_chinese(web, method: str, path: str, params, status: int) -> None:
+    resp = getattr(web, method)(path, params or {}, status=status)
+    text = resp.html.find("main").get_text(" ", strip=True)
+    assert re.search(r"[A-Za-z]{3,}", text.replace("HTTP", "").replace("KB", "")) is None, text
+    assert resp.html.find("main").find("a", href="/") is not None
+
+
+def test_missing_form_field_400_is_in_chinese(web) -> None:
+    web.get("/areas/440300").forms["collect-form"].submit(status=303)
+    token = web.get("/favorites").forms["note-440300"]["csrf_token"].value
+    resp = web.post("/favorites/440300/note", {"csrf_token": token}, status=400)
+    assert "Missing" not in resp.text and "请求的内容不完整" in resp.text
