@@ -48,9 +48,10 @@ def register(app: App, db) -> None:  # db: request -> a pooled connection (views
         response.status_code = status
         return response
 
-    def log_in(request: Request, uid: int, name: str) -> Response:
+    def log_in(request: Request, uid: int, name: str, welcome: str) -> Response:
         request.session.regenerate()  # a fresh session and CSRF nonce for the new privilege
         request.session["uid"], request.session["name"] = uid, name
+        flash(request, welcome, "success")  # after regenerate(), which empties the session
         return redirect(local_path(request.form.get("next"), app.url_for("index")))
 
     @app.route("/signup", methods=["GET", "POST"], name="signup")
@@ -66,8 +67,7 @@ def register(app: App, db) -> None:  # db: request -> a pooled connection (views
         if uid is None:
             return form_page(request, "signup.html", error=f"用户名“{name}”已经有人用了，请换一个",
                              username=name, status=409)
-        flash(request, f"欢迎，{name}！账号已创建，并已登录。", "success")
-        return log_in(request, uid, name)
+        return log_in(request, uid, name, f"欢迎，{name}！账号已创建，并已登录。")
 
     @app.route("/login", methods=["GET", "POST"], name="login")
     def login(request: Request) -> Response:
@@ -89,8 +89,7 @@ def register(app: App, db) -> None:  # db: request -> a pooled connection (views
             repo.record_login_failure(con, name, address, accounts.lock_seconds)
             return form_page(request, "login.html", error="用户名或密码不对", username=name, status=400)
         repo.clear_login_failures(con, name)
-        flash(request, f"欢迎回来，{user[1]}！", "success")
-        return log_in(request, user[0], user[1])
+        return log_in(request, user[0], user[1], f"欢迎回来，{user[1]}！")
 
     @app.route("/logout", methods=["POST"], name="logout")
     def logout(request: Request) -> Response:

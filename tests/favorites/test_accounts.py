@@ -137,3 +137,9 @@ def test_failed_logins_are_slowed_per_address(anon, con) -> None:
 @pytest.mark.parametrize(("failures", "wait"), [(0, 0), (4, 0), (5, 30), (6, 60), (9, 480), (40, 900)])
 def test_lock_grows_and_is_bounded(failures: int, wait: int) -> None:
     assert accounts.lock_seconds(failures) == wait
+
+
+def test_welcome_notices_survive_the_new_session(anon, con) -> None:
+    assert "账号已创建" in sign_up(anon).html.find(class_="notice").text
+    anon.get("/").forms["logout-form"].submit(status=303)
+    assert "欢迎回来" in log_in(anon).follow().html.find(class_="notice").text
