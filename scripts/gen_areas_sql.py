@@ -1,15 +1,21 @@
-"""Turn ../shared/data/adcodes.csv into sql/areas.sql, the demo's seed data.
+"""Turn data/areas.csv (made by scripts/gen_data.py) into sql/areas.sql, the demo's seed data.
 
     python -m scripts.gen_areas_sql [CSV] [OUT]
+
+Standard library only, so the test that regenerates the SQL and compares it with the committed file runs
+everywhere.
 
 The output is reproducible (rows sorted by level then code, no timestamps), so re-running the script on
 the same CSV gives a byte-identical file and `git diff` shows real data changes only. Loading it is
 idempotent: one transaction of `INSERT ... ON DUPLICATE KEY UPDATE`, parents before children so the
 self-referencing foreign key on `areas.pid` holds at every row.
 
-Codes (see the data README): the CSV has 12-digit codes; the 6-digit prefix is the division code people
-know. Province `PP0000`, city `PPCC00`, county `PPCCDD`. A county's parent is its city `PPCC00` when that
-row exists, else its province (municipalities, province-administered counties).
+Codes: the 6-digit division code. Province `PP0000`, city `PPCC00`, county `PPCCDD`. A county's parent
+is its city `PPCC00` when that row exists, else its province (municipalities, province-administered
+counties). Placeholders are not places: a municipality's city-level rows (110100 北京市 under 北京市, or
+市辖区 / 县 in older data) are left out and their counties hang under the province; a county-level 市辖区
+is left out too. Rows of older seed data that are no longer in the CSV are deleted (deepest first, so
+the tree's foreign key holds; favourites of a removed area go with it: ON DELETE CASCADE).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import argparse
 import csv
 import logging
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +33,7 @@ __all__ = ["Area", "read_areas", "render_sql", "main"]
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CSV = ROOT.parent / "shared" / "data" / "adcodes.csv"
+DEFAULT_CSV = ROOT / "data" / "areas.csv"
 DEFAULT_OUT = ROOT / "sql" / "areas.sql"
 BATCH_ROWS = 500  # rows per INSERT: ~25 KB statements, far below max_allowed_packet (16 MB by default)
 
@@ -39,6 +46,11 @@ class Area:
     level: int
     longitude: str | None  # kept as the CSV's decimal text: no float round-trip, so no invented digits
     latitude: str | None
+    pinyin: str = ""       # "shenzhenshi": the name's pinyin, no tones, no spaces (pypinyin, generation time)
+    initials: str = ""     # "szs"
+
+
+_PLACEHOLDER_NAMES = {"市辖区", "县", "省直辖县级行政区划", "自治区直辖县级行政区划"}
 
 
 def _level(code: str) -> int:
@@ -50,18 +62,28 @@ def _level(code: str) -> int:
 
 
 def read_areas(path: Path) -> list[Area]:
-    """Parse the CSV, derive level and parent, and check the tree is whole."""
+    """Parse the CSV, drop placeholders, derive level and parent, and check the tree is whole."""
     with path.open(encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f))
-    codes: set[str] = set()
+    names: dict[str, str] = {}
     for row in rows:
-        adcode = row["adcode"]
-        if len(adcode) != 12 or not adcode.isdigit() or adcode[6:] != "000000":
-            raise ValueError(f"unexpected adcode {adcode!r}: want 12 digits ending in 000000")
-        codes.add(adcode[:6])
+        code = row["code"]
+        if len(code) != 6 or not code.isdigit():
+            raise ValueError(f"unexpected code {code!r}: want 6 digits")
+        names[code] = row["name"].strip()
+
+    def placeholder(code: str) -> bool:
+        name, level = names[code], _level(code)
+        if level == 2:
+            return name in _PLACEHOLDER_NAMES or name == names.get(code[:2] + "0000")
+        return level == 3 and name == "市辖区"
+
+    codes = {code for code in names if not placeholder(code)}
     areas = []
     for row in rows:
-        code = row["adcode"][:6]
+        code = row["code"]
+        if code not in codes:
+            continue
         level = _level(code)
         if level == 1:
             pid = None
@@ -70,9 +92,13 @@ def read_areas(path: Path) -> list[Area]:
         else:
             pid = code[:4] + "00"
         if pid is not None and pid not in codes:
-            raise ValueError(f"{code} {row['name']}: parent {pid} is missing from the CSV")
-        areas.append(Area(int(code), None if pid is None else int(pid), row["name"].strip(), level,
-                          row["longitude"].strip() or None, row["latitude"].strip() or None))
+            raise ValueError(f"{code} {names[code]}: parent {pid} is missing from the CSV")
+        pinyin, initials = row.get("pinyin", ""), row.get("initials", "")
+        if not re.fullmatch(r"[a-z]*", pinyin + initials):  # it reaches SQL as a string, and LIKE patterns
+            raise ValueError(f"{code}: pinyin must be ASCII letters, got {pinyin!r} / {initials!r}")
+        areas.append(Area(int(code), None if pid is None else int(pid), names[code], level,
+                          row["longitude"].strip() or None, row["latitude"].strip() or None,
+                          pinyin, initials))
     areas.sort(key=lambda a: (a.level, a.district_id))
     return areas
 
@@ -104,15 +130,21 @@ def render_sql(areas: Iterable[Area], source: str) -> str:
         "START TRANSACTION;",
     ]
     for batch in _batches(areas, BATCH_ROWS):
-        out.append("INSERT INTO areas (district_id, pid, district, level, longitude, latitude) VALUES")
+        out.append("INSERT INTO areas (district_id, pid, district, level, longitude, latitude, pinyin, "
+                   "initials) VALUES")
         values = [
             f"({a.district_id},{'NULL' if a.pid is None else a.pid},{_sql_string(a.district)},{a.level},"
-            f"{_sql_decimal(a.longitude)},{_sql_decimal(a.latitude)})"
+            f"{_sql_decimal(a.longitude)},{_sql_decimal(a.latitude)},{_sql_string(a.pinyin)},"
+            f"{_sql_string(a.initials)})"
             for a in batch
         ]
         out.append(",\n".join(values))
         out.append("ON DUPLICATE KEY UPDATE pid = VALUES(pid), district = VALUES(district), "
-                   "level = VALUES(level), longitude = VALUES(longitude), latitude = VALUES(latitude);")
+                   "level = VALUES(level), longitude = VALUES(longitude), latitude = VALUES(latitude), "
+                   "pinyin = VALUES(pinyin), initials = VALUES(initials);")
+    # Rows an older seed had (市辖区 placeholders, renamed codes): children first for the foreign key.
+    codes = ",".join(str(a.district_id) for a in sorted(areas, key=lambda a: a.district_id))
+    out.append("DELETE FROM areas WHERE district_id NOT IN (" + codes + ") ORDER BY level DESC;")
     out.append("COMMIT;")
     return "\n".join(out) + "\n"
 
@@ -124,9 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if not args.csv.exists():
-        parser.error(f"{args.csv} does not exist; pass the path of adcodes.csv as the first argument")
+        parser.error(f"{args.csv} does not exist; make it with `python -m scripts.gen_data`")
     areas = read_areas(args.csv)
-    args.out.write_text(render_sql(areas, "adcodes.csv"), encoding="utf-8")
+    args.out.write_text(render_sql(areas, "data/areas.csv"), encoding="utf-8")
     log.info("wrote %d areas to %s", len(areas), args.out)
     return 0
 

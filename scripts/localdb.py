@@ -10,6 +10,16 @@ the app user if missing and loads `sql/schema.sql` + `sql/areas.sql` (both idemp
 instance is fine (found through its pid file and a ping). `stop` shuts it down cleanly (SIGTERM is
 mariadbd's normal shutdown) and waits for it.
 
+Locked down (every start enforces it, so a data directory made by an older version is migrated in place):
+- the administrator (`root`, or the OS user's own name when not run as root) logs in only through the unix
+  socket, as the OS user who owns the data directory (`unix_socket` authentication: no password exists to
+  guess, and TCP logins as root are refused); the data directory is mode 0700, so no other OS user can
+  even reach the socket;
+- `secure_file_priv` is `<datadir>/files/`: LOAD DATA / SELECT ... INTO OUTFILE cannot touch anything else
+  (an instance running without it is restarted once);
+- the app's user may only SELECT the areas and SELECT/INSERT/UPDATE/DELETE its own tables (APP_GRANTS):
+  no FILE, no DDL. The schema is loaded by the administrator over the socket, never by the app.
+
 The same as an API, used by the tests for a throwaway instance in a temp dir on a free port:
 
     db = LocalMariaDB(tmp_path / "db", port=free_port()); db.start(); ...; db.stop(); db.url
@@ -23,6 +33,7 @@ import argparse
 import contextlib
 import logging
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -35,8 +46,8 @@ from urllib.parse import quote, unquote, urlsplit
 import pymysql
 from pymysql.constants import CLIENT
 
-__all__ = ["LocalMariaDB", "LocalDBError", "DEFAULT_PORT", "DEFAULT_DATADIR", "free_port", "load_sql",
-           "parse_url"]
+__all__ = ["LocalMariaDB", "LocalDBError", "DEFAULT_PORT", "DEFAULT_DATADIR", "APP_GRANTS", "free_port",
+           "load_sql", "parse_url", "admin_name"]
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +60,39 @@ DEFAULT_PORT = 13306
 START_TIMEOUT = 60.0          # first start on a slow disk: install-db + InnoDB log files take a while
 STOP_TIMEOUT = 60.0           # a clean InnoDB shutdown flushes the buffer pool
 POLL_INTERVAL = 0.1           # how often to ping a starting server
+# What the app does, table by table, and nothing more: the reference data is read-only to it.
+APP_GRANTS = {
+    "areas": "SELECT",
+    "favorites": "SELECT, INSERT, UPDATE, DELETE",
+    "users": "SELECT, INSERT",
+    "login_failures": "SELECT, INSERT, UPDATE, DELETE",
+}
+
+
+def admin_name() -> str:
+    """The administrator account: `root` for the OS root user, else the OS user's own name.
+
+    `unix_socket` authentication lets an OS user log in only as the MariaDB account of the same name, so a
+    non-root owner of the data directory gets an administrator account named after them
+    (mariadb-install-db --auth-root-socket-user).
+    """
+    return "root" if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
+
+
+class _UnixSocketAuth:
+    """PyMySQL client side of MariaDB's `unix_socket` plugin: the server checks SO_PEERCRED, we send nothing.
+
+    Plugged in through `auth_plugin_map`; PyMySQL calls it on the server's auth-switch request.
+    """
+
+    def __init__(self, con: pymysql.Connection) -> None:
+        self.con = con
+
+    def authenticate(self, packet):  # -> the server's answer packet
+        self.con.write_packet(b"")
+        answer = self.con._read_packet()
+        answer.check_error()
+        return answer
 
 
 class LocalDBError(RuntimeError):
@@ -114,6 +158,8 @@ class LocalMariaDB:
         self.tmpdir = self.datadir.with_name(self.datadir.name + "-tmp")  # not inside: it is no database
         self.pidfile = self.datadir / "mariadb.pid"
         self.logfile = self.datadir / "mariadb.err"
+        self.files_dir = self.datadir / "files"   # secure_file_priv: the only place file I/O may happen
+        self.admin = admin_name()
         self._proc: subprocess.Popen | None = None
         if len(str(self.socket)) > 100:  # sun_path is 108 bytes on Linux
             raise LocalDBError(f"the data directory path {self.datadir} is too long for a unix socket; "
@@ -139,14 +185,19 @@ class LocalMariaDB:
             pass  # alive, owned by someone else
         return pid
 
-    def _root(self, **kwargs) -> pymysql.Connection:
-        return pymysql.connect(unix_socket=str(self.socket), user="root", password="", charset="utf8mb4",
-                               connect_timeout=2, autocommit=True, **kwargs)
+    def admin_args(self) -> dict:
+        """PyMySQL connect() arguments for the administrator over the unix socket."""
+        return {"unix_socket": str(self.socket), "user": self.admin, "password": "",
+                "auth_plugin_map": {"unix_socket": _UnixSocketAuth}}
+
+    def admin_connect(self, **kwargs) -> pymysql.Connection:
+        return pymysql.connect(**self.admin_args(), charset="utf8mb4", connect_timeout=2, autocommit=True,
+                               **kwargs)
 
     def ping(self) -> bool:
         """True when the server answers on its socket."""
         try:
-            self._root().close()
+            self.admin_connect().close()
         except pymysql.MySQLError:
             return False
         return True
@@ -158,6 +209,10 @@ class LocalMariaDB:
 
     def start(self) -> LocalMariaDB:
         """Start the server unless it runs already, then make sure database, user, schema and data exist."""
+        if self.running() and not self._runs_locked_down():
+            # Started by an older version without secure_file_priv: restart it with today's options.
+            log.info("restarting MariaDB to confine file access to %s", self.files_dir)
+            self.stop()
         if self.running():
             log.info("MariaDB is already running on 127.0.0.1:%d (data in %s)", self.port, self.datadir)
         else:
@@ -172,6 +227,8 @@ class LocalMariaDB:
         self.tmpdir.mkdir(exist_ok=True)
         # A private tmpdir: in a shared /tmp, a bootstrap's temporary tables were seen vanishing under
         # parallel test runs ("Error on delete of '/tmp/#sql-temptable-...'", mariadb-install-db aborted).
+        self.datadir.chmod(0o700)  # the socket inside is ours alone (older versions left it 0755)
+        self.files_dir.mkdir(exist_ok=True)
         user_args = ["--user=root"] if os.geteuid() == 0 else []  # mariadbd refuses root without it
         user_args.append(f"--tmpdir={self.tmpdir}")
         if not (self.datadir / "mysql").is_dir():
@@ -181,6 +238,7 @@ class LocalMariaDB:
             mariadbd, "--no-defaults", *user_args,  # --no-defaults: ignore /etc/mysql, it is the system's
             f"--datadir={self.datadir}", f"--socket={self.socket}", f"--pid-file={self.pidfile}",
             f"--log-error={self.logfile}", f"--port={self.port}", "--bind-address=127.0.0.1",
+            f"--secure-file-priv={self.files_dir}",
             "--skip-name-resolve",               # no DNS lookups per connection (and none offline)
             "--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci",
             "--innodb-buffer-pool-size=64M",     # a dev box with other things running: 3.5k rows need little
@@ -215,30 +273,60 @@ class LocalMariaDB:
     def _install_db(self, user_args: list[str]) -> None:
         install = _find_binary("mariadb-install-db", "mysql_install_db")
         log.info("initialising a new MariaDB data directory in %s", self.datadir)
-        # root gets an empty password, reachable only through our socket and 127.0.0.1 (bind-address).
+        # The administrator authenticates by the OS user on the socket (unix_socket); no password at all.
         result = subprocess.run(
             [install, "--no-defaults", *user_args, f"--datadir={self.datadir}",
-             "--auth-root-authentication-method=normal", "--skip-test-db"],
+             "--auth-root-authentication-method=socket", f"--auth-root-socket-user={self.admin}",
+             "--skip-test-db"],
             stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=START_TIMEOUT, check=False)
         if result.returncode != 0:
             tail = (result.stderr or result.stdout).strip().splitlines()[-3:]
             raise LocalDBError(f"mariadb-install-db failed in {self.datadir}: {' / '.join(tail)}")
 
-    def _provision(self) -> None:
-        con = self._root()
+    def _runs_locked_down(self) -> bool:
+        con = self.admin_connect()
         try:
             with con.cursor() as cur:
-                # Identifiers cannot be parameters; ours come from our own code, quoted all the same.
-                db = "`" + self.database.replace("`", "``") + "`"
+                cur.execute("SELECT @@secure_file_priv")
+                (priv,) = cur.fetchone()
+        finally:
+            con.close()
+        return bool(priv) and Path(priv).resolve() == self.files_dir
+
+    def _provision(self) -> None:
+        # Identifiers cannot be parameters; ours come from our own code, quoted all the same.
+        db = "`" + self.database.replace("`", "``") + "`"
+        con = self.admin_connect()
+        try:
+            with con.cursor() as cur:
+                self._lock_down(cur)
                 cur.execute(f"CREATE DATABASE IF NOT EXISTS {db} "
                             "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+        finally:
+            con.close()
+        # The schema is loaded here, as the administrator over the socket: the app's user has no DDL.
+        load_sql({**self.admin_args(), "database": self.database})
+        con = self.admin_connect()
+        try:
+            with con.cursor() as cur:
                 for host in ("127.0.0.1", "localhost"):
                     cur.execute("CREATE USER IF NOT EXISTS %s@%s IDENTIFIED BY %s",
                                 (self.user, host, self.password))
-                    cur.execute(f"GRANT ALL PRIVILEGES ON {db}.* TO %s@%s", (self.user, host))
+                    # From scratch each start: whatever an older version granted (ALL PRIVILEGES) goes.
+                    cur.execute("REVOKE ALL PRIVILEGES, GRANT OPTION FROM %s@%s", (self.user, host))
+                    for table, privileges in APP_GRANTS.items():
+                        cur.execute(f"GRANT {privileges} ON {db}.`{table}` TO %s@%s", (self.user, host))
         finally:
             con.close()
-        load_sql({"unix_socket": str(self.socket), "user": "root", "password": "", "database": self.database})
+
+    def _lock_down(self, cur) -> None:
+        """The administrator by unix_socket only; no other root, no anonymous or `mysql` account."""
+        cur.execute("ALTER USER %s@'localhost' IDENTIFIED VIA unix_socket", (self.admin,))
+        cur.execute("SELECT user, host FROM mysql.user WHERE (user = 'root' AND host <> 'localhost') "
+                    "OR user = '' OR (user = 'mysql' AND host = 'localhost' AND user <> %s)", (self.admin,))
+        for user, host in cur.fetchall():
+            log.info("dropping the account %r@%r left by an older version", user, host)
+            cur.execute("DROP USER %s@%s", (user, host))
 
     # -- stop ----------------------------------------------------------------------------------------------
 

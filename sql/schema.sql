@@ -1,9 +1,11 @@
--- The favourites demo's schema (MariaDB >= 10.5 or MySQL >= 8.0). Idempotent: safe to run again.
+-- The favourites demo's schema (MariaDB >= 10.5). Idempotent: safe to run again, also on older versions'
+-- databases (ADD COLUMN IF NOT EXISTS brings them up to date).
 -- utf8mb4 everywhere: area names and notes are Chinese, and notes may hold any Unicode (emoji included).
 SET NAMES utf8mb4;
 
--- China's administrative divisions: 34 provinces (level 1), 344 cities (2), 3,133 counties (3).
+-- China's administrative divisions (2026 codes): 34 provinces (level 1), 340 cities (2), 3,048 counties (3).
 -- district_id is the 6-digit division code (440300 = 深圳市); pid is the parent's code, NULL for a province.
+-- pinyin / initials ("shenzhenshi" / "szs") are generated with the data, for search.
 CREATE TABLE IF NOT EXISTS areas (
     district_id INT UNSIGNED     NOT NULL,
     pid         INT UNSIGNED     NULL,
@@ -11,6 +13,8 @@ CREATE TABLE IF NOT EXISTS areas (
     level       TINYINT UNSIGNED NOT NULL,
     longitude   DECIMAL(10, 6)   NULL,
     latitude    DECIMAL(10, 6)   NULL,
+    pinyin      VARCHAR(128)     NOT NULL DEFAULT '',
+    initials    VARCHAR(32)      NOT NULL DEFAULT '',
     PRIMARY KEY (district_id),
     KEY idx_areas_pid (pid),
     KEY idx_areas_district (district),
@@ -19,16 +23,54 @@ CREATE TABLE IF NOT EXISTS areas (
     CONSTRAINT chk_areas_level CHECK (level IN (1, 2, 3)),
     CONSTRAINT chk_areas_parent CHECK ((level = 1) = (pid IS NULL))
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci;
+ALTER TABLE areas ADD COLUMN IF NOT EXISTS pinyin VARCHAR(128) NOT NULL DEFAULT '',
+                  ADD COLUMN IF NOT EXISTS initials VARCHAR(32) NOT NULL DEFAULT '';
+CREATE INDEX IF NOT EXISTS idx_areas_pinyin ON areas (pinyin);
+CREATE INDEX IF NOT EXISTS idx_areas_initials ON areas (initials);
 
--- One row per collected area: the UNIQUE key is what makes "collect" safe under concurrent requests.
--- VARCHAR(200) counts characters, not bytes, in utf8mb4.
+-- The accounts. username is unique under utf8mb4_unicode_ci: "Alice" and "alice" are one name.
+-- password_hash: scrypt$N$r$p$salt$hash (apps/favorites/accounts.py).
+CREATE TABLE IF NOT EXISTS users (
+    id            INT UNSIGNED NOT NULL AUTO_INCREMENT,
+    username      VARCHAR(32)  NOT NULL,
+    password_hash VARCHAR(255) NOT NULL,
+    created_at    DATETIME     NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    PRIMARY KEY (id),
+    UNIQUE KEY uq_users_username (username)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci;
+
+-- Failed logins per account ('user', the name) and per client address ('addr'), shared by every process.
+CREATE TABLE IF NOT EXISTS login_failures (
+    kind         ENUM('user', 'addr') NOT NULL,
+    subject      VARCHAR(64)  NOT NULL,
+    failures     INT UNSIGNED NOT NULL,
+    locked_until DATETIME(3)  NOT NULL,
+    PRIMARY KEY (kind, subject)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci;
+
+-- One row per user and collected area: the UNIQUE key is what makes "collect" safe under concurrent
+-- requests (per user). VARCHAR(200) counts characters, not bytes, in utf8mb4.
 CREATE TABLE IF NOT EXISTS favorites (
     id          INT UNSIGNED NOT NULL AUTO_INCREMENT,
+    user_id     INT UNSIGNED NOT NULL,
     district_id INT UNSIGNED NOT NULL,
     note        VARCHAR(200) NOT NULL DEFAULT '',
     created_at  DATETIME     NOT NULL DEFAULT CURRENT_TIMESTAMP,
     updated_at  DATETIME     NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,
     PRIMARY KEY (id),
-    UNIQUE KEY uq_favorites_district (district_id),
+    UNIQUE KEY uq_favorites_user_area (user_id, district_id),
+    KEY idx_favorites_area (district_id),
+    CONSTRAINT fk_favorites_user FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE,
     CONSTRAINT fk_favorites_area FOREIGN KEY (district_id) REFERENCES areas (district_id) ON DELETE CASCADE
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci;
+
+-- Databases from before accounts: favourites belonged to nobody and everybody; they cannot be given to
+-- anyone, so they go, and the table gets its per-user key.
+ALTER TABLE favorites ADD COLUMN IF NOT EXISTS user_id INT UNSIGNED NULL AFTER id;
+DELETE FROM favorites WHERE user_id IS NULL;
+ALTER TABLE favorites MODIFY user_id INT UNSIGNED NOT NULL,
+                      ADD UNIQUE KEY IF NOT EXISTS uq_favorites_user_area (user_id, district_id),
+                      ADD KEY IF NOT EXISTS idx_favorites_area (district_id);
+ALTER TABLE favorites DROP INDEX IF EXISTS uq_favorites_district;
+ALTER TABLE favorites ADD CONSTRAINT fk_favorites_user FOREIGN KEY IF NOT EXISTS (user_id)
+                      REFERENCES users (id) ON DELETE CASCADE;

@@ -1,11 +1,14 @@
-"""The connection pool: PyMySQL connections through DBUtils' PooledDB.
+"""The database: PyMySQL connections through our own pool (pool.py), and what "unavailable" means.
 
-Why DBUtils: it is small, maintained since 2005, thread-safe, and checks a connection when it is taken from
-the pool (`ping=1`), reconnecting when the server was restarted, so the app recovers from a database
-outage without a restart. It connects lazily (`mincached=0`): the app starts even when the database is down.
+Two pools per process: the pages' (DB_POOL_SIZE connections) and a small one for /healthz with its own
+short timeouts, so a load balancer's health check is never queued behind pages waiting on a hung
+database. Both connect lazily: the app starts even when the database is down.
 
 A request takes a connection only when a view first needs one and gives it back in a teardown hook
-(see app.py); `reset=True` rolls back anything left open when it goes back to the pool.
+(see app.py); the pool rolls back only a transaction left open, so autocommit reads cost no extra round trip.
+
+The timeouts (settings.py) bound every wait: a page gives up after at most the pool wait, or a connect,
+or a ping plus a connect, or one read timeout (the first failing query ends the request with a 503).
 """
 
 from __future__ import annotations
@@ -15,17 +18,18 @@ import logging
 from collections.abc import Iterator
 
 import pymysql
-from dbutils.pooled_db import PooledDB, PooledDBError
 from pymysql.constants import CLIENT
 
+from .pool import Pool, PoolTimeout
 from .settings import Settings
 
 __all__ = ["Database", "DatabaseUnavailable", "database_errors"]
 
 log = logging.getLogger(__name__)
 
-# What "the database is not there" looks like: refused/lost connections, timeouts, a server shutting down.
-_UNAVAILABLE = (pymysql.err.OperationalError, pymysql.err.InterfaceError, PooledDBError)
+# What "the database is not there" looks like: refused/lost connections, timeouts, a server shutting down,
+# no free connection in time.
+_UNAVAILABLE = (pymysql.err.OperationalError, pymysql.err.InterfaceError, PoolTimeout)
 
 
 class DatabaseUnavailable(Exception):
@@ -42,34 +46,56 @@ def database_errors() -> Iterator[None]:
         raise DatabaseUnavailable(str(exc)) from exc
 
 
-class Database:
-    """A pool of PyMySQL connections for one database."""
-
-    def __init__(self, settings: Settings) -> None:
-        self._pool = PooledDB(
-            creator=pymysql,
-            mincached=0,                     # connect on first use, so start-up never needs the database
-            maxcached=settings.pool_size,
-            maxconnections=settings.pool_size,
-            blocking=True,                   # a request waits for a free connection rather than failing
-            ping=1,                          # check on checkout; reconnects after a database restart
-            reset=True,                      # roll back whatever a request left open
+def _pool(settings: Settings, *, size: int, wait: float, connect_timeout: float, read_timeout: float,
+          write_timeout: float, url_args: dict) -> Pool:  # fmt: skip
+    def connect() -> pymysql.connections.Connection:
+        return pymysql.connect(
             charset="utf8mb4",
             # Reads see the latest committed data (no snapshot kept open between statements); writes
             # are explicit BEGIN ... COMMIT transactions (repository._transaction).
             autocommit=True,
             # FOUND_ROWS: UPDATE reports matched rows, so saving an unchanged note still counts as found.
             client_flag=CLIENT.FOUND_ROWS,
-            connect_timeout=settings.connect_timeout,
-            read_timeout=settings.read_timeout,
-            write_timeout=settings.write_timeout,
-            **settings.database.connect_args(),
+            connect_timeout=connect_timeout, read_timeout=read_timeout, write_timeout=write_timeout,
+            **url_args,
         )
 
+    return Pool(connect, size=size, wait_timeout=wait, ping_after=settings.pool_ping_after,
+                ping_timeout=min(settings.health_timeout, read_timeout), read_timeout=read_timeout)
+
+
+class Database:
+    """The pages' pool and the health check's pool for one database."""
+
+    def __init__(self, settings: Settings, url_args: dict | None = None) -> None:
+        args = settings.database.connect_args() if url_args is None else url_args
+        self.pool = _pool(settings, size=settings.pool_size, wait=settings.pool_wait_timeout,
+                          connect_timeout=settings.connect_timeout, read_timeout=settings.read_timeout,
+                          write_timeout=settings.write_timeout, url_args=args)
+        self.health_pool = _pool(settings, size=2, wait=settings.health_timeout / 2,
+                                 connect_timeout=settings.health_timeout,
+                                 read_timeout=settings.health_timeout,
+                                 write_timeout=settings.health_timeout, url_args=args)
+
     def connection(self) -> pymysql.connections.Connection:
-        """A connection from the pool; `.close()` gives it back."""
+        """A connection from the pages' pool; give it back with release()."""
         with database_errors():
-            return self._pool.connection()
+            return self.pool.acquire()
+
+    def release(self, con: pymysql.connections.Connection) -> None:
+        if not con.open:
+            self.pool.suspect()  # it broke: the idle ones may be broken too (a database restart)
+        self.pool.release(con)
+
+    @contextlib.contextmanager
+    def health_connection(self) -> Iterator[pymysql.connections.Connection]:
+        with database_errors():
+            con = self.health_pool.acquire()
+        try:
+            yield con
+        finally:
+            self.health_pool.release(con)
 
     def close(self) -> None:
-        self._pool.close()
+        self.pool.close()
+        self.health_pool.close()

@@ -16,7 +16,6 @@ process per interval, not one per request (a black-holed host would otherwise co
 from __future__ import annotations
 
 import dataclasses
-import logging
 import os
 import time
 from collections.abc import Mapping
@@ -27,7 +26,6 @@ from .settings import Settings, parse_database_url
 
 __all__ = ["Databases", "LAG_TOLERANT", "RETRY_AFTER", "WritesUnavailable"]
 
-log = logging.getLogger(__name__)
 
 #: Route names whose reads may be a moment behind the primary: the areas never change in the app; the area
 #: page's "collected" mark may lag a write by the replication delay (the favourites page never does).
@@ -48,13 +46,14 @@ class Databases:
         self.replica = (Database(dataclasses.replace(settings, database=parse_database_url(replica_url)))
                         if replica_url else None)
         self._down_until = {id(self.primary): 0.0, id(self.replica): 0.0}
+        self._owner: dict[int, Database] = {}  # id(connection handed out) -> the Database it came from
 
     @classmethod
     def from_env(cls, settings: Settings, environ: Mapping[str, str] | None = None) -> Databases:
         environ = os.environ if environ is None else environ
         return cls(settings, environ.get("DATABASE_REPLICA_URL") or None)
 
-    def connection(self, request):  # -> a pooled PyMySQL connection
+    def connection(self, request):  # -> a pooled PyMySQL connection; give it back with release()
         if self.replica is None:
             return self.primary.connection()
         if request.method not in _READS:
@@ -73,16 +72,18 @@ class Databases:
                 continue
         return self._take(order[-1])
 
+    def release(self, con) -> None:
+        """Give a connection back to the pool it came from."""
+        self._owner.pop(id(con), self.primary).release(con)
+
     def _take(self, database: Database):
         try:
-            con = database.connection()
-            if not _is_open(con):
-                con.close()
-                raise DatabaseUnavailable("the pooled connection is closed and reconnecting failed")
+            con = database.connection()  # the pool pings idle or suspect connections and reconnects
         except DatabaseUnavailable:
             self._down_until[id(database)] = time.monotonic() + RETRY_AFTER
             raise
         self._down_until[id(database)] = 0.0
+        self._owner[id(con)] = database  # one dict store: atomic under the GIL, no lock needed
         return con
 
     def health(self) -> tuple[dict, int]:
@@ -108,30 +109,11 @@ class Databases:
             self.replica.close()
 
 
-def _is_open(con) -> bool:
-    """Whether the pool's checkout ping (db.py: ping=1) left a live PyMySQL connection.
-
-    DBUtils pings a cached connection when it is taken and reconnects if needed, but when reconnecting
-    fails it hands the dead connection out anyway; the query would then fail, too late to use the other
-    database. PyMySQL closes its socket when the ping fails, so `open` says which case this is (checked
-    on the wrappers DBUtils documents: PooledDedicatedDBConnection -> SteadyDBConnection -> PyMySQL).
-    """
-    raw = getattr(getattr(con, "_con", None), "_con", None)
-    return getattr(raw, "open", True)
-
-
 def _ping(database: Database) -> bool:
+    """Whether the database answers a query, through its /healthz pool (short timeouts: db.py)."""
     try:
-        con = database.connection()
-    except DatabaseUnavailable:
-        return False
-    try:
-        repository.ping(con)
+        with database.health_connection() as con:
+            repository.ping(con)
         return True
     except DatabaseUnavailable:
         return False
-    finally:
-        try:
-            con.close()
-        except Exception:  # a dead connection: the pool drops it
-            log.debug("closing a pooled connection failed", exc_info=True)

@@ -9,6 +9,7 @@ area that does not exist. Connection-level failures come out as db.DatabaseUnava
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +21,10 @@ from pymysql.constants import ER
 from .db import database_errors
 
 __all__ = ["Area", "Favorite", "Page", "UnknownArea", "collect", "favorites", "get_area", "children",
-           "is_collected", "ping", "provinces", "remove", "search", "set_note", "NOTE_MAX_CHARS"]
+           "child_points",
+           "ping", "provinces", "remove", "search", "search_terms", "set_note", "balanced_size",
+           "NOTE_MAX_CHARS", "create_user", "user_by_name", "login_wait", "record_login_failure",
+           "clear_login_failures"]
 
 NOTE_MAX_CHARS = 200  # favorites.note VARCHAR(200): characters, not bytes, in utf8mb4
 
@@ -38,6 +42,8 @@ class Area:
     longitude: Decimal | None
     latitude: Decimal | None
     ancestors: tuple[tuple[int, str], ...]    # (code, name) from the province down to the parent
+    children: int = 0                         # how many direct children (get_area only)
+    collected: bool = False                   # whether it is a favourite (get_area only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,11 +59,19 @@ class Page:
     items: list
     total: int        # rows over all pages
     number: int       # 1-based
-    per_page: int
+    per_page: int     # balanced_size(): the same for every page but the last, which is at most one short
 
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // self.per_page))
+
+
+def balanced_size(total: int, most: int) -> int:
+    """Rows per page so that pages are even: 21 rows at most 20 a page are 11 + 10, not 20 + 1."""
+    if total <= most:
+        return max(total, 1)
+    pages = -(-total // most)
+    return -(-total // pages)
 
 
 # An area with its parent and grandparent (the tree is three levels deep), so one query builds a breadcrumb.
@@ -105,11 +119,17 @@ def ping(con) -> None:
         cur.fetchall()
 
 
-def get_area(con, district_id: int) -> Area | None:
+def get_area(con, district_id: int, user_id: int | None = None) -> Area | None:
+    """An area with its breadcrumb, its number of children and whether `user_id` collected it: one query."""
     with _cursor(con) as cur:
-        cur.execute(f"SELECT {_AREA} FROM areas a {_AREA_JOINS} WHERE a.district_id = %s", (district_id,))
+        cur.execute(f"SELECT {_AREA}, (SELECT COUNT(*) FROM areas c WHERE c.pid = a.district_id), "
+                    "EXISTS (SELECT 1 FROM favorites f "
+                    "        WHERE f.user_id = %s AND f.district_id = a.district_id) "
+                    f"FROM areas a {_AREA_JOINS} WHERE a.district_id = %s", (user_id, district_id))
         row = cur.fetchone()
-    return None if row is None else _area(row)
+    if row is None:
+        return None
+    return dataclasses.replace(_area(row), children=row[_AREA_WIDTH], collected=bool(row[_AREA_WIDTH + 1]))
 
 
 def provinces(con) -> list[Area]:
@@ -118,20 +138,30 @@ def provinces(con) -> list[Area]:
         return [_area(row) for row in cur.fetchall()]
 
 
-def _paged(con, where: str, params: tuple, number: int, per_page: int) -> Page:
+def _paged(con, where: str, params: tuple, number: int, per_page: int, total: int | None = None) -> Page:
     # `where` is one of this module's constant fragments; only `params` carry outside values.
     with _cursor(con) as cur:
-        cur.execute(f"SELECT COUNT(*) FROM areas a WHERE {where}", params)
-        (total,) = cur.fetchone()
+        if total is None:
+            cur.execute(f"SELECT COUNT(*) FROM areas a WHERE {where}", params)
+            (total,) = cur.fetchone()
+        size = balanced_size(total, per_page)
         cur.execute(f"SELECT {_AREA} FROM areas a {_AREA_JOINS} WHERE {where} "
                     "ORDER BY a.level, a.district_id LIMIT %s OFFSET %s",
-                    (*params, per_page, (number - 1) * per_page))
-        return Page([_area(row) for row in cur.fetchall()], total, number, per_page)
+                    (*params, size, (number - 1) * size))
+        return Page([_area(row) for row in cur.fetchall()], total, number, size)
 
 
-def children(con, district_id: int, number: int = 1, per_page: int = 20) -> Page:
-    """One page of an area's direct children (cities of a province, counties of a city)."""
-    return _paged(con, "a.pid = %s", (district_id,), number, per_page)
+def children(con, area: Area, number: int = 1, per_page: int = 20) -> Page:
+    """One page of an area's direct children; their count comes with the area (get_area), no COUNT query."""
+    return _paged(con, "a.pid = %s", (area.district_id,), number, per_page, total=area.children)
+
+
+def child_points(con, district_id: int) -> list[tuple[int, str, Decimal | None, Decimal | None]]:
+    """Every direct child's (code, name, longitude, latitude), for the map (all pages at once)."""
+    with _cursor(con) as cur:
+        cur.execute("SELECT district_id, district, longitude, latitude FROM areas WHERE pid = %s "
+                    "ORDER BY district_id", (district_id,))
+        return list(cur.fetchall())
 
 
 def _like_contains(text: str) -> str:
@@ -140,54 +170,123 @@ def _like_contains(text: str) -> str:
     return "%" + text.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%"
 
 
+def search_terms(text: str) -> tuple[str, bool]:
+    """What to look for: the text without any spaces (深 圳 -> 深圳, shen zhen -> shenzhen), and whether it
+    is pinyin (ASCII letters only, matched case-insensitively against the pinyin and the initials)."""
+    compact = "".join(text.split())
+    is_pinyin = compact.isascii() and compact.isalpha()
+    return (compact.lower() if is_pinyin else compact), is_pinyin
+
+
 def search(con, text: str, number: int = 1, per_page: int = 20) -> Page:
-    """Areas whose name contains `text` literally; provinces first, then cities, then counties."""
-    return _paged(con, "a.district LIKE %s ESCAPE '!'", (_like_contains(text),), number, per_page)
+    """Areas whose name contains `text`, or whose pinyin or initials start with it (shenzhen, sz);
+    provinces first, then cities, then counties."""
+    compact, is_pinyin = search_terms(text)
+    if is_pinyin:
+        prefix = _like_contains(compact)[1:]  # escaped, and no leading %: a prefix match uses the index
+        return _paged(con, "(a.pinyin LIKE %s ESCAPE '!' OR a.initials LIKE %s ESCAPE '!')",
+                      (prefix, prefix), number, per_page)
+    return _paged(con, "a.district LIKE %s ESCAPE '!'", (_like_contains(compact),), number, per_page)
 
 
-def collect(con, district_id: int) -> bool:
-    """Add an area to the favourites: True if added, False if it was there already.
+def collect(con, user_id: int, district_id: int) -> bool:
+    """Add an area to a user's favourites: True if added, False if it was there already.
 
     No "SELECT then INSERT" (two racing requests would both see nothing and both insert): the INSERT is
-    the test, and the UNIQUE key makes exactly one of any number of concurrent requests succeed.
+    the test, and the UNIQUE key (user_id, district_id) makes exactly one of any number of concurrent
+    requests succeed.
     """
     try:
         with _transaction(con) as cur:
-            cur.execute("INSERT INTO favorites (district_id) VALUES (%s)", (district_id,))
+            cur.execute("INSERT INTO favorites (user_id, district_id) VALUES (%s, %s)",
+                        (user_id, district_id))
     except pymysql.err.IntegrityError as exc:
         if exc.args[0] == ER.DUP_ENTRY:
             return False
-        if exc.args[0] == ER.NO_REFERENCED_ROW_2:  # the foreign key: no such area
+        if exc.args[0] == ER.NO_REFERENCED_ROW_2:  # a foreign key: no such area (or no such user)
             raise UnknownArea(district_id) from None
         raise
     return True
 
 
-def is_collected(con, district_id: int) -> bool:
-    with _cursor(con) as cur:
-        cur.execute("SELECT 1 FROM favorites WHERE district_id = %s", (district_id,))
-        return cur.fetchone() is not None
-
-
-def favorites(con) -> list[Favorite]:
-    """Every favourite, the most recently collected first."""
+def favorites(con, user_id: int) -> list[Favorite]:
+    """A user's favourites, the most recently collected first."""
     with _cursor(con) as cur:
         cur.execute(f"SELECT {_AREA}, f.note, f.created_at, f.updated_at FROM favorites f "
                     f"JOIN areas a ON a.district_id = f.district_id {_AREA_JOINS} "
-                    "ORDER BY f.created_at DESC, f.id DESC")
+                    "WHERE f.user_id = %s ORDER BY f.created_at DESC, f.id DESC", (user_id,))
         return [Favorite(_area(row), *row[_AREA_WIDTH:]) for row in cur.fetchall()]
 
 
-def set_note(con, district_id: int, note: str) -> bool:
-    """Replace a favourite's note; False when the area is not a favourite."""
+def set_note(con, user_id: int, district_id: int, note: str) -> bool:
+    """Replace a favourite's note; False when the area is not one of the user's favourites."""
     if len(note) > NOTE_MAX_CHARS:
         raise ValueError(f"a note has at most {NOTE_MAX_CHARS} characters")
     with _transaction(con) as cur:
         # Counts matched rows, not changed ones (CLIENT.FOUND_ROWS in db.py): an unchanged note is found.
-        return cur.execute("UPDATE favorites SET note = %s WHERE district_id = %s", (note, district_id)) == 1
+        return cur.execute("UPDATE favorites SET note = %s WHERE user_id = %s AND district_id = %s",
+                           (note, user_id, district_id)) == 1
 
 
-def remove(con, district_id: int) -> bool:
-    """Remove a favourite; False when it was not one."""
+def remove(con, user_id: int, district_id: int) -> bool:
+    """Remove a favourite; False when it was not one of the user's."""
     with _transaction(con) as cur:
-        return cur.execute("DELETE FROM favorites WHERE district_id = %s", (district_id,)) == 1
+        return cur.execute("DELETE FROM favorites WHERE user_id = %s AND district_id = %s",
+                           (user_id, district_id)) == 1
+
+
+# -- accounts ----------------------------------------------------------------------------------------------
+
+
+def create_user(con, username: str, password_hash: str) -> int | None:
+    """The new user's id, or None when the name is taken (the UNIQUE key decides, races included)."""
+    try:
+        with _transaction(con) as cur:
+            cur.execute("INSERT INTO users (username, password_hash) VALUES (%s, %s)",
+                        (username, password_hash))
+            return cur.lastrowid
+    except pymysql.err.IntegrityError as exc:
+        if exc.args[0] == ER.DUP_ENTRY:
+            return None
+        raise
+
+
+def user_by_name(con, username: str) -> tuple[int, str, str] | None:
+    """(id, username as stored, password hash), or None."""
+    with _cursor(con) as cur:
+        cur.execute("SELECT id, username, password_hash FROM users WHERE username = %s", (username,))
+        return cur.fetchone()
+
+
+def login_wait(con, username: str, address: str) -> int:
+    """Seconds until the account or the address may try to log in again (0: now)."""
+    with _cursor(con) as cur:
+        cur.execute("SELECT COALESCE(MAX(CEIL(TIMESTAMPDIFF(MICROSECOND, NOW(3), locked_until) / 1e6)), 0) "
+                    "FROM login_failures "
+                    "WHERE (kind = 'user' AND subject = %s) OR (kind = 'addr' AND subject = %s)",
+                    (username[:64], address[:64]))
+        (wait,) = cur.fetchone()
+    return max(0, int(wait))
+
+
+def record_login_failure(con, username: str, address: str, lock_seconds) -> None:
+    """Count a failed login against the account and the address; lock each as `lock_seconds(count)` says.
+
+    A count whose lock ended over a day ago starts again from one.
+    """
+    with _transaction(con) as cur:
+        for kind, subject in (("user", username[:64]), ("addr", address[:64])):
+            cur.execute("INSERT INTO login_failures (kind, subject, failures, locked_until) "
+                        "VALUES (%s, %s, 1, NOW(3)) ON DUPLICATE KEY UPDATE failures = "
+                        "IF(locked_until < NOW(3) - INTERVAL 1 DAY, 1, failures + 1)", (kind, subject))
+            cur.execute("SELECT failures FROM login_failures WHERE kind = %s AND subject = %s FOR UPDATE",
+                        (kind, subject))
+            (failures,) = cur.fetchone()
+            cur.execute("UPDATE login_failures SET locked_until = NOW(3) + INTERVAL %s SECOND "
+                        "WHERE kind = %s AND subject = %s", (lock_seconds(failures), kind, subject))
+
+
+def clear_login_failures(con, username: str) -> None:
+    """A successful login: the account's count goes (the address's stays: it may be guessing others)."""
+    with _transaction(con) as cur:
+        cur.execute("DELETE FROM login_failures WHERE kind = 'user' AND subject = %s", (username[:64],))

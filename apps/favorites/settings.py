@@ -83,9 +83,14 @@ class Settings:
     database: DatabaseConfig
     secret_key: str
     pool_size: int = 10            # per process; MariaDB's default max_connections is 151
-    connect_timeout: int = 5       # seconds; a refused connection fails at once, a black hole this late
-    read_timeout: int = 10         # seconds; our queries take milliseconds: this catches a hung server
-    write_timeout: int = 10
+    # Seconds. Together they bound a page's wait on a hung database (issue 12: a 503 within 12 s): at most
+    # the pool wait, or a ping plus a connect, or a connect plus a read; /healthz stays within 3 s.
+    connect_timeout: float = 2     # a refused connection fails at once; a hung server's greeting this late
+    read_timeout: float = 6        # our queries take milliseconds: this catches a hung server
+    write_timeout: float = 6
+    pool_wait_timeout: float = 3   # for a free connection when all are busy, then 503
+    pool_ping_after: float = 5     # a connection idle longer than this is pinged before use
+    health_timeout: float = 1      # /healthz: its own pool; connect and query each within this
     debug: bool = False
 
     @classmethod

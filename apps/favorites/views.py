@@ -6,14 +6,18 @@ GET never changes data; the three writes (collect, note, remove) are POST forms 
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 
-from miniweb import App, BadRequest, NotFound, Request, Response, json_response, redirect, send_file
+from miniweb import App, BadRequest, NotFound, Request, Response, flash, json_response, redirect, send_file
 
+from . import account_views
 from . import repository as repo
+from .account_views import current_user, local_path
+from .mapview import MapPoint, china_map
 from .replicas import Databases
 
-__all__ = ["register", "PER_PAGE", "SEARCH_MAX_CHARS", "LEVEL_NAMES"]
+__all__ = ["register", "note_problem", "PER_PAGE", "SEARCH_MAX_CHARS", "LEVEL_NAMES"]
 
 PER_PAGE = 20            # rows per page: a phone screen or two
 SEARCH_MAX_CHARS = 50    # the longest area name has 15 characters; longer input is a mistake or abuse
@@ -51,8 +55,19 @@ def register(app: App, database: Databases, static_dir: Path) -> None:
             con = request.state.db = database.connection(request)  # primary or replica: replicas.py
         return con
 
+    account_views.register(app, db)
+
+    def login_first(request: Request, back: str) -> Response:
+        flash(request, "请先登录。", "info")
+        return redirect(app.url_for("login", next=back))
+
+    def _name(con, district_id: int) -> str:
+        area = repo.get_area(con, district_id)
+        return area.district if area else str(district_id)
+
     def area_or_404(request: Request, district_id: str) -> repo.Area:
-        area = repo.get_area(db(request), int(district_id))
+        user = current_user(request)
+        area = repo.get_area(db(request), int(district_id), user[0] if user else None)
         if area is None:
             raise NotFound(f"没有代码为 {district_id} 的地区")
         return area
@@ -66,12 +81,17 @@ def register(app: App, database: Databases, static_dir: Path) -> None:
         number = _page_number(request)
         con = db(request)
         place = area_or_404(request, district_id)
-        page = repo.children(con, place.district_id, number, PER_PAGE)
+        page = repo.children(con, place, number, PER_PAGE)
         if page.total:
             _check_page_exists(page)
+        kids = repo.child_points(con, place.district_id) if page.total else []
+        points = [MapPoint(lon, lat, name, app.url_for("area", code)) for code, name, lon, lat in kids]
+        points.append(MapPoint(place.longitude, place.latitude, place.district, main=True))
+        province = place.ancestors[0][0] if place.ancestors else place.district_id
+        area_map = china_map(points, highlight=province, label=f"{place.district}在中国的位置")
         return app.render(request, "area.html", area=place, page=page, levels=LEVEL_NAMES,
-                          child_name=CHILD_NAMES.get(place.level, ""),
-                          collected=repo.is_collected(con, place.district_id))
+                          child_name=CHILD_NAMES.get(place.level, ""), collected=place.collected,
+                          area_map=area_map)
 
     @app.route("/search", name="search")
     def search(request: Request) -> Response:
@@ -87,44 +107,74 @@ def register(app: App, database: Databases, static_dir: Path) -> None:
 
     @app.route(r"/areas/([0-9]{6})/collect", methods=["POST"], name="collect")
     def collect(request: Request, district_id: str) -> Response:
+        back = local_path(request.form.get("next"), app.url_for("area", district_id))
+        user = current_user(request)
+        if user is None:  # anonymous: log in first, then back to the page they were on
+            flash(request, "请先登录，再收藏地区。", "info")
+            return redirect(app.url_for("login", next=back))
+        con = db(request)
         try:
-            added = repo.collect(db(request), int(district_id))
+            added = repo.collect(con, user[0], int(district_id))
         except repo.UnknownArea:
             raise NotFound(f"没有代码为 {district_id} 的地区，无法收藏") from None
-        notice = "added" if added else "already"
-        return redirect(app.url_for("favorites", **{notice: district_id}) + f"#fav-{district_id}")
+        name = _name(con, int(district_id))
+        flash(request, f"已收藏{name}。" if added else f"{name}已经收藏过了，没有重复添加。", "success")
+        # Back where the visitor was (the form says where), not off to another page.
+        return redirect(back)
 
     @app.route("/favorites", name="favorites")
     def favorites(request: Request) -> Response:
+        if current_user(request) is None:
+            return login_first(request, app.url_for("favorites"))
         return _favorites_page(request)
 
     def _favorites_page(request: Request, error: str | None = None, error_id: int | None = None,
                         draft: str = "") -> Response:
-        notices = {kind: _code(request.args.get(kind)) for kind in ("added", "already", "saved", "removed")}
-        rows = repo.favorites(db(request))
-        return app.render(request, "favorites.html", favorites=rows, notices=notices,
-                          names={f.area.district_id: f.area.district for f in rows},
+        rows = repo.favorites(db(request), current_user(request)[0])
+        fav_map = china_map([MapPoint(f.area.longitude, f.area.latitude, f.area.district,
+                                      app.url_for("favorites") + f"#fav-{f.area.district_id}") for f in rows],
+                            label="我的收藏在地图上的位置")
+        return app.render(request, "favorites.html", favorites=rows, fav_map=fav_map,
                           error=error, error_id=error_id, draft=draft,
                           note_max=repo.NOTE_MAX_CHARS, levels=LEVEL_NAMES)
 
     @app.route(r"/favorites/([0-9]{6})/note", methods=["POST"], name="edit_note")
     def edit_note(request: Request, district_id: str) -> Response:
+        user = current_user(request)
+        if user is None:
+            return login_first(request, app.url_for("favorites"))
         note = request.form["note"]  # missing field -> 400
-        if len(note) > repo.NOTE_MAX_CHARS:
+        problem = note_problem(note)
+        if problem:
             # 400 with the form again, the text kept, so nothing typed is lost.
-            response = _favorites_page(request, error=f"备注最多 {repo.NOTE_MAX_CHARS} 个字，"
-                                       f"现在有 {len(note)} 个字", error_id=int(district_id), draft=note)
+            response = _favorites_page(request, error=problem, error_id=int(district_id), draft=note)
             response.status_code = 400
             return response
-        if not repo.set_note(db(request), int(district_id), note):
+        con = db(request)
+        if not repo.set_note(con, user[0], int(district_id), note):
             raise NotFound(f"收藏里没有代码为 {district_id} 的地区")
-        return redirect(app.url_for("favorites", saved=district_id) + f"#fav-{district_id}")
+        # Shown inside the favourite's own box (its category names it), which the #fragment scrolls to:
+        # on a phone the notice is on screen, not at the top of a long page.
+        flash(request, f"已保存{_name(con, int(district_id))}的备注。", f"fav-{district_id}")
+        return redirect(app.url_for("favorites") + f"#fav-{district_id}")
 
-    @app.route(r"/favorites/([0-9]{6})/remove", methods=["POST"], name="remove")
+    @app.route(r"/favorites/([0-9]{6})/remove", methods=["GET", "POST"], name="remove")
     def remove(request: Request, district_id: str) -> Response:
-        if not repo.remove(db(request), int(district_id)):
+        back = local_path(request.args.get("next") if request.method == "GET" else request.form.get("next"),
+                          app.url_for("favorites"))
+        user = current_user(request)
+        if user is None:
+            return login_first(request, back)
+        con = db(request)
+        place = area_or_404(request, district_id)
+        if not place.collected:
             raise NotFound(f"收藏里没有代码为 {district_id} 的地区")
-        return redirect(app.url_for("favorites", removed=district_id))
+        if request.method == "GET":
+            # The confirmation step: a page of its own with a POST form (no script: the CSP forbids it).
+            return app.render(request, "confirm_remove.html", area=place, next=back)
+        repo.remove(con, user[0], place.district_id)
+        flash(request, f"已取消收藏{place.district}。", "success")
+        return redirect(back)
 
     # -- the course's old page names: 301 Moved Permanently (RFC 9110 §15.4.2) to the new ones ----------
 
@@ -157,6 +207,25 @@ def register(app: App, database: Databases, static_dir: Path) -> None:
     @app.route(r"/favicon\.ico", name="favicon")
     def favicon_ico(request: Request) -> Response:
         return send_file(str(favicon), request, mimetype="image/x-icon")
+
+
+# Bidirectional embeddings, overrides and isolates (Unicode TR #9 §2): they reorder the text around them,
+# so a note could display as something other than what it says (cf. CVE-2021-42574, "Trojan Source").
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def note_problem(note: str) -> str | None:
+    """Why a note cannot be saved (in Chinese), or None. An empty note is fine: it clears the note."""
+    if len(note) > repo.NOTE_MAX_CHARS:
+        return f"备注最多 {repo.NOTE_MAX_CHARS} 个字，现在有 {len(note)} 个字"
+    if any(ch in _BIDI_CONTROLS for ch in note):
+        return "备注不能包含改变文字方向的控制字符"
+    # Cc: C0/C1 controls. Line breaks and tabs are typed in a textarea, so they are allowed.
+    if any(unicodedata.category(ch) == "Cc" and ch not in "\r\n\t" for ch in note):
+        return "备注不能包含控制字符"
+    if note and not note.strip():
+        return "备注不能只有空白；要清空备注，请删除所有文字"
+    return None
 
 
 def _old_id(request: Request) -> str | None:

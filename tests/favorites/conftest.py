@@ -52,16 +52,21 @@ def database(settings: Settings) -> Iterator[Database]:
 
 @pytest.fixture
 def con(database: Database, mariadb: LocalMariaDB) -> Iterator:
-    """A pooled connection; the favourites table is empty when the test starts."""
+    """A pooled connection; no favourites, users or failed logins when the test starts."""
     if not mariadb.running():  # a failed outage test must not take every later test down with it
         mariadb.start()
+    admin = mariadb.admin_connect(database=mariadb.database)  # the app's user may not delete users
+    try:
+        with admin.cursor() as cur:  # test set-up, not app SQL: the app never empties tables
+            for table in ("favorites", "login_failures", "users"):
+                cur.execute(f"DELETE FROM {table}")
+    finally:
+        admin.close()
     con = database.connection()
-    for favorite in repo.favorites(con):
-        repo.remove(con, favorite.area.district_id)
     try:
         yield con
     finally:
-        con.close()
+        database.release(con)
 
 
 @pytest.fixture(scope="session")
@@ -71,12 +76,36 @@ def wsgi_app(settings: Settings):
     return create_app(settings)
 
 
+USER, PASSWORD = "测试用户", "correct horse battery"
+
+
+def sign_up(client, username: str = USER, password: str = PASSWORD):
+    """Sign up (and so log in) through the form, as a person would; the response after the redirect."""
+    form = client.get("/signup").forms["signup-form"]
+    form["username"], form["password"] = username, password
+    return form.submit(status=303).follow()
+
+
+def user_id(con, username: str = USER) -> int:
+    return repo.user_by_name(con, username)[0]
+
+
 @pytest.fixture
-def web(wsgi_app, con):
-    """A WebTest client over the app, favourites emptied (through `con`)."""
+def anon(wsgi_app, con):
+    """A WebTest client over the app, not logged in; tables emptied (through `con`)."""
     import webtest
 
     return webtest.TestApp(wsgi_app)
+
+
+@pytest.fixture
+def web(wsgi_app, con):
+    """A WebTest client logged in as USER (signed up just now); tables emptied (through `con`)."""
+    import webtest
+
+    client = webtest.TestApp(wsgi_app)
+    sign_up(client)
+    return client
 
 
 @pytest.fixture

@@ -1,7 +1,10 @@
 """The demo in a real browser: headless Chromium (Selenium) -> our server (subprocess) -> the test MariaDB.
 
-Open /, go to 广东省, collect 深圳市, see it under 收藏, set its note to `我的家乡 <b>深圳</b>`, see it shown
-as text, remove it. A screenshot of each page goes to test-output/screenshots/.
+The whole flow, at a desktop size (1280x900) and a phone's (390x844): sign up, browse 广东省 -> 深圳市 (with
+its map), collect it (back on the same page with a notice), un-collect it through the confirmation page,
+collect it again, set its note to `我的家乡 <b>深圳</b>` (shown as text, the notice on screen), remove it
+(confirming), log out, log in again; a second user sees none of the first user's favourites.
+A screenshot of each step goes to test-output/screenshots/<size>-NN-<step>.png.
 """
 
 from __future__ import annotations
@@ -33,24 +36,27 @@ def browser(tmp_path: Path) -> Iterator:
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     try:
-        driver.set_window_size(1024, 900)
+        driver.set_window_size(1280, 900)
         driver.set_page_load_timeout(30)
         yield driver
     finally:
         driver.quit()
 
 
-def test_collect_note_and_remove_in_chromium(live_server: str, browser, con) -> None:
+@pytest.mark.parametrize(("size", "width", "height"), [("desktop", 1280, 900), ("phone", 390, 844)])
+def test_the_whole_flow_in_chromium(live_server: str, browser, con, size: str, width: int,
+                                    height: int) -> None:
     server = live_server
     from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
+    browser.set_window_size(width, height)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     shots = iter(range(1, 100))
 
     def shot(name: str) -> None:
-        browser.save_screenshot(str(SCREENSHOTS / f"{next(shots):02d}-{name}.png"))
+        browser.save_screenshot(str(SCREENSHOTS / f"{size}-{next(shots):02d}-{name}.png"))
 
     def click_and_wait(element) -> None:
         # A click only starts a navigation (a form post, a 303, the next page); wait until the old page
@@ -75,28 +81,59 @@ def test_collect_note_and_remove_in_chromium(live_server: str, browser, con) -> 
     def h1() -> str:
         return browser.find_element(By.TAG_NAME, "h1").text
 
+    def on_screen(element) -> bool:
+        top = browser.execute_script("return arguments[0].getBoundingClientRect().top", element)
+        return 0 <= top < browser.execute_script("return window.innerHeight")
+
+    def fill_account_form(form_id: str, name: str, password: str) -> None:
+        form = browser.find_element(By.ID, form_id)
+        form.find_element(By.NAME, "username").send_keys(name)
+        form.find_element(By.NAME, "password").send_keys(password)
+        click_and_wait(form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
+
+    name, password = f"{size}用户", "a long enough password"
     browser.get(server + "/")
     assert h1() == "全国 34 个省级行政区"
+    nav = browser.find_element(By.ID, "nav-login")
+    assert nav.size["height"] >= 44  # a touch target, also on the phone
     shot("index")
+
+    click_and_wait(browser.find_element(By.ID, "nav-signup"))
+    fill_account_form("signup-form", name, password)
+    assert browser.find_element(By.ID, "user-name").text == name
+    assert "账号已创建" in browser.find_element(By.CSS_SELECTOR, ".notice").text
+    shot("signed-up")
 
     click_and_wait(browser.find_element(By.LINK_TEXT, "广东省"))
     assert h1() == "广东省"
-    assert browser.current_url == server + "/areas/440000"
+    assert browser.find_element(By.CSS_SELECTOR, ".pagination [aria-current=page]").text == "1"
     shot("guangdong")
 
     click_and_wait(browser.find_element(By.LINK_TEXT, "深圳市"))
     assert h1() == "深圳市"
-    shot("shenzhen")
+    svg = browser.find_element(By.CSS_SELECTOR, "svg.china-map")
+    assert svg.size["width"] <= width and svg.find_elements(By.CSS_SELECTOR, "circle.child")
+    shot("shenzhen-map")
 
-    click_and_wait(browser.find_element(By.ID, "collect"))  # POST with the CSRF token, 303 to /favorites
-    assert browser.current_url.startswith(server + "/favorites?added=440300")
+    click_and_wait(browser.find_element(By.ID, "collect"))  # POST with the CSRF token, 303 back here
+    assert browser.current_url == server + "/areas/440300"
     assert "已收藏深圳市" in browser.find_element(By.CSS_SELECTOR, ".notice").text
     shot("collected")
 
+    click_and_wait(browser.find_element(By.ID, "uncollect"))
+    assert "取消收藏深圳市？" in h1()
+    shot("confirm-uncollect")
+    click_and_wait(browser.find_element(By.CSS_SELECTOR, "#confirm-remove button"))
+    assert browser.current_url == server + "/areas/440300"
+    assert "已取消收藏深圳市" in browser.find_element(By.CSS_SELECTOR, ".notice").text
+    click_and_wait(browser.find_element(By.ID, "collect"))
+
     click_and_wait(browser.find_element(By.ID, "nav-favorites"))  # "收藏" in the header
     assert browser.current_url == server + "/favorites"
+    assert browser.find_element(By.ID, "nav-favorites").get_attribute("aria-current") == "page"
     row = browser.find_element(By.ID, "fav-440300")
     assert "深圳市" in row.text
+    assert browser.find_elements(By.CSS_SELECTOR, "svg.china-map circle")
     shot("favorites")
 
     note = row.find_element(By.NAME, "note")
@@ -106,16 +143,33 @@ def test_collect_note_and_remove_in_chromium(live_server: str, browser, con) -> 
     shown = browser.find_element(By.CSS_SELECTOR, "#fav-440300 .note")
     assert shown.text == NOTE                                            # the tags are text...
     assert shown.find_elements(By.TAG_NAME, "b") == []                   # ...not markup
-    field = browser.find_element(By.CSS_SELECTOR, "#fav-440300 input[name=note]")
-    assert field.get_attribute("value") == NOTE
-    shot("note")
+    notice = browser.find_element(By.CSS_SELECTOR, "#fav-440300 .notice")
+    assert notice.text == "已保存深圳市的备注。" and on_screen(notice)      # visible without scrolling
+    shot("note-saved")
 
-    browser.set_window_size(390, 844)  # a phone: the same page must stay readable
-    shot("note-phone")
-    browser.set_window_size(1024, 900)
-
-    click_and_wait(browser.find_element(By.CSS_SELECTOR, "#fav-440300 .remove-form button"))
+    click_and_wait(browser.find_element(By.ID, "remove-440300"))
+    assert "取消收藏深圳市？" in h1()
+    click_and_wait(browser.find_element(By.CSS_SELECTOR, "#confirm-remove button"))
     assert "已取消收藏" in browser.find_element(By.CSS_SELECTOR, ".notice").text
     assert browser.find_elements(By.ID, "fav-440300") == []
-    assert "还没有收藏" in browser.page_source
     shot("removed")
+
+    click_and_wait(browser.find_element(By.LINK_TEXT, "全国"))
+    click_and_wait(browser.find_element(By.LINK_TEXT, "北京市"))
+    click_and_wait(browser.find_element(By.ID, "collect"))  # one favourite kept for the second user's check
+    click_and_wait(browser.find_element(By.ID, "logout"))
+    assert "已退出登录" in browser.find_element(By.CSS_SELECTOR, ".notice").text
+    shot("logged-out")
+
+    click_and_wait(browser.find_element(By.ID, "nav-login"))
+    fill_account_form("login-form", name, password)
+    click_and_wait(browser.find_element(By.ID, "nav-favorites"))
+    assert browser.find_elements(By.ID, "fav-110000")
+    click_and_wait(browser.find_element(By.ID, "logout"))
+
+    click_and_wait(browser.find_element(By.ID, "nav-signup"))
+    fill_account_form("signup-form", f"{size}第二人", password)
+    click_and_wait(browser.find_element(By.ID, "nav-favorites"))
+    assert browser.find_elements(By.CSS_SELECTOR, "ul.favorites li") == []  # none of the first user's
+    assert "还没有收藏" in browser.page_source
+    shot("second-user")

@@ -23,9 +23,20 @@ def test_database_outage_and_recovery(web, mariadb) -> None:
     finally:
         mariadb.start()
 
-    # Same app object, same pool: dead connections are replaced on checkout (DBUtils ping=1).
+    # Same app object, same pool: broken connections dropped, suspect idle ones pinged first (pool.py).
     assert web.get("/healthz").json["status"] == "ok"
     page = web.get("/areas/440300")
     assert page.html.h1.text == "深圳市"
     resp = page.forms["collect-form"].submit(status=303)
-    assert "added=440300" in resp.location
+    assert "已收藏深圳市" in resp.follow().text
+
+
+def test_the_503_page_offers_a_retry_not_the_home_page(web, mariadb) -> None:
+    mariadb.stop()
+    try:
+        resp = web.get("/areas/440300", {"page": "1"}, status=503)
+    finally:
+        mariadb.start()
+    assert resp.html.find(id="retry")["href"] == "/areas/440300?page=1"
+    assert resp.html.find("main").find("a", href="/") is None
+    assert web.get(resp.html.find(id="retry")["href"]).status_code == 200  # once it is back, it works

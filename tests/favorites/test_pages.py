@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, quote
 import pytest
 
 from apps.favorites import repository as repo
+from tests.favorites.conftest import user_id
 
 NOTE = "我的家乡 <b>深圳</b>"
 ROOT = Path(__file__).resolve().parents[2]
@@ -17,6 +18,12 @@ ROOT = Path(__file__).resolve().parents[2]
 def collect(web, district_id: int):
     """Collect through the area page's form (CSRF token included), as a user would."""
     return web.get(f"/areas/{district_id}").forms["collect-form"].submit()
+
+
+def collected_favorites(web, district_id: int):
+    """Collect, then open /favorites (collecting itself leads back to the area page)."""
+    collect(web, district_id).follow()
+    return web.get("/favorites")
 
 
 def favorites_row(page, district_id: int):
@@ -54,14 +61,46 @@ def test_county_page_has_the_full_breadcrumb_and_no_children(web) -> None:
 def test_long_lists_are_paginated(web) -> None:
     first = web.get("/areas/440000")
     shown = [a.text for a in first.html.select("ul.areas a")]
-    assert len(shown) == 20 and "深圳市" in shown
+    assert len(shown) == 11 and "深圳市" in shown  # 21 cities: 11 + 10, not 20 + 1
     next_link = first.html.find("a", rel="next")["href"]
     assert next_link == "/areas/440000?page=2"
     second = web.get(next_link)
     rest = [a.text for a in second.html.select("ul.areas a")]
-    assert len(rest) == 1 and rest[0] not in shown
+    assert len(rest) == 10 and not set(rest) & set(shown)
     assert second.html.find("a", rel="next") is None
     assert "第 2 / 2 页" in second.text
+
+
+def test_numbered_pagination_with_first_and_last(web) -> None:
+    page = web.get("/search", {"q": "区", "page": "5"})
+    nav = page.html.find("nav", class_="pagination")
+    assert nav.find("span", attrs={"aria-current": "page"}).text == "5"
+    numbers = [a.text for a in nav.find_all("a") if a.text.isdigit()]
+    assert numbers == ["3", "4", "6", "7"]
+    last = nav.find("a", class_="last")["href"]
+    assert "page=1&" in nav.find("a", class_="first")["href"]
+    end = web.get(last)
+    assert end.html.find("a", class_="last") is None and end.html.find("a", rel="next") is None
+    assert end.html.find("nav", class_="pagination").find("a", class_="first") is not None
+
+
+@pytest.mark.parametrize("q", ["shenzhen", "shen zhen", "sz", "深 圳"])
+def test_search_page_by_pinyin_and_spaced_chinese(web, q: str) -> None:
+    page = web.get("/search", {"q": q})
+    assert "深圳市" in [a.text for a in page.html.select("ul.areas a")]
+
+
+@pytest.mark.parametrize(("note", "message"), [
+    ("   ", "空白"), ("\u3000\u3000", "空白"), ("a\x00b", "控制字符"), ("a\x1bb", "控制字符"),
+    ("abc\u202edef", "方向"), ("\u2066x\u2069", "方向"),
+])  # fmt: skip
+def test_bad_notes_are_refused_in_chinese(web, note: str, message: str) -> None:
+    favorites = collected_favorites(web, 440300)
+    form = favorites.forms["note-440300"]
+    form["note"] = note
+    resp = form.submit(status=400)
+    assert message in resp.text
+    assert web.get("/favorites").forms["note-440300"]["note"].value == ""  # nothing stored
 
 
 @pytest.mark.parametrize("page", ["0", "-1", "abc", "1.5", "99999999999", "１", "", "9" * 5000])
@@ -137,14 +176,17 @@ def test_empty_search_shows_the_form(web) -> None:
 # -- collecting --------------------------------------------------------------------------------------------
 
 
-def test_collect_redirects_303_to_favorites(web, con) -> None:
-    resp = collect(web, 440300)
+def test_collect_goes_back_to_the_same_page_with_a_flash_notice(web, con) -> None:
+    page = web.get("/areas/440000", {"page": "2"})
+    resp = page.forms["collect-form"].submit()
     assert resp.status_code == 303
-    assert resp.location.endswith("/favorites?added=440300#fav-440300")
-    page = resp.follow()
-    assert "已收藏深圳市" in page.text
-    assert favorites_row(page, 440300) is not None
-    assert "已收藏" in web.get("/areas/440300").text  # the area page knows
+    assert resp.location.endswith("/areas/440000?page=2")  # where the visitor was, page number and all
+    back = resp.follow()
+    assert back.html.find(class_="notice").text == "已收藏广东省。"
+    assert "added" not in resp.location and "?" not in resp.location.split("page=2")[1]
+    assert back.html.find(id="uncollect") is not None  # the area page knows, and offers to un-collect
+    assert web.get("/areas/440000").html.find(class_="notice") is None  # shown once: a reload is quiet
+    assert favorites_row(web.get("/favorites"), 440000) is not None
 
 
 def test_collect_twice_says_so_and_adds_no_row(web, con) -> None:
@@ -152,69 +194,84 @@ def test_collect_twice_says_so_and_adds_no_row(web, con) -> None:
     form.submit()
     again = form.submit()  # the same form posted again (a second tab, a double click)
     assert again.status_code == 303
-    assert "already=440300" in again.location
     assert "深圳市已经收藏过了" in again.follow().text
-    assert len(repo.favorites(con)) == 1
+    assert len(repo.favorites(con, user_id(con))) == 1
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/\\evil.example",
+                                    "javascript:alert(1)", "/ok\r\nSet-Cookie: x=1", ""])
+def test_collect_never_redirects_off_site(web, con, target: str) -> None:
+    form = web.get("/areas/440300").forms["collect-form"]
+    form["next"] = target
+    resp = form.submit(status=303)
+    assert re.sub(r"^https?://localhost", "", resp.location) == "/areas/440300"
+
+
+def test_favorites_notices_are_not_url_parameters(web, con) -> None:
+    page = web.get("/favorites", {"added": "999999", "removed": "440300"})
+    assert page.html.select(".notice") == []
 
 
 def test_collect_unknown_area_is_404(web, con) -> None:
     token = web.get("/areas/440300").forms["collect-form"]["csrf_token"].value
     resp = web.post("/areas/999999/collect", {"csrf_token": token}, status=404)
     assert "没有代码为 999999 的地区" in resp.text
-    assert repo.favorites(con) == []
+    assert repo.favorites(con, user_id(con)) == []
 
 
 def test_collect_without_csrf_token_is_403(web, con) -> None:
     web.post("/areas/440300/collect", status=403)
     web.post("/areas/440300/collect", {"csrf_token": "forged"}, status=403)
-    assert repo.favorites(con) == []
+    assert repo.favorites(con, user_id(con)) == []
 
 
 def test_collect_by_get_is_405_and_changes_nothing(web, con) -> None:
     web.get("/areas/440300/collect", status=405)
-    assert repo.favorites(con) == []
+    assert repo.favorites(con, user_id(con)) == []
 
 
 # -- notes -------------------------------------------------------------------------------------------------
 
 
 def test_note_round_trip_shows_html_as_text(web, con) -> None:
-    page = collect(web, 440300).follow()
+    page = collected_favorites(web, 440300)
     form = page.forms["note-440300"]
     form["note"] = NOTE
     saved = form.submit()
-    assert saved.status_code == 303
+    assert saved.status_code == 303 and saved.location.endswith("/favorites#fav-440300")
     page = saved.follow()
     assert page.html.find(class_="note").text == NOTE           # shown exactly, as text
+    # The notice sits inside the favourite the #fragment scrolls to, so a phone shows it.
+    assert favorites_row(page, 440300).find(class_="notice").text == "已保存深圳市的备注。"
     assert "&lt;b&gt;深圳&lt;/b&gt;" in page.text and "<b>深圳</b>" not in page.text
-    assert repo.favorites(con)[0].note == NOTE
+    assert repo.favorites(con, user_id(con))[0].note == NOTE
 
 
 def test_note_sent_url_encoded_by_hand(web, con) -> None:
-    page = collect(web, 440300).follow()
+    page = collected_favorites(web, 440300)
     token = page.forms["note-440300"]["csrf_token"].value
     body = f"csrf_token={quote(token)}&note={quote('<script>alert(1)</script> 你好 & ')}"
     web.post("/favorites/440300/note", body, content_type="application/x-www-form-urlencoded", status=303)
     page = web.get("/favorites")
     assert "<script>alert(1)</script>" not in page.text
-    assert repo.favorites(con)[0].note == "<script>alert(1)</script> 你好 & "
+    assert repo.favorites(con, user_id(con))[0].note == "<script>alert(1)</script> 你好 & "
 
 
 def test_note_too_long_is_400_with_the_form_kept(web, con) -> None:
-    page = collect(web, 440300).follow()
+    page = collected_favorites(web, 440300)
     form = page.forms["note-440300"]
     form["note"] = "长" * 201
     resp = form.submit(status=400)
     assert "备注最多 200 个字" in resp.text
     assert resp.html.find(id="fav-440300").find("input", attrs={"name": "note"})["value"] == "长" * 201
-    assert repo.favorites(con)[0].note == ""
+    assert repo.favorites(con, user_id(con))[0].note == ""
 
 
 def test_note_of_200_chinese_characters_is_fine(web, con) -> None:
-    form = collect(web, 440300).follow().forms["note-440300"]
+    form = collected_favorites(web, 440300).forms["note-440300"]
     form["note"] = "长" * 200
     form.submit(status=303)
-    assert repo.favorites(con)[0].note == "长" * 200
+    assert repo.favorites(con, user_id(con))[0].note == "长" * 200
 
 
 def test_note_for_a_non_favourite_is_404(web, con) -> None:
@@ -233,26 +290,40 @@ def test_note_missing_field_is_400(web, con) -> None:
 # -- removing ----------------------------------------------------------------------------------------------
 
 
-def test_remove(web, con) -> None:
-    page = collect(web, 440300).follow()
-    remove_form = page.forms["remove-440300"]
-    assert remove_form.action == "/favorites/440300/remove"
-    resp = remove_form.submit()
-    assert resp.status_code == 303
+def test_remove_asks_first_then_goes_back(web, con) -> None:
+    page = collected_favorites(web, 440300)
+    confirm = page.click(linkid="remove-440300")  # a link to a confirmation page, no script
+    assert "取消收藏深圳市？" in confirm.text
+    assert confirm.html.find(id="keep")["href"] == "/favorites"
+    assert len(repo.favorites(con, user_id(con))) == 1  # asking changed nothing
+    resp = confirm.forms["confirm-remove"].submit()
+    assert resp.status_code == 303 and resp.location.endswith("/favorites")
     page = resp.follow()
-    assert "已取消收藏" in page.text and favorites_row(page, 440300) is None
-    assert repo.favorites(con) == []
-    resp = remove_form.submit(status=404)  # removing again: it is not there any more
+    assert "已取消收藏深圳市" in page.text and favorites_row(page, 440300) is None
+    assert repo.favorites(con, user_id(con)) == []
+    resp = confirm.forms["confirm-remove"].submit(status=404)  # removing again: it is not there any more
     assert "收藏里没有" in resp.text
+
+
+def test_uncollect_from_the_area_page(web, con) -> None:
+    area = collect(web, 440305).follow()
+    confirm = area.click(linkid="uncollect")
+    back = confirm.forms["confirm-remove"].submit(status=303)
+    assert back.location.endswith("/areas/440305")
+    page = back.follow()
+    assert "已取消收藏南山区" in page.text and page.forms["collect-form"] is not None
+    assert repo.favorites(con, user_id(con)) == []
 
 
 def test_empty_favorites_page(web, con) -> None:
     assert "还没有收藏" in web.get("/favorites").text
 
 
-def test_favorites_notice_parameters_are_validated(web, con) -> None:
-    page = web.get("/favorites", {"added": "<script>x</script>", "removed": "12"})
-    assert page.html.select(".notice") == []
+def test_nav_marks_the_current_page(web, con) -> None:
+    index = web.get("/").html.select("header nav a")
+    assert [a.get("aria-current") for a in index] == ["page", None]
+    favorites = web.get("/favorites").html.select("header nav a")
+    assert [a.get("aria-current") for a in favorites] == [None, "page"]
 
 
 # -- old names, health, assets -----------------------------------------------------------------------------
@@ -268,7 +339,7 @@ def test_favorites_notice_parameters_are_validated(web, con) -> None:
 def test_old_page_names_redirect_301(web, con, old: str, new: str) -> None:
     resp = web.get(old, status=301)
     assert re.sub(r"^https?://[^/]+", "", resp.location) == new
-    assert repo.favorites(con) == []  # the old collect.py on GET collects nothing now
+    assert repo.favorites(con, user_id(con)) == []  # the old collect.py on GET collects nothing now
 
 
 def test_old_page_with_bad_id_is_400(web) -> None:
@@ -295,7 +366,7 @@ def test_pages_are_phone_ready(web) -> None:
 
 
 def test_method_not_allowed_page_keeps_allow(web) -> None:
-    resp = web.get("/favorites/440300/remove", status=405)
+    resp = web.put("/favorites/440300/remove", status=405)
     assert "POST" in resp.headers["Allow"]
     assert "不支持这种请求方式" in resp.text
 
@@ -305,7 +376,7 @@ def test_oversized_post_is_413(web, con) -> None:
     token = web.get("/favorites").forms["note-440300"]["csrf_token"].value
     resp = web.post("/favorites/440300/note", {"csrf_token": token, "note": "x" * 100_000}, status=413)
     assert "提交的内容太大" in resp.text
-    assert repo.favorites(con)[0].note == ""
+    assert repo.favorites(con, user_id(con))[0].note == ""
 
 
 def test_application_is_built_on_first_access(mariadb) -> None:
@@ -319,3 +390,55 @@ def test_application_is_built_on_first_access(mariadb) -> None:
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
                          timeout=60, check=False)
     assert out.stdout.strip() == "ok", out.stderr
+
+
+def test_area_page_has_a_map_with_its_children(web) -> None:
+    page = web.get("/areas/440300")
+    svg = page.html.find("svg", class_="china-map")
+    assert svg is not None and svg["aria-label"] == "深圳市在中国的位置"
+    assert len(svg.find_all("path", class_="province")) == 34
+    assert svg.find("path", class_="current") is not None  # 广东省 highlighted
+    main = svg.find("circle", class_="main")
+    assert main.title.text == "深圳市"
+    children = {c.title.text: c.find_parent("a")["href"] for c in svg.find_all("circle", class_="child")}
+    assert children["龙华区"] == "/areas/440309" and len(children) == 9  # every district
+    # The server projects the coordinates: Shenzhen (114.06 E) lies south and a little west of Beijing.
+    beijing = web.get("/areas/110000").html.find("circle", class_="main")
+    assert float(main["cx"]) < float(beijing["cx"]) and float(main["cy"]) > float(beijing["cy"]) + 100
+    # Nothing from elsewhere: no script, no external tile, font or image (the SVG namespace is a name).
+    outside = page.text.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert "<script" not in outside and "http://" not in outside and "https://" not in outside
+
+
+def test_favorites_page_shows_them_on_the_map(web) -> None:
+    for code in ("440300", "110000"):
+        web.get(f"/areas/{code}").forms["collect-form"].submit(status=303)
+    svg = web.get("/favorites").html.find("svg", class_="china-map")
+    assert sorted(c.title.text for c in svg.find_all("circle")) == ["北京市", "深圳市"]
+
+
+def test_security_headers_and_a_csp_without_inline_script(web) -> None:
+    resp = web.get("/areas/440300")
+    csp = resp.headers["Content-Security-Policy"]
+    assert "script-src 'none'" in csp and "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert "<script" not in resp.text and re.search(r"\son[a-z]+=", resp.text) is None  # no handlers
+
+
+@pytest.mark.parametrize(("method", "path", "params", "status"), [
+    ("get", "/no/such/page", None, 404),
+    ("post", "/areas/440300/collect", {"csrf_token": "forged"}, 403),
+    ("put", "/favorites", None, 405),
+])  # fmt: skip
+def test_framework_errors_are_in_chinese(web, method: str, path: str, params, status: int) -> None:
+    resp = getattr(web, method)(path, params or {}, status=status)
+    text = resp.html.find("main").get_text(" ", strip=True)
+    assert re.search(r"[A-Za-z]{3,}", text.replace("HTTP", "").replace("KB", "")) is None, text
+    assert resp.html.find("main").find("a", href="/") is not None
+
+
+def test_missing_form_field_400_is_in_chinese(web) -> None:
+    web.get("/areas/440300").forms["collect-form"].submit(status=303)
+    token = web.get("/favorites").forms["note-440300"]["csrf_token"].value
+    resp = web.post("/favorites/440300/note", {"csrf_token": token}, status=400)
+    assert "Missing" not in resp.text and "请求的内容不完整" in resp.text

@@ -10,54 +10,76 @@ from urllib.parse import urlencode, urlsplit
 
 import webtest
 
+from apps.favorites import accounts
 from apps.favorites import repository as repo
+from tests.favorites.conftest import PASSWORD, USER, sign_up, user_id
 
 RACERS = 20
 
 
 def test_twenty_concurrent_collects_make_one_row(wsgi_app, con) -> None:
+    sign_up(webtest.TestApp(wsgi_app))
     barrier = threading.Barrier(RACERS, timeout=60)
 
     def racer(_: int) -> str:
         client = webtest.TestApp(wsgi_app)  # one client per thread: its own cookies, its own form
+        login = client.get("/login").forms["login-form"]  # the same user in twenty browsers
+        login["username"], login["password"] = USER, PASSWORD
+        login.submit(status=303)
         form = client.get("/areas/440305").forms["collect-form"]
         barrier.wait()  # every racer holds a ready form; now all post at once
         resp = form.submit(status=303)
-        return resp.location.split("?", 1)[1].split("=", 1)[0]
+        notice = resp.follow().html.find(class_="notice").text
+        return "already" if "已经收藏过了" in notice else "added"
 
     with ThreadPoolExecutor(RACERS) as pool:
         outcomes = list(pool.map(racer, range(RACERS)))
 
     assert sorted(outcomes) == ["added"] + ["already"] * (RACERS - 1)
-    assert [f.area.district_id for f in repo.favorites(con)] == [440305]
+    assert [f.area.district_id for f in repo.favorites(con, user_id(con))] == [440305]
 
 
 def test_twenty_concurrent_collects_over_real_http(live_server: str, con) -> None:
     """The same race through `python -m server`: real sockets, the server's worker threads, its pool."""
     host, port = urlsplit(live_server).hostname, urlsplit(live_server).port
     barrier = threading.Barrier(RACERS, timeout=60)
+    form_headers = {"Content-Type": "application/x-www-form-urlencoded"}
 
     def racer(_: int) -> tuple[int, str]:
         conn = http.client.HTTPConnection(host, port, timeout=60)
-        try:
-            conn.request("GET", "/areas/440300")
-            page = conn.getresponse()
-            body = page.read().decode("utf-8")
-            cookie = page.getheader("Set-Cookie").split(";", 1)[0]  # the CSRF nonce cookie
-            token = re.search(r'name="csrf_token" value="([^"]+)"', body).group(1)
-            barrier.wait()
-            conn.request("POST", "/areas/440300/collect", body=urlencode({"csrf_token": token}),
-                         headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie})
+        jar: dict[str, str] = {}
+
+        def send(method: str, path: str, fields: dict | None = None) -> tuple[http.client.HTTPResponse, str]:
+            headers = {**(form_headers if fields is not None else {}),
+                       "Cookie": "; ".join(f"{k}={v}" for k, v in jar.items())}
+            body = urlencode(fields) if fields is not None else None
+            conn.request(method, path, body=body, headers=headers)
             resp = conn.getresponse()
-            resp.read()
-            return resp.status, resp.getheader("Location", "")
+            body = resp.read().decode("utf-8")
+            for set_cookie in resp.msg.get_all("Set-Cookie") or []:
+                name, value = set_cookie.split(";", 1)[0].split("=", 1)
+                jar[name] = value
+            return resp, body
+
+        def token(body: str) -> str:
+            return re.search(r'name="csrf_token" value="([^"]+)"', body).group(1)
+
+        try:
+            _, body = send("GET", "/login")  # the same user logged in from twenty browsers
+            send("POST", "/login", {"csrf_token": token(body), "username": USER, "password": PASSWORD})
+            _, body = send("GET", "/areas/440300")
+            barrier.wait()
+            resp, _ = send("POST", "/areas/440300/collect", {"csrf_token": token(body)})
+            _, page = send("GET", resp.getheader("Location", ""))
+            return resp.status, "already" if "已经收藏过了" in page else "added"
         finally:
             conn.close()
 
+    repo.create_user(con, USER, accounts.hash_password(PASSWORD))
     with ThreadPoolExecutor(RACERS) as pool:
         results = list(pool.map(racer, range(RACERS)))
 
     assert {status for status, _ in results} == {303}
-    kinds = sorted(location.split("?", 1)[1].split("=", 1)[0] for _, location in results)
+    kinds = sorted(kind for _, kind in results)
     assert kinds == ["added"] + ["already"] * (RACERS - 1)
-    assert [f.area.district_id for f in repo.favorites(con)] == [440300]
+    assert [f.area.district_id for f in repo.favorites(con, user_id(con))] == [440300]

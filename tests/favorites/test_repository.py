@@ -7,17 +7,50 @@ import pytest
 from apps.favorites import repository as repo
 
 
+@pytest.fixture
+def uid(con) -> int:
+    return repo.create_user(con, "甲用户", "scrypt$not-a-real-hash")
+
+
 def names(page: repo.Page) -> list[str]:
     return [a.district for a in page.items]
 
 
-def test_children_are_paginated(con) -> None:
-    first = repo.children(con, 440000, 1, 10)
-    assert first.total == 21 and first.pages == 3
+def test_children_are_paginated_in_balanced_pages(con) -> None:
+    guangdong = repo.get_area(con, 440000)
+    assert guangdong.children == 21  # counted in the same query as the area
+    first = repo.children(con, guangdong, 1, 20)
+    assert first.total == 21 and first.pages == 2 and first.per_page == 11
     assert names(first)[:3] == ["广州市", "韶关市", "深圳市"]
-    last = repo.children(con, 440000, 3, 10)
-    assert len(last.items) == 1
+    last = repo.children(con, guangdong, 2, 20)
+    assert len(first.items) == 11 and len(last.items) == 10  # not 20 + 1
     assert not set(names(first)) & set(names(last))
+
+
+@pytest.mark.parametrize(("total", "most", "size"), [(0, 20, 1), (5, 20, 5), (20, 20, 20), (21, 20, 11),
+                                                     (41, 20, 14), (1260, 20, 20), (61, 20, 16)])
+def test_balanced_size(total: int, most: int, size: int) -> None:
+    assert repo.balanced_size(total, most) == size
+    if total:
+        pages = -(-total // size)
+        assert size <= most and total - (pages - 1) * size >= size - pages  # the last page is nearly full
+
+
+def test_shenzhen_has_its_new_districts_and_no_placeholders(con) -> None:
+    shenzhen = repo.get_area(con, 440300)
+    page = repo.children(con, shenzhen, 1, 20)
+    assert {"龙华区", "坪山区", "光明区"} <= set(names(page))
+    longhua = next(a for a in page.items if a.district == "龙华区")
+    assert longhua.longitude is not None  # filled from the boundary's centroid at generation time
+    assert repo.search(con, "市辖区", 1, 20).total == 0
+    beijing = repo.get_area(con, 110000)  # a municipality: its districts hang under it directly
+    assert "东城区" in names(repo.children(con, beijing, 1, 20))
+
+
+@pytest.mark.parametrize("text", ["深圳", "深 圳", " 深圳 ", "shenzhen", "shen zhen", "ShenZhen", "sz",
+                                  "szs"])
+def test_search_by_chinese_pinyin_and_initials(con, text: str) -> None:
+    assert "深圳市" in names(repo.search(con, text, 1, 100)), text
 
 
 def test_search_finds_by_part_of_the_name(con) -> None:
@@ -37,42 +70,52 @@ def test_search_is_not_injectable(con, text: str) -> None:
     assert len(repo.provinces(con)) == 34  # still there
 
 
-def test_collect_once(con) -> None:
-    assert repo.collect(con, 440300) is True
-    assert repo.collect(con, 440300) is False
-    assert [f.area.district for f in repo.favorites(con)] == ["深圳市"]
-    assert repo.is_collected(con, 440300)
+def test_collect_once(con, uid) -> None:
+    assert repo.collect(con, uid, 440300) is True
+    assert repo.collect(con, uid, 440300) is False
+    assert [f.area.district for f in repo.favorites(con, uid)] == ["深圳市"]
+    assert repo.get_area(con, 440300, uid).collected and not repo.get_area(con, 440000, uid).collected
 
 
-def test_collect_unknown_area(con) -> None:
+def test_collect_unknown_area(con, uid) -> None:
     with pytest.raises(repo.UnknownArea):
-        repo.collect(con, 999999)
-    assert repo.favorites(con) == []
+        repo.collect(con, uid, 999999)
+    assert repo.favorites(con, uid) == []
 
 
-def test_note_round_trips_exactly(con) -> None:
-    repo.collect(con, 440300)
+def test_note_round_trips_exactly(con, uid) -> None:
+    repo.collect(con, uid, 440300)
     note = "我的家乡 <b>深圳</b> 'quote' \"dq\" \\ 😀" + "字" * 150
-    assert repo.set_note(con, 440300, note) is True
-    assert repo.set_note(con, 440300, note) is True  # unchanged, still found
-    assert repo.favorites(con)[0].note == note
+    assert repo.set_note(con, uid, 440300, note) is True
+    assert repo.set_note(con, uid, 440300, note) is True  # unchanged, still found
+    assert repo.favorites(con, uid)[0].note == note
 
 
-def test_note_limit_is_200_characters(con) -> None:
-    repo.collect(con, 440300)
-    assert repo.set_note(con, 440300, "深" * repo.NOTE_MAX_CHARS)
+def test_note_limit_is_200_characters(con, uid) -> None:
+    repo.collect(con, uid, 440300)
+    assert repo.set_note(con, uid, 440300, "深" * repo.NOTE_MAX_CHARS)
     with pytest.raises(ValueError):
-        repo.set_note(con, 440300, "深" * (repo.NOTE_MAX_CHARS + 1))
-    assert repo.favorites(con)[0].note == "深" * repo.NOTE_MAX_CHARS
+        repo.set_note(con, uid, 440300, "深" * (repo.NOTE_MAX_CHARS + 1))
+    assert repo.favorites(con, uid)[0].note == "深" * repo.NOTE_MAX_CHARS
 
 
-def test_note_and_remove_on_a_non_favourite(con) -> None:
-    assert repo.set_note(con, 440300, "x") is False
-    assert repo.remove(con, 440300) is False
+def test_note_and_remove_on_a_non_favourite(con, uid) -> None:
+    assert repo.set_note(con, uid, 440300, "x") is False
+    assert repo.remove(con, uid, 440300) is False
 
 
-def test_remove(con) -> None:
-    repo.collect(con, 440300)
-    repo.collect(con, 110000)
-    assert repo.remove(con, 440300) is True
-    assert [f.area.district_id for f in repo.favorites(con)] == [110000]
+def test_remove(con, uid) -> None:
+    repo.collect(con, uid, 440300)
+    repo.collect(con, uid, 110000)
+    assert repo.remove(con, uid, 440300) is True
+    assert [f.area.district_id for f in repo.favorites(con, uid)] == [110000]
+
+
+def test_favorites_are_per_user(con, uid) -> None:
+    other = repo.create_user(con, "乙用户", "scrypt$x")
+    assert repo.collect(con, uid, 440300) and repo.collect(con, other, 440300)  # one each: no conflict
+    repo.set_note(con, other, 440300, "乙的备注")
+    assert [f.note for f in repo.favorites(con, uid)] == [""]
+    assert repo.remove(con, uid, 440300) and [f.note for f in repo.favorites(con, other)] == ["乙的备注"]
+    assert repo.create_user(con, "Alice", "x") and repo.create_user(con, "alice", "x") is None  # one name
+    assert repo.create_user(con, "甲用户", "x") is None

