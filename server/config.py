@@ -64,6 +64,17 @@ class Config:
     url_scheme: str = "http"  # wsgi.url_scheme unless a trusted proxy says X-Forwarded-Proto
     trusted_proxies: tuple[str, ...] = field(default=())  # peers whose X-Forwarded-For/-Proto are believed
 
+    # --- process model (server/arbiter.py; the CLI's --workers, --timeout, --max-requests, --reload) ------
+    supervised: bool = False  # run under the arbiter (parent + workers), even with workers=1
+    worker_timeout: float = 30.0  # a worker silent this long is dumped and killed (gunicorn 30); 0 = off
+    heartbeat_interval: float = 1.0  # worker -> arbiter "alive" byte; cheap: at most one write a second
+    orphan_grace: float = 1.0  # parent gone: requests in flight get this long (the issue: exit within 2 s)
+    max_requests: int = 0  # a worker retires after about this many requests (a leak stays bounded); 0 = off
+    max_requests_jitter: int = 0  # plus random 0..J, so workers do not all retire at once
+    reload: bool = False  # development: a changed source file starts a fresh worker (server/reloader.py)
+    reload_extra: tuple[str, ...] = field(default=())  # more files to watch (templates, say)
+    reload_interval: float = 0.5  # mtime polling period; with fork + import well inside the 2 s promised
+
     def replace(self, **changes: object) -> Config:
         """A copy with some fields changed; unknown names raise TypeError (no silent typos)."""
         return dataclasses.replace(self, **changes)

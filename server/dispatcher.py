@@ -10,6 +10,11 @@ Thread ownership (written down, as gunicorn's gthread does):
 - Shared state: the two `queue.SimpleQueue`s, `_open` (under `_lock`), and `handler.draining`, a flag
   only the main thread sets.
 
+Under the arbiter (`--workers`), a `Supervision` link joins the selector: the read end of a pipe from the
+parent (EOF: the parent is gone, drain quickly and exit: no orphans), and a heartbeat written from `_tick`
+at most once per `Supervision.interval` seconds (the arbiter's `--timeout`). Without one (single-process
+mode) nothing of this runs: one `is None` test per tick, none per request.
+
 Deadlines live in a heap keyed by `time.monotonic()`; an entry whose connection was unparked since is
 recognised by its park generation and skipped, so expiry never scans the parked connections.
 """
@@ -26,6 +31,7 @@ import selectors
 import socket
 import threading
 import time
+from typing import Protocol
 
 from server import accesslog
 from server.config import Config
@@ -34,20 +40,32 @@ from server.responses import body_length, error_response
 from server.worker import worker_loop
 from server.wsgi import WSGIHandler
 
-__all__ = ["Dispatcher"]
+__all__ = ["Dispatcher", "Supervision"]
 
 log = logging.getLogger(__name__)
 
 _ACCEPT = "accept"  # selector key data for a listening socket
 _WAKE = "wake"  # ... for the wake-up socketpair; parked connections carry their Connection
+_PARENT = "parent"  # ... for the pipe from the arbiter (supervised worker processes only)
 _OUT_OF_RESOURCES = frozenset((errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM))
+
+
+class Supervision(Protocol):
+    """What the dispatcher of a supervised worker process reports to, and hears from, its parent."""
+
+    interval: float  # seconds between heartbeats
+    orphan_grace: float  # seconds requests in flight get once the parent is gone
+
+    def parent_fd(self) -> int: ...  # readable at EOF when the parent has died
+    def ready(self) -> None: ...  # the app is imported and the listeners are in the selector
+    def beat(self) -> None: ...
 
 
 class Dispatcher:
     """Accepts connections, parks idle ones in epoll, expires deadlines, and runs the worker pool."""
 
     def __init__(self, listeners: list[socket.socket], handler: WSGIHandler, config: Config,
-                 max_connections: int) -> None:  # fmt: skip
+                 max_connections: int, supervision: Supervision | None = None) -> None:  # fmt: skip
         self.handler = handler
         self.config = config
         self._listeners = listeners
@@ -72,11 +90,19 @@ class Dispatcher:
         self._exited = 0  # worker threads that have left their loop (under _lock)
         self._rcvtimeo, self._sndtimeo = Connection.socket_timeouts(config)
         self.linger = config.keepalive_linger
+        self._supervision = supervision
+        self._next_beat = 0.0
+        self._grace = config.graceful_timeout
 
     # --- any thread ---------------------------------------------------------------------------------------
 
-    def shutdown(self) -> None:
-        """Begin a graceful shutdown. Safe from any thread and from a signal handler."""
+    def shutdown(self, grace: float | None = None) -> None:
+        """Begin a graceful shutdown (`grace` seconds for requests in flight, default graceful_timeout).
+
+        Safe from any thread and from a signal handler.
+        """
+        if grace is not None:
+            self._grace = min(self._grace, grace)
         self._stop = True
         self._wake()
 
@@ -144,11 +170,15 @@ class Dispatcher:
             listener.setblocking(False)
             self._selector.register(listener, selectors.EVENT_READ, _ACCEPT)
         self._selector.register(self._wake_r, selectors.EVENT_READ, _WAKE)
+        if self._supervision is not None:
+            self._selector.register(self._supervision.parent_fd(), selectors.EVENT_READ, _PARENT)
         for number in range(self.config.threads):
             thread = threading.Thread(target=worker_loop, args=(self,), name=f"server-worker-{number}",
                                       daemon=True)  # fmt: skip
             thread.start()
             self._threads.append(thread)
+        if self._supervision is not None:
+            self._supervision.ready()
         try:
             while not self._finished():
                 self._tick()
@@ -163,6 +193,8 @@ class Dispatcher:
                 self._accept(key.fileobj)
             elif data is _WAKE:
                 self._take_returns()
+            elif data is _PARENT:
+                self._orphaned()
             elif data.closing:  # lingering close: drop the bytes, close at EOF
                 if not data.discard():
                     self._unpark(data)
@@ -173,6 +205,9 @@ class Dispatcher:
                 self._work.put(data)
         now = time.monotonic()
         self._expire(now)
+        if self._supervision is not None and now >= self._next_beat:
+            self._supervision.beat()
+            self._next_beat = now + self._supervision.interval
         if self._stop and self._drain_deadline is None:
             self._begin_drain(now)
         if self._paused and self._drain_deadline is None:
@@ -188,6 +223,8 @@ class Dispatcher:
             wake_at.append(self._resume_at)
         if self._drain_deadline is not None:
             wake_at.append(self._drain_deadline)
+        if self._supervision is not None:
+            wake_at.append(self._next_beat)
         return max(0.0, min(wake_at) - time.monotonic()) if wake_at else None
 
     def _accept(self, listener: socket.socket) -> None:
@@ -287,8 +324,19 @@ class Dispatcher:
             conn.close()
             self._closed()
 
+    def _orphaned(self) -> None:
+        """The arbiter is gone (even SIGKILL closes its end of the pipe): stop accepting and leave soon."""
+        assert self._supervision is not None
+        self._selector.unregister(self._supervision.parent_fd())
+        if not self._stop:
+            log.error("the parent process has gone: stopping this worker process")
+        self.shutdown(self._supervision.orphan_grace)
+        if self._drain_deadline is not None:  # already draining: shorten the drain
+            soon = time.monotonic() + self._supervision.orphan_grace
+            self._drain_deadline = min(self._drain_deadline, soon)
+
     def _begin_drain(self, now: float) -> None:
-        graceful = self.config.graceful_timeout
+        graceful = self._grace
         log.info("shutting down: no new connections; finishing requests in flight (up to %gs)", graceful)
         self.handler.draining = True
         self._drain_deadline = now + graceful
