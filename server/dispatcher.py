@@ -86,6 +86,9 @@ class Dispatcher:
         self._resume_at: float | None = None
         self._stop = False
         self._drain_deadline: float | None = None
+        # Draining: connections accepted but silent so far keep their chance to send a first request
+        # until this moment (closing them at once would reset a client whose request is on its way).
+        self._fresh_until: float | None = None
         self._threads: list[threading.Thread] = []
         self._exited = 0  # worker threads that have left their loop (under _lock)
         self._rcvtimeo, self._sndtimeo = Connection.socket_timeouts(config)
@@ -210,6 +213,8 @@ class Dispatcher:
             self._next_beat = now + self._supervision.interval
         if self._stop and self._drain_deadline is None:
             self._begin_drain(now)
+        if self._fresh_until is not None:
+            self._end_fresh_wait(now)
         if self._paused and self._drain_deadline is None:
             self._maybe_resume(now)
 
@@ -223,6 +228,8 @@ class Dispatcher:
             wake_at.append(self._resume_at)
         if self._drain_deadline is not None:
             wake_at.append(self._drain_deadline)
+        if self._fresh_until is not None:
+            wake_at.append(self._fresh_until)
         if self._supervision is not None:
             wake_at.append(self._next_beat)
         return max(0.0, min(wake_at) - time.monotonic()) if wake_at else None
@@ -285,7 +292,8 @@ class Dispatcher:
             self._park(conn, now)
 
     def _park(self, conn: Connection, now: float) -> None:
-        if self._drain_deadline is not None and not conn.closing:  # shutting down: idle ones are closed
+        fresh = conn.requests == 0 and self._fresh_until is not None
+        if self._drain_deadline is not None and not conn.closing and not fresh:  # draining: close idle ones
             conn.close()
             self._closed()
             return
@@ -340,6 +348,7 @@ class Dispatcher:
         log.info("shutting down: no new connections; finishing requests in flight (up to %gs)", graceful)
         self.handler.draining = True
         self._drain_deadline = now + graceful
+        self._fresh_until = now + min(graceful, self.config.drain_first_request)
         for listener in self._listeners:
             # Connections the kernel has completed (the accept backlog) were accepted as far as the
             # client can tell: take them and serve them, instead of resetting them with the socket.
@@ -349,6 +358,8 @@ class Dispatcher:
                 self._selector.unregister(listener)
             listener.close()
         for conn in self._parked():
+            if conn.requests == 0 and not conn.closing:
+                continue  # its first request may be on its way: see _end_fresh_wait
             self._unpark(conn)
             # A request that arrived just now was accepted: serve it (with Connection: close).
             if not conn.closing and conn.has_pending_bytes():
@@ -356,7 +367,21 @@ class Dispatcher:
             else:
                 conn.close()
                 self._closed()
-        self._deadlines.clear()
+        self._end_fresh_wait(now)
+
+    def _end_fresh_wait(self, now: float) -> None:
+        """Once no silent new connection is parked (or the wait is over), let the worker threads stop."""
+        assert self._fresh_until is not None
+        fresh = [conn for conn in self._parked() if conn.requests == 0 and not conn.closing]
+        if fresh and now < self._fresh_until:
+            return
+        for conn in fresh:
+            self._unpark(conn)
+            conn.close()
+            self._closed()
+        self._fresh_until = None
+        self._deadlines = [entry for entry in self._deadlines if entry[3].closing]
+        heapq.heapify(self._deadlines)
         for _ in self._threads:
             self._work.put(None)  # after every queued connection: those are served first
 
