@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import signal
@@ -243,3 +244,104 @@ def test_after_sigterm_new_connections_are_refused(tmp_path, mode):
         assert server.process.wait(WAIT) == 0  # one SIGTERM is enough
     finally:
         server.stop()
+
+
+def test_a_wedged_worker_is_dumped_killed_and_replaced(served):
+    server = served("--workers", "1", "--timeout", "2")
+    status, body = server.get()
+    wedged = int(body.split()[1])
+    hang = threading.Thread(target=lambda: _swallow(server.get, "/wedge"), daemon=True)
+    hang.start()
+    server.wait_for(f"worker process {wedged} sent no heartbeat")
+    server.wait_for("ready (generation 0)", count=2)  # its replacement
+    assert _wait_gone(wedged)
+    log = server.text()
+    assert "Thread 0x" in log and "opsapp.py" in log and "in application" in log  # faulthandler's dump
+    status, body = server.get()
+    assert status == 200 and int(body.split()[1]) != wedged
+
+
+def test_a_long_request_does_not_trip_the_timeout(tmp_path):
+    sleep = '    __import__("time").sleep(4)\n'
+    slow = APP_V1.format(version="v1").replace('    body = f"', sleep + '    body = f"')
+    _write_app(tmp_path, "", text=slow)
+    server = Served(tmp_path, "--workers", "1", "--timeout", "2")
+    try:
+        server.wait_for("ready (generation 0)")
+        assert server.get()[0] == 200  # 4 s inside the app, twice the timeout
+        assert "no heartbeat" not in server.text()
+    finally:
+        assert server.stop() == 0
+
+
+def _swallow(call, *args):
+    with contextlib.suppress(OSError):  # the wedged worker is killed with this request in it
+        call(*args)
+
+
+def test_max_requests_replaces_workers_with_no_failed_request(served):
+    server = served("--workers", "2", "--max-requests", "50", "--max-requests-jitter", "5")
+    stop, answers, failures = threading.Event(), [], []
+    loop = (server, stop, answers, failures)
+    clients = [threading.Thread(target=_client_loop, args=loop) for _ in range(3)]
+    for thread in clients:
+        thread.start()
+    try:
+        server.wait_for("reached --max-requests", count=3)
+        server.wait_for("has exited", count=3)
+    finally:
+        stop.set()
+        for thread in clients:
+            thread.join(WAIT)
+    assert failures == []
+    assert len(answers) >= 150
+    assert server.stop() == 0
+
+
+def test_reload_picks_up_edits_and_survives_a_syntax_error(served, tmp_path):
+    server = served("--reload")
+
+    def answer_within(seconds: float, check) -> None:
+        deadline = time.monotonic() + seconds
+        while True:
+            status, body = server.get()
+            if check(status, body):
+                return
+            assert time.monotonic() < deadline, (status, body, server.text()[-2000:])
+            time.sleep(0.05)
+
+    assert server.get()[1].startswith("v1")
+    _write_app(tmp_path, "v2")
+    answer_within(2.0, lambda status, body: body.startswith("v2"))  # the issue: within 2 s
+    _write_app(tmp_path, "", text="def application(:\n")
+    answer_within(2.0, lambda status, body: status == 500 and "the app failed to load" in body)
+    assert "SyntaxError" in server.get()[1] and "SyntaxError" in server.text()
+    _write_app(tmp_path, "v3")
+    answer_within(2.0, lambda status, body: status == 200 and body.startswith("v3"))
+    assert server.stop() == 0
+
+
+def test_pid_file_and_sigusr1_reopens_the_log_files(tmp_path):
+    _write_app(tmp_path, "v1")
+    pid_file, access, errors = tmp_path / "server.pid", tmp_path / "access.log", tmp_path / "error.log"
+    server = Served(tmp_path, "--workers", "1", "--pid", str(pid_file), "--access-log",
+                    "--access-logfile", str(access), "--error-logfile", str(errors))  # fmt: skip
+    try:
+        deadline = time.monotonic() + WAIT
+        while "ready (generation 0)" not in (errors.read_text() if errors.exists() else ""):
+            assert time.monotonic() < deadline and server.process.poll() is None
+            time.sleep(0.05)
+        assert int(pid_file.read_text()) == server.process.pid
+        server.get()
+        access.rename(tmp_path / "access.log.1")  # what logrotate does
+        errors.rename(tmp_path / "error.log.1")
+        server.process.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + WAIT
+        while not (access.exists() and '"GET /again' in access.read_text()):
+            assert time.monotonic() < deadline, server.text()
+            server.get("/again")
+            time.sleep(0.2)
+        assert "reopening the log files" in (tmp_path / "error.log.1").read_text() + errors.read_text()
+    finally:
+        assert server.stop() == 0
+    assert not pid_file.exists()
