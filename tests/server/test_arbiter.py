@@ -345,3 +345,23 @@ def test_pid_file_and_sigusr1_reopens_the_log_files(tmp_path):
     finally:
         assert server.stop() == 0
     assert not pid_file.exists()
+
+
+def test_sighup_without_workers_is_logged_and_ignored(tmp_path):
+    _write_app(tmp_path, "v1")
+    server = Served(tmp_path)
+    try:
+        server.wait_for("serving application on")
+        for signum in (signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU):
+            server.process.send_signal(signum)
+            server.wait_for(f"{signal.Signals(signum).name} ignored: this server runs as one process")
+        assert server.get()[0] == 200
+    finally:
+        assert server.stop() == 0
+
+
+def test_workers_that_cannot_load_the_app_make_the_arbiter_exit_1(tmp_path):
+    _write_app(tmp_path, "", text="raise RuntimeError('no database')\n")
+    server = Served(tmp_path, "--workers", "2")
+    assert server.process.wait(WAIT) == 1
+    assert "RuntimeError: no database" in server.text() and "could not load the app" in server.text()
