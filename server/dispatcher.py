@@ -373,7 +373,9 @@ class Dispatcher:
         """Once no silent new connection is parked (or the wait is over), let the worker threads stop."""
         assert self._fresh_until is not None
         fresh = [conn for conn in self._parked() if conn.requests == 0 and not conn.closing]
-        if fresh and now < self._fresh_until:
+        # A new connection a worker thread still holds (lingering for its first bytes) may be parked
+        # later: wait while any connection is open, up to _fresh_until.
+        if (fresh or self._open) and now < self._fresh_until:
             return
         for conn in fresh:
             self._unpark(conn)
