@@ -16,7 +16,7 @@ from miniweb.request import Request
 CT = "multipart/form-data; boundary=XyZ"
 BODY = (
     b"preamble --XyZ not yet\r\n--XyZ \t\r\n"
-    b'Content-Disposition: form-data; name="a"\r\n\r\n\xe4\xb8\xad --XyZ\r\n'  # not a delimiter: no CRLF before
+    b'Content-Disposition: form-data; name="a"\r\n\r\n\xe4\xb8\xad --XyZ\r\n'  # no CRLF: no delimiter
     b"--XyZ\r\n"
     b'Content-Disposition: form-data; name="f"; filename="x.bin"\r\n'
     b"Content-Type: application/octet-stream\r\n\r\n\r\n--Xy\r\n-XyZ\r\n--X\x00\xff\r\n"
@@ -137,3 +137,30 @@ def test_app_answers_413_for_a_too_long_multipart_body():
     client = webtest.TestApp(app)
     client.request("/up", method="POST", content_type=CT, body=_file_body(b"x" * 2000), status=413)
     assert client.request("/up", method="POST", content_type=CT, body=_file_body(b"x")).json == {"n": 1}
+
+
+@pytest.mark.parametrize(
+    ("name", "safe"),
+    [
+        ("report.pdf", "report.pdf"),
+        ("My résumé.pdf", "My_resume.pdf"),
+        ("../../etc/passwd", "etc_passwd"),
+        ("..\\..\\Windows\\win.ini", "Windows_win.ini"),
+        ("C:\\boot.ini", "C_boot.ini"),
+        (".htaccess", "htaccess"),
+        ("...", ""),
+        ("../", ""),
+        ("nul.txt", "_nul.txt"),
+        ("COM1", "_COM1"),
+        ("com10.txt", "com10.txt"),
+        ("报告.txt", "txt"),
+        ("a\x00b<>:|?*.png", "ab.png"),
+        ("  spaced \t name .tar.gz ", "spaced_name_.tar.gz"),
+    ],
+)
+def test_secure_filename(name, safe):
+    from miniweb import secure_filename
+
+    result = secure_filename(name)
+    assert result == safe
+    assert "/" not in result and "\\" not in result and not result.startswith(".") and result.isascii()
