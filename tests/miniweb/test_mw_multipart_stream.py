@@ -164,3 +164,17 @@ def test_secure_filename(name, safe):
     result = secure_filename(name)
     assert result == safe
     assert "/" not in result and "\\" not in result and not result.startswith(".") and result.isascii()
+
+
+def test_multipart_errors_use_the_apps_catalogue():
+    import webtest
+
+    app = App(template_folder=None, messages={"multipart.truncated": "上传内容不完整。"})
+
+    @app.post("/up", csrf=False)
+    def up(request):
+        return {"n": len(request.files)}
+
+    body = b'--XyZ\r\nContent-Disposition: form-data; name="f"; filename="a"\r\n\r\nabc'
+    response = webtest.TestApp(app).request("/up", method="POST", content_type=CT, body=body, status=400)
+    assert "上传内容不完整。" in response.text
