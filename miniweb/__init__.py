@@ -14,7 +14,8 @@ Data flow of one request::
     WSGI server ◄──status, headers, body── Response
 
 Modules: ``app`` (the cycle above), ``routing`` + ``patterns`` (regex routes, url_for), ``request`` +
-``multipart`` (parsing input), ``response`` (output, files), ``errors``, ``datastructures``, ``static``,
+``multipart`` (parsing input, multipart streamed), ``filenames`` (``secure_filename``), ``response``
+(output, files), ``errors``, ``datastructures``, ``static``,
 ``templating``, ``csrf``, ``sessions`` + ``flash`` (state in signed cookies), ``security`` (headers),
 ``logs``, ``messages`` (the framework's replaceable texts), ``error_pages`` (default error responses, JSON
 or HTML by ``Accept``), ``ranges``. miniweb imports nothing from ``server/`` and runs under any WSGI server.
@@ -36,6 +37,7 @@ from .errors import (
     UnsupportedMediaType,
     abort,
 )
+from .filenames import secure_filename
 from .flash import flash, get_flashed_messages
 from .logs import configure_logging
 from .messages import Messages
@@ -70,6 +72,7 @@ __all__ = [
     "MultiDict",
     "Headers",
     "FileStorage",
+    "secure_filename",
     "BuildError",
     "Session",
     "SessionConfig",
