@@ -31,6 +31,7 @@ def _browsing_works(cluster) -> None:
 def test_replica_down_then_primary_down_then_both_back(cluster, county_ids) -> None:
     primary, replica = cluster.primary, cluster.replica
     user = signed_up(cluster.url)   # through nginx, while both databases are up
+    leaver = signed_up(cluster.url)
     try:
         # 1. Replica down: reads fall back to the primary, writes work.
         replica.stop()
@@ -55,6 +56,8 @@ def test_replica_down_then_primary_down_then_both_back(cluster, county_ids) -> N
         assert refused.status == 503 and "暂时无法保存" in refused.text and refused.headers["Retry-After"]
         login = Browser(cluster.url).login(user.username)
         assert login.status == 503 and "暂时无法登录" in login.text and login.headers["Retry-After"]
+        assert leaver.post("/logout").status == 303   # needs no database
+        assert leaver.fetch("/favorites").status == 303   # logged out: to the login page
         assert _health(cluster) == {"code": 200, "status": "degraded", "primary": "down", "replica": "up",
                                     "database": "up"}
         status = cluster.status()
