@@ -11,7 +11,8 @@ before replication begins; the replica then starts at the primary's current GTID
 at the right transaction after either side restarts (MariaDB KB "Global Transaction ID"). On a real system
 the replica is seeded from a dump taken with `mariadb-dump --gtid` instead.
 
-The replica runs `--read-only`: the app's user cannot write there by mistake; replication and root can.
+The replica runs `--read-only`: the app's user cannot write there by mistake; replication and the
+administrator (over the unix socket, `LocalMariaDB.admin_connect()`) can.
 """
 
 from __future__ import annotations
@@ -48,9 +49,9 @@ def replica_args(server_id: int = 2) -> tuple[str, ...]:
 
 
 def _root(db: LocalMariaDB) -> pymysql.Connection:
-    return pymysql.connect(unix_socket=str(db.socket), user="root", password="", charset="utf8mb4",
-                           connect_timeout=2, read_timeout=10, autocommit=True,
-                           cursorclass=pymysql.cursors.DictCursor)
+    # The administrator over the unix socket (unix_socket authentication): the only way in with the rights
+    # replication needs; root over TCP is refused on a locked-down instance (scripts/localdb.py).
+    return db.admin_connect(read_timeout=10, cursorclass=pymysql.cursors.DictCursor)
 
 
 def setup_replication(primary: LocalMariaDB, replica: LocalMariaDB, password: str | None = None) -> None:

@@ -66,9 +66,15 @@ def create_app(settings: Settings | None = None) -> App:
 
     @app.errorhandler(WritesUnavailable)
     def writes_unavailable(request: Request, error: WritesUnavailable) -> Response:
-        # The primary is down, the replica is not (replicas.py): browsing works, saving does not.
-        response = app.render(request, "error.html", code=503, title="暂时无法保存",
-                              description="主数据库暂时不可用，现在可以浏览和搜索，但无法保存更改，请稍后再试。")
+        # The primary is down, the replica is not (replicas.py): browsing works, saving does not. Logging in
+        # and signing up need the primary too (the users table and the failed-login counts that slow down
+        # password guessing), so they say so; anyone already logged in stays logged in (signed cookie).
+        if getattr(request.route, "name", None) in {"login", "signup"}:
+            title, what = "暂时无法登录", "登录和注册"
+        else:
+            title, what = "暂时无法保存", "保存更改"
+        response = app.render(request, "error.html", code=503, title=title,
+                              description=f"主数据库暂时不可用，现在可以浏览和搜索，但无法{what}，请稍后再试。")
         response.status_code = 503
         response.headers["Retry-After"] = "10"
         return response

@@ -1,7 +1,9 @@
 """The databases go away and come back, the app hosts keep running: each degraded mode, then recovery.
 
 replica down → everything from the primary; primary down → browsing from the replica, saving is a 503
-page; both down → the app's own 503 page (never nginx's 502); both back → full service, no restart.
+page, logging in too (it needs the users table on the primary), a logged-in user stays logged in and sees
+their favourites from the replica; both down → the app's own 503 page (never nginx's 502); both back →
+full service, no restart.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import json
 
 from scripts.replication import wait_caught_up
 
-from .client import fetch
+from .client import Browser, fetch, signed_up
 from .conftest import collected, poll
 
 BROWSING = ("/", "/areas/440300", "/search?q=%E6%B7%B1%E5%9C%B3")
@@ -21,12 +23,6 @@ def _health(cluster) -> dict:
     return {"code": reply.status, **json.loads(reply.text)}
 
 
-def _collect(cluster, district: int):
-    cookie, token = fetch(cluster.url, "/areas/110000").csrf()
-    return fetch(cluster.url, f"/areas/{district}/collect", method="POST", form={"csrf_token": token},
-                 headers={"Cookie": cookie})
-
-
 def _browsing_works(cluster) -> None:
     for path in BROWSING:
         assert fetch(cluster.url, path).status == 200, path
@@ -34,6 +30,8 @@ def _browsing_works(cluster) -> None:
 
 def test_replica_down_then_primary_down_then_both_back(cluster, county_ids) -> None:
     primary, replica = cluster.primary, cluster.replica
+    user = signed_up(cluster.url)   # through nginx, while both databases are up
+    leaver = signed_up(cluster.url)
     try:
         # 1. Replica down: reads fall back to the primary, writes work.
         replica.stop()
@@ -41,8 +39,10 @@ def test_replica_down_then_primary_down_then_both_back(cluster, county_ids) -> N
         assert _health(cluster) == {"code": 200, "status": "degraded", "primary": "up", "replica": "down",
                                     "database": "up"}
         district = next(county_ids)
-        assert _collect(cluster, district).status == 303
-        assert fetch(cluster.url, "/favorites").status == 200
+        reply, outcome = user.collect(district)
+        assert reply.status == 303 and outcome == "added"
+        page = user.fetch("/favorites")
+        assert page.status == 200 and f"fav-{district}" in page.text
 
         # 2. Replica back, primary down: browsing from the replica, saving refused with its own page.
         replica.start()
@@ -50,9 +50,14 @@ def test_replica_down_then_primary_down_then_both_back(cluster, county_ids) -> N
         primary.stop()
         poll(lambda: fetch(cluster.url, "/areas/440300").status == 200, what="browsing from the replica")
         _browsing_works(cluster)
-        assert f"fav-{district}" in fetch(cluster.url, "/favorites").text  # replicated before the stop
-        refused = _collect(cluster, next(county_ids))
-        assert refused.status == 503 and "无法保存" in refused.text and refused.headers["Retry-After"]
+        page = user.fetch("/favorites")   # still logged in (a signed cookie); read from the replica
+        assert page.status == 200 and f"fav-{district}" in page.text   # replicated before the stop
+        refused, _ = user.collect(next(county_ids))
+        assert refused.status == 503 and "暂时无法保存" in refused.text and refused.headers["Retry-After"]
+        login = Browser(cluster.url).login(user.username)
+        assert login.status == 503 and "暂时无法登录" in login.text and login.headers["Retry-After"]
+        assert leaver.post("/logout").status == 303   # needs no database
+        assert leaver.fetch("/favorites").status == 303   # logged out: to the login page
         assert _health(cluster) == {"code": 200, "status": "degraded", "primary": "down", "replica": "up",
                                     "database": "up"}
         status = cluster.status()
@@ -71,7 +76,8 @@ def test_replica_down_then_primary_down_then_both_back(cluster, county_ids) -> N
         replica.start()
     poll(lambda: _health(cluster)["status"] == "ok", what="/healthz ok again")
     district = next(county_ids)
-    poll(lambda: _collect(cluster, district).status == 303, what="saving again")
+    poll(lambda: user.collect(district)[1] == "added", what="saving again")
+    assert Browser(cluster.url).login(user.username).status == 303   # logging in again
     assert collected(cluster, [district]) == {district}
     replication = wait_caught_up(primary, replica)
     assert replication["io_running"] == "Yes" and replication["seconds_behind_primary"] == 0

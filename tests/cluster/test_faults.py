@@ -28,7 +28,10 @@ def _load_in_background(cluster, county_ids) -> tuple[threading.Thread, LoadResu
     thread = threading.Thread(target=run_load, args=(cluster.url,), daemon=True, kwargs={
         "post_ids": county_ids, "connections": CONNECTIONS, "duration": DURATION, "result": result})
     thread.start()
-    poll(lambda: result.requests >= 50, timeout=30, what="the load getting going")
+    # Every client signs up (a POST) before the fault: a POST is never retried on another host.
+    poll(lambda: result.logged_in + len(result.login_failures) == CONNECTIONS and result.requests >= 50,
+         timeout=60, what="the load getting going")
+    assert result.login_failures == []
     return thread, result
 
 
@@ -85,7 +88,9 @@ def test_rolling_deploy_sighup_each_host_in_turn_fails_nothing(cluster, county_i
         "post_ids": post_ids, "connections": CONNECTIONS, "duration": 60.0, "result": result,
         "stop": (stop := threading.Event())})
     thread.start()
-    poll(lambda: result.requests >= 50, timeout=30, what="the load getting going")
+    poll(lambda: result.logged_in + len(result.login_failures) == CONNECTIONS and result.requests >= 50,
+         timeout=60, what="the load getting going")
+    assert result.login_failures == []
     try:
         for index in range(len(cluster.state["hosts"])):
             _reload_one_host(cluster, index)

@@ -7,11 +7,9 @@ import subprocess
 import sys
 import uuid
 
-import pymysql
-
 from scripts.localdb import ROOT, parse_url
 
-from .client import fetch
+from .client import Browser, cookie_header, fetch, signed_up
 from .conftest import collected, poll
 
 CLIENT = "127.0.0.99"    # the test's own source address, so it differs from nginx's 127.0.0.1
@@ -19,16 +17,31 @@ SPOOFED = "203.0.113.9"  # TEST-NET-3 (RFC 5737): an address a client claims to 
 
 
 def test_csrf_token_from_one_host_is_accepted_by_another(cluster, county_ids) -> None:
-    cookie, token = fetch(cluster.host_url(0), "/areas/110000").csrf()
+    browser = signed_up(cluster.host_url(0))
+    token = browser.fetch("/areas/110000").token()   # minted by host 0
     district = next(county_ids)
-    reply = fetch(cluster.host_url(1), f"/areas/{district}/collect", method="POST",
-                  form={"csrf_token": token}, headers={"Cookie": cookie})
-    assert reply.status == 303 and f"added={district}" in reply.headers["Location"]
-    # The check is real: the same cookie with another host's token for another cookie is refused.
-    _, other_token = fetch(cluster.host_url(2), "/areas/110000").csrf()
-    refused = fetch(cluster.host_url(2), f"/areas/{next(county_ids)}/collect", method="POST",
-                    form={"csrf_token": other_token}, headers={"Cookie": cookie})
+    reply = browser.fetch(f"/areas/{district}/collect", base=cluster.host_url(1), method="POST",
+                          form={"csrf_token": token})
+    assert reply.status == 303 and collected(cluster, [district]) == {district}
+    # The check is real: the same cookies with another host's token for another browser are refused.
+    other_token = Browser(cluster.host_url(2)).fetch("/areas/110000").token()
+    refused = browser.fetch(f"/areas/{next(county_ids)}/collect", base=cluster.host_url(2), method="POST",
+                            form={"csrf_token": other_token})
     assert refused.status == 403
+
+
+def test_a_session_minted_by_one_host_is_accepted_by_another(cluster) -> None:
+    name = signed_up(cluster.host_url(0)).username
+    browser = Browser(cluster.host_url(0))
+    assert browser.login(name).status == 303   # logged in through host 0 directly
+    page = browser.fetch("/favorites", base=cluster.host_url(1))
+    assert page.status == 200 and name in page.text
+    # The check is real: the same session cookie with its signature altered is not a login on host 1.
+    forged = dict(browser.cookies)
+    value = forged["miniweb_session"]
+    forged["miniweb_session"] = value[:-2] + ("AA" if not value.endswith("AA") else "BB")
+    refused = fetch(cluster.host_url(1), "/favorites", headers={"Cookie": cookie_header(forged)})
+    assert refused.status == 303 and refused.headers["Location"].startswith("/login")
 
 
 def _logged_address(cluster, marker: str) -> str:
@@ -62,19 +75,19 @@ def test_forwarded_for_sent_straight_to_a_host_is_ignored(cluster) -> None:
 def test_a_favourite_written_through_host_a_is_listed_by_host_b_at_once(cluster, county_ids) -> None:
     # Stop the replica applying changes: a read served by the replica could not see the new row, so the
     # favourites page passing proves it reads the primary, and the area page shows the split is real.
-    root = pymysql.connect(unix_socket=str(cluster.replica.socket), user="root", autocommit=True)
+    # The account is made (on the primary) before the stall: only the favourite is missing on the replica.
+    browser = signed_up(cluster.host_url(0))
+    root = cluster.replica.admin_connect()
     with root.cursor() as cur:
         cur.execute("STOP SLAVE SQL_THREAD")
     try:
         district = next(county_ids)
-        cookie, token = fetch(cluster.host_url(0), "/areas/110000").csrf()
-        reply = fetch(cluster.host_url(0), f"/areas/{district}/collect", method="POST",
-                      form={"csrf_token": token}, headers={"Cookie": cookie})
-        assert reply.status == 303
-        favourites = fetch(cluster.host_url(1), "/favorites")
+        reply, outcome = browser.collect(district)   # through host A
+        assert reply.status == 303 and outcome == "added"
+        favourites = browser.fetch("/favorites", base=cluster.host_url(1))   # host B, the same user
         assert favourites.status == 200 and f"fav-{district}" in favourites.text
         assert collected(cluster, [district]) == {district}
-        area = fetch(cluster.host_url(1), f"/areas/{district}")  # from the stalled replica
+        area = browser.fetch(f"/areas/{district}", base=cluster.host_url(1))  # from the stalled replica
         assert area.status == 200 and "已收藏" not in area.text
     finally:
         with root.cursor() as cur:
