@@ -64,3 +64,27 @@ def test_port_login_refuses_a_wrong_password_and_a_forged_token(clients):
     assert "用户名或密码不对" in form.submit(status=400).text
     port.post("/login", {"csrf_token": "forged", "username": USER, "password": PASSWORD}, status=403)
     port.get("/favorites", status=303)  # still anonymous
+
+
+@pytest.mark.parametrize("app", ["apps.favorites:application", "bench.flask_favorites:application"])
+def test_bench_logs_in_over_http(mariadb, con, tmp_path, app):
+    # bench.pages measures /favorites with the cookie its log_in() gets from each server's login form.
+    import sys
+    import urllib.request
+
+    from bench import pages
+    from tests.processes import free_port, running
+
+    pages.add_user(mariadb.url)
+    pages.add_user(mariadb.url)  # a second call (the user exists) is fine
+    port = free_port()
+    env = {"DATABASE_URL": mariadb.url, "SECRET_KEY": "bench-login-test-key"}
+    with running([sys.executable, "-m", "server", str(port), app], port=port, env=env,
+                 log=tmp_path / "server.log"):  # fmt: skip
+        with pytest.raises(RuntimeError, match="POST /login: 400"):
+            pages.log_in("127.0.0.1", port, password="wrong password")
+        cookie = pages.log_in("127.0.0.1", port)
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/favorites", headers={"Cookie": cookie})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            page = response.read().decode()
+    assert pages.USER in page and all(f'id="fav-{code}"' in page for code in pages.FAVORITES)
