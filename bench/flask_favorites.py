@@ -1,14 +1,18 @@
-"""The demo's GET pages ported to Flask, the stack a user would pick instead (issue 14's comparison).
+"""The demo's pages ported to Flask, the stack a user would pick instead (issue 14's comparison).
 
 Same SQL (``apps.favorites.repository``), same templates (``templates/``), same pool
-(``apps.favorites.db.Database`` with the same ``Settings.from_env()``), same page logic as
-``apps/favorites/views.py``; only the framework differs. Run it as any WSGI app::
+(``apps.favorites.db.Database`` with the same ``Settings.from_env()``; no replica: the benchmark has
+none), same page logic as ``apps/favorites/views.py`` (maps included); only the framework differs. Run it
+as any WSGI app::
 
     DATABASE_URL=mysql://... gunicorn -k gthread --threads 64 bench.flask_favorites:application
 
-The templates are miniweb's, which call ``url_for(name, *groups, **query)``: a small adapter turns that
-into Flask's ``url_for(name, district_id=..., **query)``. The CSRF token the forms carry is made with
-itsdangerous, as Flask-WTF does. The three POST forms (collect, note, remove) are not ported — the
+Ported: the GET pages (/, /areas/<code>, /search, /favorites) and POST /login, which puts the user in
+Flask's signed session as the demo puts it in miniweb's (``uid``, ``name``), so the logged-in
+/favorites page can be compared. The templates are miniweb's: a small adapter gives them miniweb's
+``url_for(name, *groups, **query)`` and a ``request`` with ``path``, ``query_string``,
+``has_session_support()`` and ``session``. The CSRF token is made and checked with itsdangerous, as
+Flask-WTF does. Sign-up, logout and the three writes (collect, note, remove) are not ported — the
 benchmark measures GET pages — and answer 501 so nobody mistakes this for the demo.
 """
 
@@ -16,19 +20,47 @@ from __future__ import annotations
 
 import secrets
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import flask
-from itsdangerous import URLSafeTimedSerializer
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from apps.favorites import accounts, views
 from apps.favorites import repository as repo
-from apps.favorites import views
+from apps.favorites.account_views import local_path
 from apps.favorites.app import ROOT
 from apps.favorites.db import Database, DatabaseUnavailable
+from apps.favorites.mapview import MapPoint, china_map
 from apps.favorites.settings import Settings
 
 __all__ = ["create_app"]  # and `application`, built on first use (module __getattr__)
 
 _ONE_GROUP = {"area", "collect", "edit_note", "remove"}  # endpoints whose URL has one district code
+_CSRF_MAX_AGE = 3600  # seconds
+
+
+class _TemplateRequest:
+    """What the templates read from miniweb's Request, answered from Flask's."""
+
+    @property
+    def path(self) -> str:
+        return flask.request.path
+
+    @property
+    def query_string(self) -> str:
+        return flask.request.environ.get("QUERY_STRING", "")
+
+    @property
+    def session(self) -> Any:
+        return flask.session
+
+    def has_session_support(self) -> bool:
+        return True
+
+
+def _user() -> tuple[int, str] | None:
+    uid, name = flask.session.get("uid"), flask.session.get("name")
+    return (uid, name) if isinstance(uid, int) and isinstance(name, str) else None
 
 
 def create_app(settings: Settings | None = None) -> flask.Flask:
@@ -50,20 +82,24 @@ def create_app(settings: Settings | None = None) -> flask.Flask:
     def release_connection(exc: BaseException | None) -> None:
         con = flask.g.pop("db", None)
         if con is not None:
-            con.close()
+            database.release(con)  # back to the pool, which rolls back a transaction left open
 
     def url_for(endpoint: str, *args: Any, **query: Any) -> str:
-        if args and endpoint in _ONE_GROUP:
-            query["district_id"] = args[0]
-        return flask.url_for(endpoint, **query)
+        # The query string encoded as miniweb's url_for does (urllib's quote keeps "/"; Werkzeug's does not).
+        groups = {"district_id": args[0]} if args and endpoint in _ONE_GROUP else {}
+        path = flask.url_for(endpoint, **groups)
+        query = {key: value for key, value in query.items() if value is not None}
+        return path + "?" + urlencode(query, doseq=True, quote_via=quote) if query else path
 
     # Globals, not a context processor: macros imported by the templates see globals only.
     app.jinja_env.globals["url_for"] = url_for
     app.jinja_env.globals["static_url"] = lambda filename: flask.url_for("static", filename=filename)
+    template_request = _TemplateRequest()
 
     @app.context_processor
-    def csrf_token() -> dict[str, Any]:
-        return {"csrf_token": signer.dumps(secrets.token_hex(16))}
+    def context() -> dict[str, Any]:
+        # Runs after Flask's own processor, so this `request` replaces flask.request in the templates.
+        return {"csrf_token": signer.dumps(secrets.token_hex(16)), "request": template_request}
 
     def page_number() -> int:
         raw = flask.request.args.get("page", "1")
@@ -89,15 +125,20 @@ def create_app(settings: Settings | None = None) -> flask.Flask:
             flask.abort(404)
         number = page_number()
         con = db()
-        place = repo.get_area(con, int(district_id))
+        user = _user()
+        place = repo.get_area(con, int(district_id), user[0] if user else None)
         if place is None:
             flask.abort(404)
-        page = repo.children(con, place.district_id, number, views.PER_PAGE)
+        page = repo.children(con, place, number, views.PER_PAGE)
         check_page_exists(page)
+        kids = repo.child_points(con, place.district_id) if page.total else []
+        points = [MapPoint(lon, lat, name, url_for("area", code)) for code, name, lon, lat in kids]
+        points.append(MapPoint(place.longitude, place.latitude, place.district, main=True))
+        province = place.ancestors[0][0] if place.ancestors else place.district_id
+        area_map = china_map(points, highlight=province, label=f"{place.district}在中国的位置")
         return flask.render_template(
             "area.html", area=place, page=page, levels=views.LEVEL_NAMES,
-            child_name=views.CHILD_NAMES.get(place.level, ""),
-            collected=repo.is_collected(con, place.district_id),
+            child_name=views.CHILD_NAMES.get(place.level, ""), collected=place.collected, area_map=area_map,
         )  # fmt: skip
 
     @app.route("/search", endpoint="search")
@@ -112,24 +153,65 @@ def create_app(settings: Settings | None = None) -> flask.Flask:
         return flask.render_template("search.html", q=text, page=page, levels=views.LEVEL_NAMES)
 
     @app.route("/favorites", endpoint="favorites")
-    def favorites() -> str:
-        notices = {kind: None for kind in ("added", "already", "saved", "removed")}
-        rows = repo.favorites(db())
+    def favorites() -> Any:
+        user = _user()
+        if user is None:
+            flask.flash("请先登录。", "info")
+            return flask.redirect(url_for("login", next=url_for("favorites")), 303)
+        rows = repo.favorites(db(), user[0])
+        fav_map = china_map([MapPoint(f.area.longitude, f.area.latitude, f.area.district,
+                                      url_for("favorites") + f"#fav-{f.area.district_id}") for f in rows],
+                            label="我的收藏在地图上的位置")  # fmt: skip
         return flask.render_template(
-            "favorites.html", favorites=rows, notices=notices,
-            names={f.area.district_id: f.area.district for f in rows},
-            error=None, error_id=None, draft="", note_max=repo.NOTE_MAX_CHARS, levels=views.LEVEL_NAMES,
+            "favorites.html", favorites=rows, fav_map=fav_map, error=None, error_id=None, draft="",
+            note_max=repo.NOTE_MAX_CHARS, levels=views.LEVEL_NAMES,
         )  # fmt: skip
 
-    def not_ported(district_id: str) -> tuple[str, int]:
+    def account_form(template: str, *, error: str | None = None, username: str = "", status: int = 200):
+        back = local_path(flask.request.args.get("next") or flask.request.form.get("next"), url_for("index"))
+        return flask.render_template(
+            template, error=error, username=username, next=back, name_min=accounts.NAME_MIN,
+            name_max=accounts.NAME_MAX, password_min=accounts.PASSWORD_MIN,
+        ), status  # fmt: skip
+
+    @app.route("/login", methods=["GET", "POST"], endpoint="login")
+    def login() -> Any:
+        if flask.request.method == "GET":
+            return account_form("login.html")
+        try:
+            signer.loads(flask.request.form.get("csrf_token", ""), max_age=_CSRF_MAX_AGE)
+        except BadSignature:
+            flask.abort(403)
+        name = accounts.normalize_username(flask.request.form.get("username", ""))
+        password = flask.request.form.get("password", "")[: accounts.PASSWORD_MAX + 1]
+        address = flask.request.remote_addr or "unknown"
+        con = db()
+        wait = repo.login_wait(con, name, address)
+        if wait:
+            body, status = account_form("login.html", error=f"登录失败次数太多，请 {wait} 秒后再试",
+                                        username=name, status=429)  # fmt: skip
+            return body, status, {"Retry-After": str(wait)}
+        user = repo.user_by_name(con, name)
+        if not accounts.verify_password(password, user[2] if user else None) or user is None:
+            repo.record_login_failure(con, name, address, accounts.lock_seconds)
+            return account_form("login.html", error="用户名或密码不对", username=name, status=400)
+        repo.clear_login_failures(con, name)
+        flask.session.clear()  # a fresh session for the new privilege, as session.regenerate() in the demo
+        flask.session["uid"], flask.session["name"] = user[0], user[1]
+        flask.flash(f"欢迎回来，{user[1]}！", "success")
+        return flask.redirect(local_path(flask.request.form.get("next"), url_for("index")), 303)
+
+    def not_ported(**_: str) -> tuple[str, int]:
         return "not ported: the benchmark measures the GET pages\n", 501
 
     for rule, endpoint in (
+        ("/signup", "signup"),
+        ("/logout", "logout"),
         ("/areas/<district_id>/collect", "collect"),
         ("/favorites/<district_id>/note", "edit_note"),
         ("/favorites/<district_id>/remove", "remove"),
     ):
-        app.add_url_rule(rule, endpoint, not_ported, methods=["POST"])
+        app.add_url_rule(rule, endpoint, not_ported, methods=["GET", "POST"])
     return app
 
 

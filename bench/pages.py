@@ -15,7 +15,9 @@ Targets (issue 14): ours >= 2x the better Flask stack on every page; p99 <= 50 m
 from __future__ import annotations
 
 import contextlib
+import http.client
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -30,8 +32,11 @@ __all__ = ["PAGES", "SERVERS", "pages"]
 PAGES = {
     "/areas/440300": 50.0,  # path -> p99 target in ms (None: none)
     "/search?q=%E5%8D%97": 80.0,  # 南
-    "/favorites": None,
+    "/favorites": None,  # logged in (LOGGED_IN): wrk sends the session cookie the login form gave
 }
+LOGGED_IN = frozenset({"/favorites"})
+USER, PASSWORD = "bench-user", "bench password 1"
+FAVORITES = (440300, 110000, 310000, 330100, 510100)  # what the user's /favorites page lists
 TARGET_RATIO = 2.0
 FLASK_APP = "bench.flask_favorites:application"
 
@@ -91,15 +96,82 @@ def _environ(**values: str) -> Iterator[None]:
                 os.environ[key] = old
 
 
+def add_user(url: str) -> None:
+    """USER with PASSWORD and a few favourites, through the demo's own repository (its SQL, its hash)."""
+    from apps.favorites import accounts
+    from apps.favorites import repository as repo
+    from apps.favorites.db import Database
+    from apps.favorites.settings import Settings, parse_database_url
+
+    database = Database(Settings(database=parse_database_url(url), secret_key="bench", pool_size=1))
+    try:
+        con = database.connection()
+        try:
+            uid = repo.create_user(con, USER, accounts.hash_password(PASSWORD))
+            uid = uid if uid is not None else repo.user_by_name(con, USER)[0]
+            for code in FAVORITES:
+                repo.collect(con, uid, code)
+        finally:
+            database.release(con)
+    finally:
+        database.close()
+
+
+def _cookies(response: http.client.HTTPResponse, jar: dict[str, str]) -> None:
+    for header in response.headers.get_all("Set-Cookie") or ():
+        name, _, value = header.split(";", 1)[0].partition("=")
+        jar[name.strip()] = value.strip()
+
+
+def log_in(host: str, port: int, username: str = USER, password: str = PASSWORD) -> str:
+    """Log in through the server's /login form (its CSRF token and cookies); the ``Cookie:`` value."""
+    from urllib.parse import urlencode
+
+    jar: dict[str, str] = {}
+    con = http.client.HTTPConnection(host, port, timeout=30)
+    try:
+        con.request("GET", "/login")
+        response = con.getresponse()
+        page = response.read().decode()
+        _cookies(response, jar)
+        token = re.search(r'name="csrf_token" value="([^"]*)"', page)
+        if response.status != 200 or token is None:
+            raise RuntimeError(f"GET /login: {response.status}, no CSRF token")
+        body = urlencode({"csrf_token": token.group(1), "username": username, "password": password})
+        headers = {"Content-Type": "application/x-www-form-urlencoded",
+                   "Cookie": "; ".join(f"{k}={v}" for k, v in jar.items())}  # fmt: skip
+        con.request("POST", "/login", body, headers)
+        response = con.getresponse()
+        response.read()
+        _cookies(response, jar)
+        if response.status != 303:
+            raise RuntimeError(f"POST /login: {response.status}, not logged in")
+        cookie = "; ".join(f"{k}={v}" for k, v in jar.items())
+        con.request("GET", "/favorites", headers={"Cookie": cookie})
+        response = con.getresponse()
+        response.read()
+        if response.status != 200:  # a redirect to /login would benchmark the wrong page
+            raise RuntimeError(f"GET /favorites with the login cookie: {response.status}")
+    finally:
+        con.close()
+    return cookie
+
+
+def _scenario(path: str, cookie: str) -> Scenario:
+    return Scenario(path, path, headers=(f"Cookie: {cookie}",) if path in LOGGED_IN else ())
+
+
 def pages(
     opts: Options, database: Callable[[], contextlib.AbstractContextManager[str]] = private_database
 ) -> str:
     found: dict[str, dict[str, WrkResult]] = {}
     with database() as url, _environ(DATABASE_URL=url):
+        add_user(url)
         for name, peer in SERVERS.items():
             launch = Launch(opts.python, HOST, free_port(HOST), opts.threads)
             with serve(peer, launch, cpu=0, tag="pages") as server:
-                found[name] = {p: measure(server.url, Scenario(p, p), opts) for p in PAGES}
+                cookie = log_in(HOST, launch.port)
+                found[name] = {p: measure(server.url, _scenario(p, cookie), opts) for p in PAGES}
     rows, checks = [], []
     for path, p99_target in PAGES.items():
         ours = found["demo-ours"][path]

@@ -19,19 +19,42 @@ log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent.parent   # the project: templates/ and static/ live there
 
-# The error pages we draw ourselves, in Chinese, with the site's layout (see templates/error.html).
-_ERROR_TITLES = {400: "请求有误", 403: "禁止访问", 404: "找不到页面", 405: "不支持这种请求方式",
-                 413: "提交的内容太大", 500: "服务器出错了"}
-# The framework's own descriptions are English ("The CSRF token is invalid…", "Missing field 'note'.");
-# until its message catalogue lands, a page shows ours instead: only descriptions with Chinese in them
-# (the demo's own, e.g. "没有代码为 999999 的地区") pass through.
-_ERROR_TEXTS = {
-    400: "请求的内容不完整或格式不对，请返回上一页重试。",
-    403: "表单已过期或来源不对（安全校验没有通过）。请返回上一页，刷新后再提交。",
-    404: "这个地址没有页面，可能输错了，或者页面已经不存在。",
-    405: "这个地址不接受这种请求方式。",
-    413: "提交的内容超过了 64 KB 的上限。",
+# The framework's texts in Chinese (miniweb/messages.py): error pages, CSRF refusals, form errors. Each
+# keeps the placeholders its English default uses, so "缺少字段 'note'" still names the field.
+MESSAGES = {
+    "title.400": "请求有误",
+    "title.403": "禁止访问",
+    "title.404": "找不到页面",
+    "title.405": "不支持这种请求方式",
+    "title.413": "提交的内容太大",
+    "title.500": "服务器出错了",
+    "error.400": "请求的内容不完整或格式不对，请返回上一页重试。",
+    "error.401": "需要先登录。",
+    "error.403": "你没有权限这样做。",
+    "error.404": "这个地址没有页面，可能输错了，或者页面已经不存在。",
+    "error.405": "这个地址不接受这种请求方式。",
+    "error.413": "提交的内容超过了 64 KB 的上限。",
+    "error.415": "提交的内容格式不受支持。",
+    "error.500": "服务器遇到了意外的错误，没能完成这个请求，请稍后再试。",
+    "error.503": "服务暂时不可用，请稍后再试。",
+    "csrf.missing": "表单缺少安全校验码（安全校验没有通过）。请返回上一页，刷新后再提交。",
+    "csrf.invalid": "表单的安全校验码不对（安全校验没有通过）。请返回上一页，刷新后再提交。",
+    "csrf.expired": "表单已过期（安全校验没有通过）。请返回上一页，刷新后再提交。",
+    "csrf.cross_origin": "请求来自其他网站（{origin}），已被拒绝。",
+    "path.not_utf8": "网址路径不是有效的 UTF-8 编码。",
+    "query.not_utf8": "查询参数不是有效的 UTF-8 编码。",
+    "query.too_many_fields": "查询参数超过了 {limit} 个。",
+    "form.not_utf8": "表单内容不是有效的 UTF-8 编码。",
+    "form.too_many_fields": "表单字段超过了 {limit} 个。",
+    "form.missing_field": "请求的内容不完整：缺少字段 {key!r}，请返回上一页重试。",
+    "body.bad_length": "请求头 Content-Length 不是数字。",
+    "body.too_large": "提交的内容超过了 {limit} 字节的上限。",
+    "json.expected": "需要 JSON 格式的请求内容（Content-Type: application/json）。",
+    "json.invalid": "请求内容不是有效的 JSON：{error}",
+    "json.too_deep": "JSON 内容嵌套太深。",
 }
+# The statuses drawn with the site's layout (templates/error.html); others get the framework's page.
+_ERROR_CODES = (400, 403, 404, 405, 413, 500)
 
 
 # No script at all (the pages need none; the map is server-drawn SVG), everything else from this origin only.
@@ -43,7 +66,8 @@ def create_app(settings: Settings | None = None) -> App:
     settings = settings or Settings.from_env()
     app = App(template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"),
               static_url="/static", secret_key=settings.secret_key, max_body_bytes=64 * 1024,
-              debug=settings.debug, security_headers=SecurityHeaders(content_security_policy=CSP))
+              debug=settings.debug, security_headers=SecurityHeaders(content_security_policy=CSP),
+              messages=MESSAGES)
     database = Databases.from_env(settings)  # the primary, and a replica if DATABASE_REPLICA_URL is set
     app.database = database  # for tests and shutdown hooks
 
@@ -79,19 +103,21 @@ def create_app(settings: Settings | None = None) -> App:
         response.headers["Retry-After"] = "10"
         return response
 
-    for code, title in _ERROR_TITLES.items():
-        app.errorhandler(code)(_error_page(app, code, title))
+    for code in _ERROR_CODES:
+        app.errorhandler(code)(_error_page(app, code))
 
     views.register(app, database, ROOT / "static")
     return app
 
 
-def _error_page(app: App, code: int, title: str):  # -> an error handler for app.errorhandler
+def _error_page(app: App, code: int):  # -> an error handler for app.errorhandler
     def handler(request: Request, error: BaseException) -> Response:
-        description = getattr(error, "description", None) if code != 500 else None
-        if not description or not any("\u4e00" <= ch <= "\u9fff" for ch in str(description)):
-            description = _ERROR_TEXTS.get(code)
-        response = app.render(request, "error.html", code=code, title=title, description=description)
+        # The demo's own descriptions are Chinese already; the framework's are Messages, which the
+        # catalogue translates. A 500's description (if any) is internal: the page says error.500.
+        own = (getattr(error, "description", None) or "") if code != 500 else ""
+        description = app.messages.description(code, own)
+        response = app.render(request, "error.html", code=code, title=app.messages.title(code),
+                              description=description)
         response.status_code = code
         return response
 
