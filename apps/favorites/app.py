@@ -52,6 +52,15 @@ MESSAGES = {
     "json.expected": "需要 JSON 格式的请求内容（Content-Type: application/json）。",
     "json.invalid": "请求内容不是有效的 JSON：{error}",
     "json.too_deep": "JSON 内容嵌套太深。",
+    "multipart.bad_boundary": "上传的表单缺少分隔符或分隔符无效。",
+    "multipart.too_many_parts": "上传的表单超过 {limit} 个部分。",
+    "multipart.truncated": "上传的表单不完整（缺少结束分隔符）。",
+    "multipart.no_line_break": "上传的表单格式有误：分隔符后缺少换行。",
+    "multipart.no_blank_line": "上传的表单格式有误：某个部分的头部后缺少空行。",
+    "multipart.headers_too_large": "上传的表单中某个部分的头部超过 {limit} 字节。",
+    "multipart.bad_header": "上传的表单中某个部分的头部格式有误。",
+    "multipart.no_disposition": "上传的表单中每个部分都需要 Content-Disposition: form-data; name=...。",
+    "multipart.not_utf8": "上传的表单中的 {what} 不是有效的 UTF-8。",
 }
 # The statuses drawn with the site's layout (templates/error.html); others get the framework's page.
 _ERROR_CODES = (400, 403, 404, 405, 413, 500)
