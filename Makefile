@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint venv db-start db-stop bench bench-routing mutate clean cluster cluster-down
+.PHONY: demo dev bench-reload test lint venv db-start db-stop bench bench-routing mutate clean cluster cluster-down
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,15 @@ cluster: sysdeps-cluster venv
 
 cluster-down: venv
 	$(PY) -m scripts.cluster down
+
+# Development: the demo under --reload (a saved .py or template reloads it within 2 s).
+dev: sysdeps-demo venv
+	$(PY) -m scripts.localdb start
+	$(PY) -m server 8899 apps.favorites:application --reload $(foreach t,$(wildcard templates/*.html),--reload-extra $(t))
+
+# Keep-alive load through three SIGHUP reloads: failed requests and the throughput dip (issue 9).
+bench-reload: venv
+	$(PY) -m bench.reload
 
 db-start: venv
 	$(PY) -m scripts.localdb start

@@ -14,7 +14,8 @@ Data flow of one request::
     WSGI server ◄──status, headers, body── Response
 
 Modules: ``app`` (the cycle above), ``routing`` + ``patterns`` (regex routes, url_for), ``request`` +
-``multipart`` (parsing input), ``response`` (output, files), ``errors``, ``datastructures``, ``static``,
+``multipart`` (parsing input, multipart streamed), ``filenames`` (``secure_filename``), ``response``
+(output, files), ``errors``, ``datastructures``, ``static``,
 ``templating``, ``csrf``, ``sessions`` + ``flash`` (state in signed cookies), ``security`` (headers),
 ``logs``, ``messages`` (the framework's replaceable texts), ``error_pages`` (default error responses, JSON
 or HTML by ``Accept``), ``debug_page`` (the traceback page of ``debug=True``), ``ranges``. miniweb
@@ -37,6 +38,7 @@ from .errors import (
     UnsupportedMediaType,
     abort,
 )
+from .filenames import secure_filename
 from .flash import flash, get_flashed_messages
 from .logs import configure_logging
 from .messages import Messages
@@ -71,6 +73,7 @@ __all__ = [
     "MultiDict",
     "Headers",
     "FileStorage",
+    "secure_filename",
     "BuildError",
     "Session",
     "SessionConfig",

@@ -226,29 +226,53 @@ class Headers:
 
 
 class FileStorage:
-    """One uploaded file from a ``multipart/form-data`` body (already bounded by ``max_body_bytes``)."""
+    """One uploaded file from a ``multipart/form-data`` body.
 
-    def __init__(self, data: bytes, filename: str, content_type: str, name: str = "") -> None:
+    ``data`` is the content (bytes) or a binary file holding it (the multipart parser passes its
+    ``SpooledTemporaryFile``: in memory up to 500 KiB, a temporary file beyond, deleted when closed or
+    garbage-collected). ``read()`` starts at the beginning; ``save()`` always copies the whole file.
+    """
+
+    def __init__(self, data: bytes | BinaryIO, filename: str, content_type: str, name: str = "") -> None:
         self.name = name
         self.filename = filename
         self.content_type = content_type
-        self.stream: BinaryIO = io.BytesIO(data)
-        self.size = len(data)
+        if isinstance(data, bytes | bytearray):
+            self.stream: BinaryIO = io.BytesIO(data)
+            self.size = len(data)
+        else:
+            self.stream = data
+            self.size = data.seek(0, io.SEEK_END)
+            data.seek(0)
 
     def read(self, size: int = -1) -> bytes:
         return self.stream.read(size)
 
-    def save(self, destination: str | BinaryIO) -> None:
-        """Write the upload to a path or an open binary file, from its start.
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self.stream.seek(offset, whence)
 
-        ``filename`` comes from the client: never use it as a path without sanitising it.
+    def save(self, destination: str | BinaryIO, buffer_size: int = 64 * 1024) -> None:
+        """Write the upload to a path or an open binary file, from its start, in chunks.
+
+        ``filename`` comes from the client: never use it as a path as it is; pass it through
+        :func:`miniweb.secure_filename` (or better, name stored files yourself).
         """
         self.stream.seek(0)
         if isinstance(destination, str):
             with open(destination, "wb") as out:
-                shutil.copyfileobj(self.stream, out)
+                shutil.copyfileobj(self.stream, out, buffer_size)
         else:
-            shutil.copyfileobj(self.stream, destination)
+            shutil.copyfileobj(self.stream, destination, buffer_size)
+
+    def close(self) -> None:
+        """Release the content (and delete its temporary file, if it has one)."""
+        self.stream.close()
+
+    def __enter__(self) -> FileStorage:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def __repr__(self) -> str:
         return f"<FileStorage {self.filename!r} {self.content_type!r} {self.size} bytes>"

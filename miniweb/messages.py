@@ -54,6 +54,16 @@ DEFAULTS: dict[str, str] = {
     "json.expected": "Expected a JSON body (Content-Type: application/json).",
     "json.invalid": "The body is not valid JSON: {error}",
     "json.too_deep": "The JSON body is nested too deeply.",
+    # multipart/form-data framing (400), raised by multipart.py; each names "multipart" for the log reader.
+    "multipart.bad_boundary": "The multipart body has a missing or invalid boundary.",
+    "multipart.too_many_parts": "The multipart body has more than {limit} parts.",
+    "multipart.truncated": "The multipart body is truncated (no closing boundary).",
+    "multipart.no_line_break": "A multipart delimiter is not followed by a line break.",
+    "multipart.no_blank_line": "A multipart part has no blank line after its headers.",
+    "multipart.headers_too_large": "A multipart part has more than {limit} bytes of headers.",
+    "multipart.bad_header": "A multipart part has a malformed header line.",
+    "multipart.no_disposition": 'Each multipart part needs "Content-Disposition: form-data; name=...".',
+    "multipart.not_utf8": "The multipart {what} is not valid UTF-8.",
 }
 
 _PER_STATUS = re.compile(r"(error|title)\.([45][0-9][0-9])")

@@ -7,7 +7,7 @@ UTF-8 is a 400 Bad Request, never silently dropped or replaced.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import SimpleNamespace
 from typing import Any, Generic, TypeVar
 from urllib.parse import parse_qsl, unquote
@@ -85,6 +85,7 @@ class Request:
         self.route: Any = None
         #: The App handling this request (set by the App; None for a Request built by hand).
         self.app: Any = None
+        self._body_streamed = False  # set once a multipart body has been parsed from wsgi.input
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.environ.get('PATH_INFO', '')!r}>"
@@ -207,34 +208,49 @@ class Request:
             raise PayloadTooLarge(message("body.too_large", limit=self.max_body_bytes))
         return int(value)
 
-    @cached_property
-    def body(self) -> bytes:
-        """The raw body, read once; more than ``max_body_bytes`` is a 413."""
+    def _body_chunks(self) -> Iterator[bytes]:
+        """The body from ``wsgi.input`` in 64 KiB reads; more than ``max_body_bytes`` is a 413.
+
+        A Content-Length above the limit is refused before anything is read.
+        """
         length = self.content_length
         limit = self.max_body_bytes
         if length is not None and length > limit:
             raise PayloadTooLarge(message("body.too_large", limit=limit))
         stream = self.environ.get("wsgi.input")
         if stream is None:
-            return b""
+            return
         if length is None:
             # No length: PEP 3333 says the body is empty unless the server marks the input terminated
             # (e.g. it de-chunked the body); then read to EOF, but one byte past the limit at most.
             if not self.environ.get("wsgi.input_terminated"):
-                return b""
+                return
             length = limit + 1
-        chunks: list[bytes] = []
         remaining = length
+        received = 0
         while remaining > 0:
             chunk = stream.read(min(remaining, _READ_CHUNK))
             if not chunk:
                 break  # the client sent less than it announced; the server reports that, we use what came
-            chunks.append(chunk)
+            received += len(chunk)
+            if received > limit:
+                raise PayloadTooLarge(message("body.too_large", limit=limit))
             remaining -= len(chunk)
-        data = b"".join(chunks)
-        if len(data) > limit:
-            raise PayloadTooLarge(message("body.too_large", limit=limit))
-        return data
+            yield chunk
+
+    @cached_property
+    def body(self) -> bytes:
+        """The raw body, read once; more than ``max_body_bytes`` is a 413.
+
+        A multipart body is parsed as a stream by ``form``/``files``, so it is not kept: read
+        ``request.body`` first if you need its bytes (then the parser uses them), not after.
+        """
+        if self._body_streamed:
+            raise RuntimeError(
+                "the multipart body was parsed as a stream by request.form/request.files and not kept; "
+                "read request.body before them to have its bytes"
+            )
+        return b"".join(self._body_chunks())
 
     @cached_property
     def _form_and_files(self) -> tuple[MultiDict, MultiDict]:
@@ -246,7 +262,11 @@ class Request:
                 raise BadRequest(message("form.not_utf8")) from None
             return _parse_urlencoded(text, "form", self.max_form_fields), MultiDict()
         if mimetype == "multipart/form-data":
-            return parse_multipart(self.body, self.environ.get("CONTENT_TYPE", ""), self.max_form_fields)
+            content_type = self.environ.get("CONTENT_TYPE", "")
+            if "body" in self.__dict__:  # already read whole by the app: parse those bytes
+                return parse_multipart(self.body, content_type, self.max_form_fields)
+            self._body_streamed = True
+            return parse_multipart(self._body_chunks(), content_type, self.max_form_fields)
         return MultiDict(), MultiDict()
 
     @property

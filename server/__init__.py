@@ -9,7 +9,7 @@
                                   ──► wsgi (environ) ──► app(environ, start_response)
                                   ──► wsgi_response (start_response, framing)
                                   ──► connection (the only recv/send/sendfile) ──► socket
-    --workers N: prefork runs N such processes on one shared listening socket.
+    --workers N: the arbiter (server/arbiter.py) supervises N such processes on the shared listeners.
 
 Library use:
 

@@ -7,6 +7,8 @@ usage); 1 when the address cannot be bound (e.g. the port is in use) or the TLS 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import importlib
 import logging
 import os
@@ -17,6 +19,7 @@ from server import listen_options
 from server.accesslog import LineHandler
 from server.config import Config
 from server.listener import ListenError
+from server.logfiles import LogFiles
 from server.serving import Server, _app_name, install_signal_handlers
 
 __all__ = ["main"]
@@ -81,8 +84,6 @@ def build_parser() -> argparse.ArgumentParser:
                              "machines, :: also takes IPv4)")  # fmt: skip
     parser.add_argument("--threads", type=_positive_int, metavar="N", default=_DEFAULTS.threads,
                         help="worker threads per process: requests served at once (default %(default)s)")
-    parser.add_argument("--workers", type=_positive_int, metavar="N", default=_DEFAULTS.workers,
-                        help="processes sharing the port, to use more CPU cores (default %(default)s)")
     parser.add_argument("--max-connections", type=_positive_int, metavar="N",
                         default=_DEFAULTS.max_connections,
                         help="open connections per process before accepting pauses (default %(default)s)")
@@ -106,7 +107,66 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("--log-level", choices=_LEVELS, default=_DEFAULTS.log_level,
                       help="server log level on stderr (default %(default)s)")
     listen_options.add_arguments(parser, _DEFAULTS)  # --bind, unix sockets, TLS, --trusted-proxy
+    _add_process_options(parser)
     return parser
+
+
+# --- process model (server/arbiter.py): options of issue 9 --------------------------------------------------
+
+
+def _add_process_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "process model",
+        "With --workers N (N >= 1) a parent process (the arbiter) supervises N worker processes that each "
+        "import the app: SIGHUP reloads the code with no failed request, SIGTTIN/SIGTTOU add/remove a "
+        "worker. Without --workers one process serves (SIGHUP is logged and ignored).",
+    )
+    group.add_argument("--workers", type=_positive_int, metavar="N", default=None,
+                       help="worker processes under an arbiter, to use more CPU cores and reload code "
+                            "with SIGHUP (default: one process, no arbiter)")  # fmt: skip
+    group.add_argument("--timeout", type=_seconds, metavar="SECONDS", default=_DEFAULTS.worker_timeout,
+                       help="a worker process silent this long has its threads' stacks written to the error "
+                            "log, then is killed and replaced (default %(default)s; 0: never)")  # fmt: skip
+    group.add_argument("--max-requests", type=_positive_int, metavar="N", default=0,
+                       help="a worker process is replaced (gracefully, its successor first) after about "
+                            "N requests (default: never)")  # fmt: skip
+    group.add_argument("--max-requests-jitter", type=int, metavar="J", default=0,
+                       help="add a random 0..J to --max-requests per worker, so they do not retire together")
+    group.add_argument("--reload", action="store_true",
+                       help="development: reload when a source file of the app changes; an app that fails "
+                            "to load answers 500 until the next good edit (implies the arbiter)")  # fmt: skip
+    group.add_argument("--reload-extra", action="append", default=[], metavar="FILE",
+                       help="with --reload, also watch FILE (repeatable; templates, say)")
+    group.add_argument("--pid", metavar="FILE", help="write the (parent) process id to FILE; removed on exit")
+    logs = parser.add_argument_group("log files (SIGUSR1 reopens them, for logrotate)")
+    logs.add_argument("--access-logfile", metavar="FILE",
+                      help="append the access log to FILE instead of stdout")
+    logs.add_argument("--error-logfile", metavar="FILE",
+                      help="append server messages (and stack dumps) to FILE instead of stderr")
+
+
+def _process_config(args: argparse.Namespace) -> dict[str, object]:
+    return {
+        "workers": args.workers or 1, "supervised": args.workers is not None or args.reload,
+        "worker_timeout": args.timeout, "max_requests": args.max_requests,
+        "max_requests_jitter": max(0, args.max_requests_jitter), "reload": args.reload,
+        "reload_extra": tuple(args.reload_extra),
+    }  # fmt: skip
+
+
+def _write_pid(path: str | None) -> None:
+    if path:
+        with open(path, "w") as out:
+            out.write(f"{os.getpid()}\n")
+
+
+def _remove_pid(path: str | None) -> None:
+    if path:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
+
+
+# --- end of the process-model options -----------------------------------------------------------------------
 
 
 def load_app(spec: str) -> Callable:
@@ -153,21 +213,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("nothing to listen on: give a PORT, --bind ADDRESS, or start under systemd "
                      "socket activation")
     listening = listen_options.config_changes(args, parser)
-    configure_logging(args.log_level)
+    logfiles = LogFiles(args.access_logfile, args.error_logfile)
     try:
-        app = load_app(args.app)
-    except ValueError as exc:
-        parser.error(str(exc))  # one line plus the usage, exit status 2
+        logfiles.open()
+    except OSError as exc:
+        parser.error(f"cannot open the log file: {exc}")
+    configure_logging(args.log_level)
+    process = _process_config(args)
+    app, load = None, None
+    if process["supervised"]:  # the arbiter never imports the app: each worker does, after fork
+        load = functools.partial(load_app, args.app)
+        if ":" not in args.app:
+            parser.error(f"expected MODULE:APP such as apps.favorites:application, not {args.app!r}")
+    else:
+        try:
+            app = load_app(args.app)
+        except ValueError as exc:
+            parser.error(str(exc))  # one line plus the usage, exit status 2
     config = _DEFAULTS.replace(
-        host=args.host, port=args.port, threads=args.threads, workers=args.workers,
+        host=args.host, port=args.port, threads=args.threads,
         max_connections=args.max_connections, max_body_bytes=args.max_body_size,
         header_timeout=args.header_timeout, body_timeout=args.body_timeout,
         keepalive_timeout=args.keepalive_timeout, write_timeout=args.write_timeout,
         graceful_timeout=args.graceful_timeout, access_log=args.access_log, log_level=args.log_level,
-        **listening,
+        **listening, **process,
     )  # fmt: skip
     try:
-        server = Server(app, config)
+        server = Server(app, config, load=load, logfiles=logfiles)
     except ListenError as exc:
         print(f"python -m server: cannot listen on {exc.where}: {exc.reason}", file=sys.stderr)
         return 1
@@ -175,13 +247,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"python -m server: cannot set up TLS: {exc}", file=sys.stderr)
         return 1
     install_signal_handlers(server)
-    log.info("serving %s on %s (threads=%d, workers=%d)", _app_name(app),
-             " ".join(listener.url for listener in server.listeners), config.threads,
-             config.workers)  # fmt: skip
+    name = args.app if app is None else _app_name(app)
+    log.info("serving %s on %s (threads=%d, workers=%d%s)", name,
+             " ".join(listener.url for listener in server.listeners), config.threads, config.workers,
+             ", under the arbiter" if server.supervised else "")  # fmt: skip
+    _write_pid(args.pid)
     try:
         server.serve_forever()
     except RuntimeError as exc:  # --workers: the children could not start
         log.error("%s", exc)
         return 1
+    finally:
+        _remove_pid(args.pid)
     log.info("stopped")
     return 0

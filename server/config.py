@@ -55,6 +55,9 @@ class Config:
     # After an error answer, read and discard what the client still sends for this long before close():
     # closing with unread bytes makes the kernel send RST, which can destroy our answer in flight.
     lingering_close_timeout: float = 2.0
+    # On SIGTERM, a connection accepted but silent so far gets this long to send its first request
+    # (it was accepted: closing it at once would reset a client whose request is on its way).
+    drain_first_request: float = 1.0
     accept_retry_delay: float = 0.5  # after EMFILE/ENFILE, pause accepting this long (fds free up slowly)
 
     # --- I/O sizes --------------------------------------------------------------------------------------
@@ -80,6 +83,17 @@ class Config:
 
     # --- request bodies received before a worker takes the request (server.body_spool) -----------------
     body_buffer_bytes: int = 1024 * 1024  # per request in memory; beyond it, a temporary file
+
+    # --- process model (server/arbiter.py; the CLI's --workers, --timeout, --max-requests, --reload) ------
+    supervised: bool = False  # run under the arbiter (parent + workers), even with workers=1
+    worker_timeout: float = 30.0  # a worker silent this long is dumped and killed (gunicorn 30); 0 = off
+    heartbeat_interval: float = 1.0  # worker -> arbiter "alive" byte; cheap: at most one write a second
+    orphan_grace: float = 1.0  # parent gone: requests in flight get this long (the issue: exit within 2 s)
+    max_requests: int = 0  # a worker retires after about this many requests (a leak stays bounded); 0 = off
+    max_requests_jitter: int = 0  # plus random 0..J, so workers do not all retire at once
+    reload: bool = False  # development: a changed source file starts a fresh worker (server/reloader.py)
+    reload_extra: tuple[str, ...] = field(default=())  # more files to watch (templates, say)
+    reload_interval: float = 0.5  # mtime polling period; with fork + import well inside the 2 s promised
 
     def replace(self, **changes: object) -> Config:
         """A copy with some fields changed; unknown names raise TypeError (no silent typos)."""

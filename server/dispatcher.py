@@ -10,6 +10,11 @@ Thread ownership (written down, as gunicorn's gthread does):
 - Shared state: the two `queue.SimpleQueue`s, `_open` (under `_lock`), and `handler.draining`, a flag
   only the main thread sets.
 
+Under the arbiter (`--workers`), a `Supervision` link joins the selector: the read end of a pipe from the
+parent (EOF: the parent is gone, drain quickly and exit: no orphans), and a heartbeat written from `_tick`
+at most once per `Supervision.interval` seconds (the arbiter's `--timeout`). Without one (single-process
+mode) nothing of this runs: one `is None` test per tick, none per request.
+
 Deadlines live in a heap keyed by `time.monotonic()`; an entry whose connection was unparked since is
 recognised by its park generation and skipped, so expiry never scans the parked connections.
 """
@@ -26,6 +31,7 @@ import selectors
 import socket
 import threading
 import time
+from typing import Protocol
 
 from server import accesslog
 from server.config import Config
@@ -37,22 +43,34 @@ from server.tls import Handshake, TLSConnection
 from server.worker import worker_loop
 from server.wsgi import WSGIHandler
 
-__all__ = ["Dispatcher"]
+__all__ = ["Dispatcher", "Supervision"]
 
 log = logging.getLogger(__name__)
 
-# Selector key data: a listening socket carries its Listener, the wake-up socketpair _WAKE, a parked
-# connection its Connection.
+# Selector key data: a listening socket carries its Listener, the wake-up socketpair _WAKE, the pipe from
+# the arbiter _PARENT (supervised worker processes only), a parked connection its Connection.
 _WAKE = "wake"
+_PARENT = "parent"
 _RECEIVE_STEPS = 16  # recv() calls per wake-up for one arriving body (16 x recv_size = 1 MiB at most)
 _OUT_OF_RESOURCES = frozenset((errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM))
+
+
+class Supervision(Protocol):
+    """What the dispatcher of a supervised worker process reports to, and hears from, its parent."""
+
+    interval: float  # seconds between heartbeats
+    orphan_grace: float  # seconds requests in flight get once the parent is gone
+
+    def parent_fd(self) -> int: ...  # readable at EOF when the parent has died
+    def ready(self) -> None: ...  # the app is imported and the listeners are in the selector
+    def beat(self) -> None: ...
 
 
 class Dispatcher:
     """Accepts connections, parks idle ones in epoll, expires deadlines, and runs the worker pool."""
 
     def __init__(self, listeners: list[Listener], handler: WSGIHandler, config: Config,
-                 max_connections: int) -> None:  # fmt: skip
+                 max_connections: int, supervision: Supervision | None = None) -> None:  # fmt: skip
         self.handler = handler
         self.config = config
         self._listeners = listeners
@@ -73,15 +91,26 @@ class Dispatcher:
         self._resume_at: float | None = None
         self._stop = False
         self._drain_deadline: float | None = None
+        # Draining: connections accepted but silent so far keep their chance to send a first request
+        # until this moment (closing them at once would reset a client whose request is on its way).
+        self._fresh_until: float | None = None
         self._threads: list[threading.Thread] = []
         self._exited = 0  # worker threads that have left their loop (under _lock)
         self._rcvtimeo, self._sndtimeo = Connection.socket_timeouts(config)
         self.linger = config.keepalive_linger
+        self._supervision = supervision
+        self._next_beat = 0.0
+        self._grace = config.graceful_timeout
 
     # --- any thread ---------------------------------------------------------------------------------------
 
-    def shutdown(self) -> None:
-        """Begin a graceful shutdown. Safe from any thread and from a signal handler."""
+    def shutdown(self, grace: float | None = None) -> None:
+        """Begin a graceful shutdown (`grace` seconds for requests in flight, default graceful_timeout).
+
+        Safe from any thread and from a signal handler.
+        """
+        if grace is not None:
+            self._grace = min(self._grace, grace)
         self._stop = True
         self._wake()
 
@@ -149,11 +178,15 @@ class Dispatcher:
             listener.sock.setblocking(False)
             self._selector.register(listener.sock, selectors.EVENT_READ, listener)
         self._selector.register(self._wake_r, selectors.EVENT_READ, _WAKE)
+        if self._supervision is not None:
+            self._selector.register(self._supervision.parent_fd(), selectors.EVENT_READ, _PARENT)
         for number in range(self.config.threads):
             thread = threading.Thread(target=worker_loop, args=(self,), name=f"server-worker-{number}",
                                       daemon=True)  # fmt: skip
             thread.start()
             self._threads.append(thread)
+        if self._supervision is not None:
+            self._supervision.ready()
         try:
             while not self._finished():
                 self._tick()
@@ -170,6 +203,8 @@ class Dispatcher:
                 self._take_returns()
             elif data.__class__ is Handshake:
                 self._handshake(data, False)
+            elif data is _PARENT:
+                self._orphaned()
             elif data.closing:  # lingering close: drop the bytes, close at EOF
                 if not data.discard():
                     self._unpark(data)
@@ -182,8 +217,13 @@ class Dispatcher:
                 self._work.put(data)
         now = time.monotonic()
         self._expire(now)
+        if self._supervision is not None and now >= self._next_beat:
+            self._supervision.beat()
+            self._next_beat = now + self._supervision.interval
         if self._stop and self._drain_deadline is None:
             self._begin_drain(now)
+        if self._fresh_until is not None:
+            self._end_fresh_wait(now)
         if self._paused and self._drain_deadline is None:
             self._maybe_resume(now)
 
@@ -236,6 +276,10 @@ class Dispatcher:
             wake_at.append(self._resume_at)
         if self._drain_deadline is not None:
             wake_at.append(self._drain_deadline)
+        if self._fresh_until is not None:
+            wake_at.append(self._fresh_until)
+        if self._supervision is not None:
+            wake_at.append(self._next_beat)
         return max(0.0, min(wake_at) - time.monotonic()) if wake_at else None
 
     def _accept(self, listener: Listener) -> None:
@@ -343,7 +387,8 @@ class Dispatcher:
             self._park(conn, now)
 
     def _park(self, conn: Connection, now: float) -> None:
-        if self._drain_deadline is not None and not conn.closing:  # shutting down: idle ones are closed
+        fresh = conn.requests == 0 and self._fresh_until is not None
+        if self._drain_deadline is not None and not conn.closing and not fresh:  # draining: close idle ones
             conn.close()
             self._closed()
             return
@@ -390,11 +435,23 @@ class Dispatcher:
             conn.close()
             self._closed()
 
+    def _orphaned(self) -> None:
+        """The arbiter is gone (even SIGKILL closes its end of the pipe): stop accepting and leave soon."""
+        assert self._supervision is not None
+        self._selector.unregister(self._supervision.parent_fd())
+        if not self._stop:
+            log.error("the parent process has gone: stopping this worker process")
+        self.shutdown(self._supervision.orphan_grace)
+        if self._drain_deadline is not None:  # already draining: shorten the drain
+            soon = time.monotonic() + self._supervision.orphan_grace
+            self._drain_deadline = min(self._drain_deadline, soon)
+
     def _begin_drain(self, now: float) -> None:
-        graceful = self.config.graceful_timeout
+        graceful = self._grace
         log.info("shutting down: no new connections; finishing requests in flight (up to %gs)", graceful)
         self.handler.draining = True
         self._drain_deadline = now + graceful
+        self._fresh_until = now + min(graceful, self.config.drain_first_request)
         for listener in self._listeners:
             # Connections the kernel has completed (the accept backlog) were accepted as far as the
             # client can tell: take them and serve them, instead of resetting them with the socket.
@@ -404,6 +461,8 @@ class Dispatcher:
                 self._selector.unregister(listener.sock)
             listener.close()
         for conn in self._parked():
+            if _silent(conn):
+                continue  # its first request may be on its way: see _end_fresh_wait
             self._unpark(conn)
             # A request that arrived just now was accepted: serve it (with Connection: close).
             if conn.__class__ is not Handshake and conn.receiving is not None:
@@ -415,7 +474,23 @@ class Dispatcher:
             else:
                 conn.close()
                 self._closed()
-        self._deadlines.clear()
+        self._end_fresh_wait(now)
+
+    def _end_fresh_wait(self, now: float) -> None:
+        """Once no silent new connection is parked (or the wait is over), let the worker threads stop."""
+        assert self._fresh_until is not None
+        fresh = [conn for conn in self._parked() if _silent(conn)]
+        # A new connection a worker thread still holds (lingering for its first bytes) may be parked
+        # later: wait while any connection is open, up to _fresh_until.
+        if (fresh or self._open) and now < self._fresh_until:
+            return
+        for conn in fresh:
+            self._unpark(conn)
+            conn.close()
+            self._closed()
+        self._fresh_until = None
+        self._deadlines = [entry for entry in self._deadlines if entry[3].closing]
+        heapq.heapify(self._deadlines)
         for _ in self._threads:
             self._work.put(None)  # after every queued connection: those are served first
 
@@ -451,3 +526,8 @@ class Dispatcher:
         self._selector.close()
         self._wake_r.close()
         self._wake_w.close()
+
+
+def _silent(conn: Connection | Handshake) -> bool:
+    """A new connection that has not sent its first request yet (a TLS handshake under way is not)."""
+    return conn.__class__ is not Handshake and conn.requests == 0 and not conn.closing

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import socket
 import threading
@@ -17,6 +18,8 @@ from collections.abc import Callable
 from server.config import Config
 from server.dispatcher import Dispatcher
 from server.listener import Listener, listener_for, open_listeners, raise_fd_limit, server_name
+from server.logfiles import LogFiles
+from server.supervised import WorkerLink, count_requests, worker_signals
 from server.wsgi import WSGIHandler
 
 __all__ = ["Server", "serve"]
@@ -25,11 +28,22 @@ log = logging.getLogger(__name__)
 
 
 class Server:
-    """A WSGI server bound to its address; `serve_forever()` runs it until `shutdown()`."""
+    """A WSGI server bound to its address; `serve_forever()` runs it until `shutdown()`.
 
-    def __init__(self, app: Callable, config: Config | None = None, *, sock: socket.socket | None = None,
-                 listeners: list[Listener] | None = None) -> None:  # fmt: skip
+    Under the arbiter (`config.supervised`, `workers > 1` or `reload`) this process only supervises:
+    each worker process serves `app`, or, when `load` is given, the app `load()` imports in that
+    worker (so SIGHUP loads new code; the arbiter itself never imports it).
+    """
+
+    def __init__(self, app: Callable | None, config: Config | None = None, *,
+                 sock: socket.socket | None = None, listeners: list[Listener] | None = None,
+                 load: Callable[[], Callable] | None = None,
+                 logfiles: LogFiles | None = None) -> None:  # fmt: skip
+        if app is None and load is None:
+            raise TypeError("Server needs an app or a load() that imports one")
         self.app = app
+        self._load = load
+        self.logfiles = logfiles if logfiles is not None else LogFiles()
         self.config = config if config is not None else Config()
         if listeners is None:
             listeners = [listener_for(sock)] if sock is not None else open_listeners(self.config)
@@ -49,22 +63,64 @@ class Server:
         """The first listener's URL: http(s)://host:port/, or unix:PATH."""
         return self.listeners[0].url
 
-    def serve_forever(self) -> None:
-        """Serve until shutdown() (or SIGTERM/SIGINT under `serve()`); returns after the drain."""
-        if self.config.workers > 1:
-            from server.prefork import Arbiter  # only the multi-process mode needs fork()
+    @property
+    def supervised(self) -> bool:
+        config = self.config
+        return config.supervised or config.workers > 1 or config.reload
 
-            self._arbiter = Arbiter(self)
-            if self._stop.is_set():
-                return
-            self._arbiter.run()
+    def serve_forever(self) -> None:
+        """Serve until shutdown() (or SIGTERM/SIGINT under `serve()`); returns after the drain.
+
+        Under the arbiter this must run on the main thread (signals), and raises RuntimeError if the
+        workers cannot load the app.
+        """
+        if self.supervised:
+            from server.arbiter import Arbiter  # only the multi-process mode needs fork()
+
+            sockets = [item.sock for item in self.listeners]
+            self._arbiter = Arbiter(sockets, self._boot_worker, self.config, self.logfiles.reopen)
+            try:
+                if not self._stop.is_set():
+                    self._arbiter.run()
+            finally:
+                self.close()  # the arbiter closed the sockets; this also removes unix socket files
         else:
             self.serve_in_this_process()
 
-    def serve_in_this_process(self) -> None:
+    def _boot_worker(self, link: WorkerLink) -> None:
+        """A forked worker process: load the app here, then serve until SIGTERM or the arbiter's death."""
+        from server.arbiter import BootError
+
+        config = self.config
+        self._arbiter = None
+        worker_signals(self.logfiles.reopen)
+        app, also = self.app, []
+        if self._load is not None and config.reload:
+            from server import reloader
+
+            app, also = reloader.load_or_fail(self._load)
+        elif self._load is not None:
+            try:
+                app = self._load()
+            except Exception:
+                log.exception("worker process %d could not load the app", os.getpid())
+                raise BootError from None
+        if config.reload:
+            from server import reloader
+
+            reloader.watch(config.reload_extra, link.changed, config.reload_interval, also)
+        if config.max_requests:
+            app = count_requests(app, config.max_requests, config.max_requests_jitter, link.retire)
+        _install_stop_handlers(self)
+        log.info("worker process %d serving", os.getpid())
+        self.serve_in_this_process(app, link)
+
+    def serve_in_this_process(self, app: Callable | None = None,
+                              supervision: WorkerLink | None = None) -> None:  # fmt: skip
         """The single-process server: the dispatcher on this thread, the workers beside it."""
-        handler = WSGIHandler(self.app, self.config, server_name(self.config.host), self.port)
-        dispatcher = Dispatcher(self.listeners, handler, self.config, raise_fd_limit(self.config))
+        handler = WSGIHandler(app or self.app, self.config, server_name(self.config.host), self.port)
+        fd_limit = raise_fd_limit(self.config)
+        dispatcher = Dispatcher(self.listeners, handler, self.config, fd_limit, supervision)
         self._dispatcher = dispatcher
         if self._stop.is_set():  # shutdown() came before the dispatcher existed
             dispatcher.shutdown()
@@ -98,10 +154,30 @@ def serve(app: Callable, config: Config | None = None, **changes: object) -> Non
 
 
 def install_signal_handlers(server: Server) -> None:
-    """SIGINT and SIGTERM start a graceful shutdown (only possible from the main thread)."""
-    if threading.current_thread() is not threading.main_thread():
-        return
+    """SIGINT and SIGTERM start a graceful shutdown; SIGUSR1 reopens the log files (main thread only).
 
+    Under the arbiter, the arbiter takes every signal itself (server/arbiter.py). A single process
+    cannot load new code without dropping what it serves, so SIGHUP is logged and ignored with a hint
+    (never the default action, which would kill the server); so are SIGTTIN and SIGTTOU (whose default
+    action would stop it).
+    """
+    if threading.current_thread() is not threading.main_thread() or server.supervised:
+        return
+    _install_stop_handlers(server)
+
+    def on_reopen(signum: int, frame: object) -> None:
+        server.logfiles.reopen()
+
+    def on_ignored(signum: int, frame: object) -> None:
+        log.warning("%s ignored: this server runs as one process; start it with --workers N (N >= 1) for "
+                    "SIGHUP reloads and SIGTTIN/SIGTTOU", signal.Signals(signum).name)  # fmt: skip
+
+    signal.signal(signal.SIGUSR1, on_reopen)
+    for signum in (signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU):
+        signal.signal(signum, on_ignored)
+
+
+def _install_stop_handlers(server: Server) -> None:
     def on_signal(signum: int, frame: object) -> None:
         server.shutdown()  # no logging here: the handler may interrupt a logging call on this thread
 

@@ -19,7 +19,8 @@ def test_help_documents_every_option():
     options = [
         "--host", "--threads", "--workers", "--header-timeout", "--body-timeout", "--keepalive-timeout",
         "--write-timeout", "--graceful-timeout", "--max-body-size", "--max-connections", "--access-log",
-        "--no-access-log", "--log-level", "--trusted-proxy",
+        "--no-access-log", "--log-level", "--trusted-proxy", "--timeout", "--max-requests",
+        "--max-requests-jitter", "--reload", "--reload-extra", "--pid", "--access-logfile", "--error-logfile",
     ]  # fmt: skip
     for option in options:
         assert option in result.stdout

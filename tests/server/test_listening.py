@@ -111,9 +111,10 @@ def test_stale_socket_file_is_replaced_and_a_live_one_refused(in_thread, tmp_pat
     assert regular.read_text() == "not a socket"
 
 
-def test_cli_unix_socket_without_port_serves_and_removes_its_file(tmp_path):
+@pytest.mark.parametrize("mode", [(), ("--workers", "2")], ids=["single", "arbiter"])
+def test_cli_unix_socket_without_port_serves_and_removes_its_file(tmp_path, mode):
     path = tmp_path / "app.sock"
-    process = start_cli("--bind", f"unix:{path}", "tests.server.wsgi_apps:hello")
+    process = start_cli("--bind", f"unix:{path}", *mode, "tests.server.wsgi_apps:hello")
     try:
         wait_for_line(process.stderr, f"unix:{path}")
         assert _unix_exchange(str(path)).endswith(b"Hello, World!")
