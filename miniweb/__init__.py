@@ -18,7 +18,8 @@ Modules: ``app`` (the cycle above), ``routing`` + ``patterns`` (regex routes, ur
 (output, files), ``errors``, ``datastructures``, ``static``,
 ``templating``, ``csrf``, ``sessions`` + ``flash`` (state in signed cookies), ``security`` (headers),
 ``logs``, ``messages`` (the framework's replaceable texts), ``error_pages`` (default error responses, JSON
-or HTML by ``Accept``), ``ranges``. miniweb imports nothing from ``server/`` and runs under any WSGI server.
+or HTML by ``Accept``), ``debug_page`` (the traceback page of ``debug=True``), ``ranges``. miniweb
+imports nothing from ``server/`` and runs under any WSGI server.
 """
 
 from .app import App

@@ -14,7 +14,6 @@ import logging
 import os
 import sys
 import time
-import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from typing import Any, TypeVar
@@ -500,7 +499,5 @@ class App:
             for name, value in error.headers:
                 response.headers.setdefault(name, value)
             return response
-        detail = None
-        if self.debug and not isinstance(exc, HTTPError):
-            detail = "".join(traceback.format_exception(exc))
-        return render_error(error, request.environ.get("HTTP_ACCEPT"), self.messages, detail)
+        debug_exc = exc if self.debug and not isinstance(exc, HTTPError) else None
+        return render_error(error, request.environ.get("HTTP_ACCEPT"), self.messages, debug_exc)

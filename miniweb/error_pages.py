@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 
+from .debug_page import render_debug_page
 from .errors import HTTPError
 from .messages import Messages
 from .response import Response
@@ -62,11 +63,12 @@ def prefers_json(accept: str | None) -> bool:
 
 
 def render_error(
-    error: HTTPError, accept: str | None, messages: Messages, detail: str | None = None
+    error: HTTPError, accept: str | None, messages: Messages, debug_exc: BaseException | None = None
 ) -> Response:
     """The default response for ``error``, with the headers it carries (e.g. ``Allow``).
 
-    ``detail`` (a traceback, only in debug mode) goes into the HTML page, never into JSON.
+    ``debug_exc`` (the unexpected exception, passed only in debug mode) turns the HTML page into the
+    debug page with its traceback (debug_page.py); JSON never carries it.
     """
     if prefers_json(accept):
         payload = {
@@ -74,7 +76,9 @@ def render_error(
         }
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         response = Response(body, error.code, error.headers, content_type="application/json")
+    elif debug_exc is not None:
+        response = Response(render_debug_page(error, debug_exc, messages), error.code, error.headers)
     else:
-        response = Response(error.render_html(detail, messages), error.code, error.headers)
+        response = Response(error.render_html(None, messages), error.code, error.headers)
     response.headers["Vary"] = "Accept"  # caches must not hand the HTML page to a JSON client (§12.5.5)
     return response
