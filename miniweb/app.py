@@ -34,6 +34,7 @@ from .response import Response, encode_chunks, json_default, json_response, redi
 from .routing import BuildError, RequestRedirect, Route, Router, path_url, url_prefix
 from .security import SecurityHeaders
 from .sessions import SessionConfig, SessionSigner
+from .shortcuts import MethodShortcuts
 from .signatures import check_hook
 from .static import StaticFiles
 from .templating import create_environment
@@ -62,7 +63,7 @@ def _code_of(cls: type) -> int | None:
     return None
 
 
-class App:
+class App(MethodShortcuts):
     """A miniweb application. Instances are WSGI applications: ``app(environ, start_response)``.
 
     Relative ``template_folder``/``static_folder`` are taken from ``root_path``, which defaults to the
@@ -141,26 +142,6 @@ class App:
             return handler
 
         return decorator
-
-    def get(self, pattern: str, name: str | None = None, csrf: bool = True) -> Callable[[F], F]:
-        """``route(pattern, methods=["GET"])`` (HEAD and OPTIONS are answered too)."""
-        return self.route(pattern, ["GET"], name, csrf)
-
-    def post(self, pattern: str, name: str | None = None, csrf: bool = True) -> Callable[[F], F]:
-        """``route(pattern, methods=["POST"])``."""
-        return self.route(pattern, ["POST"], name, csrf)
-
-    def put(self, pattern: str, name: str | None = None, csrf: bool = True) -> Callable[[F], F]:
-        """``route(pattern, methods=["PUT"])``."""
-        return self.route(pattern, ["PUT"], name, csrf)
-
-    def patch(self, pattern: str, name: str | None = None, csrf: bool = True) -> Callable[[F], F]:
-        """``route(pattern, methods=["PATCH"])``."""
-        return self.route(pattern, ["PATCH"], name, csrf)
-
-    def delete(self, pattern: str, name: str | None = None, csrf: bool = True) -> Callable[[F], F]:
-        """``route(pattern, methods=["DELETE"])``."""
-        return self.route(pattern, ["DELETE"], name, csrf)
 
     def add_route(
         self,

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .patterns import check_pattern
+from .shortcuts import MethodShortcuts
 from .signatures import check_hook
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ __all__ = ["Blueprint"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class Blueprint:
+class Blueprint(MethodShortcuts):
     """A group of routes registered on an app under ``url_prefix``, their names under ``name + "."``."""
 
     def __init__(self, name: str, url_prefix: str = "") -> None:
@@ -69,21 +70,6 @@ class Blueprint:
             return handler
 
         return decorator
-
-    def get(self, pattern: str, name: str | None = None, csrf: bool = True) -> Callable[[F], F]:
-        return self.route(pattern, ["GET"], name, csrf)
-
-    def post(self, pattern: str, name: str | None = None, csrf: bool = True) -> Callable[[F], F]:
-        return self.route(pattern, ["POST"], name, csrf)
-
-    def put(self, pattern: str, name: str | None = None, csrf: bool = True) -> Callable[[F], F]:
-        return self.route(pattern, ["PUT"], name, csrf)
-
-    def patch(self, pattern: str, name: str | None = None, csrf: bool = True) -> Callable[[F], F]:
-        return self.route(pattern, ["PATCH"], name, csrf)
-
-    def delete(self, pattern: str, name: str | None = None, csrf: bool = True) -> Callable[[F], F]:
-        return self.route(pattern, ["DELETE"], name, csrf)
 
     def before_request(self, hook: F) -> F:
         """``hook(request)`` before each handler of this group; a non-None result answers instead."""
