@@ -387,7 +387,7 @@ class Dispatcher:
             self._park(conn, now)
 
     def _park(self, conn: Connection, now: float) -> None:
-        fresh = conn.requests == 0 and self._fresh_until is not None
+        fresh = self._fresh_until is not None  # draining, within drain_first_request: it may still speak
         if self._drain_deadline is not None and not conn.closing and not fresh:  # draining: close idle ones
             conn.close()
             self._closed()
@@ -529,5 +529,7 @@ class Dispatcher:
 
 
 def _silent(conn: Connection | Handshake) -> bool:
-    """A new connection that has not sent its first request yet (a TLS handshake under way is not)."""
-    return conn.__class__ is not Handshake and conn.requests == 0 and not conn.closing
+    """A parked connection a request may still arrive on: a new one that has not sent its first request
+    yet, or an idle keep-alive one (a proxy may be sending on it this very moment; closing it now would
+    reset that request, which a proxy never retries for a POST). A TLS handshake under way is neither."""
+    return conn.__class__ is not Handshake and not conn.closing and conn.receiving is None
