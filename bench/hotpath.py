@@ -74,15 +74,16 @@ def _timed(count: int) -> float:
     return time.process_time() - started
 
 
-def _instructions(small: int = 1_000, large: int = 6_000) -> float:
-    """Instructions per request: callgrind totals of two runs, differenced (start-up cancels out)."""
+def callgrind_per_request(command: list[str], small: int = 1_000, large: int = 6_000) -> float:
+    """Instructions per request of ``python -m *command COUNT``: callgrind totals of two runs with
+    different COUNTs, differenced (start-up cancels out)."""
     totals = []
     with tempfile.TemporaryDirectory() as tmp:
         for count in (small, large):
             out = Path(tmp) / f"callgrind.{count}"
             run = subprocess.run(
                 ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable,
-                 "-m", "bench.hotpath", "--serve", str(count)],
+                 "-m", *command, str(count)],
                 capture_output=True, text=True, check=True,
                 env={**os.environ, "PYTHONHASHSEED": "0"},  # the same string hashes (dict probing) each run
             )  # fmt: skip
@@ -91,6 +92,10 @@ def _instructions(small: int = 1_000, large: int = 6_000) -> float:
                 raise RuntimeError(f"no instruction count in valgrind's output:\n{run.stderr[-2000:]}")
             totals.append(int(match.group(1)))
     return (totals[1] - totals[0]) / (large - small)
+
+
+def _instructions() -> float:
+    return callgrind_per_request(["bench.hotpath", "--serve"])
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -16,11 +16,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
-import re
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +24,7 @@ from typing import Any
 
 from bench import mwapps
 from bench.apps import HELLO
+from bench.hotpath import callgrind_per_request
 
 __all__ = ["CASES", "FRAMEWORKS", "environ_for", "falcon_build", "main", "measure"]
 
@@ -98,22 +95,9 @@ def measure(app: Callable[..., Any], path: str, count: int = COUNT) -> float:
     return best / count * 1e6
 
 
-def _instructions(name: str, path: str, small: int = 1_000, large: int = 6_000) -> float:
-    """Instructions per request: callgrind totals of two runs, differenced (start-up cancels out)."""
-    totals = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for count in (small, large):
-            out = Path(tmp) / f"callgrind.{count}"
-            run = subprocess.run(
-                ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable,
-                 "-m", "bench.overhead", "--serve", name, path, str(count)],
-                capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": "0"},
-            )  # fmt: skip
-            match = re.search(r"Collected : (\d+)", run.stderr)
-            if match is None:
-                raise RuntimeError(f"no instruction count in valgrind's output:\n{run.stderr[-2000:]}")
-            totals.append(int(match.group(1)))
-    return (totals[1] - totals[0]) / (large - small)
+def _instructions(name: str, path: str) -> float:
+    """Instructions per request for one framework and path (callgrind, start-up differenced out)."""
+    return callgrind_per_request(["bench.overhead", "--serve", name, path])
 
 
 def falcon_build() -> str:
