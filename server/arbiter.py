@@ -7,11 +7,13 @@
 
 The arbiter keeps `workers` ready workers of the current *generation*:
 - SIGHUP starts a new generation: one new worker is forked; only once it reports ready is one old worker
-  sent SIGTERM (it stops accepting and drains); repeat. Never fewer than N serving, so no request fails.
+  sent RETIRE_SIGNAL (it stops accepting and drains, keeping idle keep-alive connections until their
+  timeout: supervised.py); repeat. Never fewer than N serving, so no request fails.
   A new worker that cannot import the app (exit status BOOT_ERROR) leaves the old ones serving; the
   traceback is in the log and a later SIGHUP tries again.
 - SIGTTIN / SIGTTOU: one worker more / less (never below 1). SIGUSR1: reopen log files, here and in
-  every worker. SIGTERM / SIGINT: close our listener copies, SIGTERM every worker, wait for the drains.
+  every worker. SIGTERM / SIGINT: close our listener copies, STOP_SIGNAL to every worker (retiring ones
+  too: they stop waiting for idle connections), wait for the drains.
 - A worker whose heartbeat stops for `worker_timeout` gets DUMP_SIGNAL (its threads' stacks go to the
   error log) and SIGKILL a moment later, and is replaced. A worker that dies is replaced.
 
@@ -33,7 +35,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from server.config import Config
-from server.supervised import BOOT_ERROR, CHANGED, DUMP_SIGNAL, READY, RETIRE, WorkerLink
+from server.supervised import (
+    BOOT_ERROR,
+    CHANGED,
+    DUMP_SIGNAL,
+    READY,
+    RETIRE,
+    RETIRE_SIGNAL,
+    STOP_SIGNAL,
+    WorkerLink,
+)
 
 __all__ = ["Arbiter", "BootError"]
 
@@ -56,7 +67,7 @@ class _Worker:
     last_beat: float
     ready: bool = False
     retiring: bool = False  # asked to be replaced (--max-requests)
-    stopping: bool = False  # SIGTERM (drain) or DUMP_SIGNAL sent: no longer counted as serving
+    stopping: bool = False  # RETIRE_ or STOP_SIGNAL (drain) or DUMP_SIGNAL sent: no longer serving
     kill_at: float | None = None
 
 
@@ -130,7 +141,9 @@ class Arbiter:
         now = time.monotonic()
         for worker in self._children.values():
             if not worker.stopping:
-                self._terminate(worker, now)
+                self._terminate(worker, now, STOP_SIGNAL)
+            else:  # retiring (or being killed): no more waiting for its idle keep-alive connections
+                _signal(worker.pid, STOP_SIGNAL)
 
     def _step(self) -> None:
         for key, _ in self._selector.select(_TICK):
@@ -206,7 +219,7 @@ class Arbiter:
         if excess > 0:  # a replacement is ready (or SIGTTOU): drain the oldest outdated, then the oldest
             fresh = [w for w in serving if w not in outdated]
             for worker in (sorted(outdated, key=_age) + sorted(fresh, key=_age))[:excess]:
-                self._terminate(worker, now)
+                self._terminate(worker, now, RETIRE_SIGNAL)
             return
         if self._failed_generation == generation:  # the code does not import: keep what serves
             if len(serving) + len(starting) < self.workers and now >= self._retry_at:
@@ -223,10 +236,10 @@ class Arbiter:
         for _ in range(missing):
             self._spawn(now)
 
-    def _terminate(self, worker: _Worker, now: float) -> None:
+    def _terminate(self, worker: _Worker, now: float, signum: int) -> None:
         worker.stopping = True
         worker.kill_at = now + self.config.graceful_timeout + _KILL_MARGIN
-        _signal(worker.pid, signal.SIGTERM)
+        _signal(worker.pid, signum)
 
     def _check_deadlines(self, now: float) -> None:
         timeout = self.config.worker_timeout
