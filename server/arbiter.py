@@ -300,8 +300,13 @@ class Arbiter:
 
     def _spawn(self, now: float) -> None:
         status_r, status_w = os.pipe()
+        # Signals wait (blocked) across the fork: a child runs the arbiter's handlers, which only note
+        # the signal for the arbiter's loop, until boot() installs its own; a stop signal sent to it in
+        # between would be lost, and the child would boot and serve until killed at graceful_timeout.
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
         pid = os.fork()
         if pid:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             os.close(status_w)
             worker = _Worker(pid, status_r, self._generation, now, now)
             self._children[pid] = worker
@@ -311,7 +316,10 @@ class Arbiter:
         # (os._exit skips its atexit handlers and finally blocks).
         code = 0
         try:
-            signal.set_wakeup_fd(-1)
+            signal.set_wakeup_fd(-1)  # first: a signal must not reach the arbiter's loop from here
+            for signum in (signal.SIGTERM, signal.SIGINT):  # until boot() says otherwise: ends it at once
+                signal.signal(signum, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # the others stay ignored (_noop)
             os.close(status_r)
             others = [w.status for w in self._children.values() if w.status >= 0]
             for fd in (self._life_w, self._wake_r, self._wake_w, *others):

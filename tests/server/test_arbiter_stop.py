@@ -1,4 +1,4 @@
-"""How a worker process's drain treats idle keep-alive connections: retiring (replaced) or stopping.
+"""How worker processes stop: a drain's idle keep-alive connections (retiring or stopping), early signals.
 
 A retiring worker's address goes on being served, so a client (nginx's upstream pool) may send its next
 request on an idle keep-alive connection at any moment: the worker keeps it open until its keep-alive
@@ -11,9 +11,11 @@ from __future__ import annotations
 import select
 import signal
 import socket
+import subprocess
+import sys
 
 from tests.server import test_arbiter
-from tests.server.client import WAIT, ResponseReader
+from tests.server.client import ROOT, WAIT, ResponseReader
 from tests.server.test_arbiter import _wait_gone, _write_app
 
 served = test_arbiter.served  # the fixture: a server under the arbiter, stopped at the end
@@ -69,3 +71,36 @@ def test_stopping_the_server_closes_the_idle_connections_of_a_retiring_worker(se
     finally:
         idle.close()
     assert _wait_gone(old)
+
+
+EARLY_SIGTERM = """
+import logging, os, signal, socket, sys, time
+from server.arbiter import Arbiter
+from server.config import Config
+
+logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+
+
+def boot(link):
+    arbiter = os.getppid()
+    os.kill(os.getpid(), signal.SIGTERM)  # as if the arbiter's stop came before boot() set its handlers
+    deadline = time.monotonic() + 60  # a worker that swallowed it would boot and serve: here, wait
+    while os.getppid() == arbiter and time.monotonic() < deadline:  # (never outliving the arbiter)
+        time.sleep(0.05)
+
+
+listener = socket.create_server(("127.0.0.1", 0))
+Arbiter([listener], boot, Config(workers=1, worker_timeout=0)).run()
+"""
+
+
+def test_a_stop_signal_before_the_worker_sets_its_own_handlers_ends_it():
+    """It used to run the arbiter's handler (which only notes a signal for the arbiter's loop): lost.
+
+    Then SIGTERM to a server that had just forked a worker (a --max-requests or SIGHUP replacement)
+    waited graceful_timeout + 5 s for that worker to be killed.
+    """
+    process = subprocess.run([sys.executable, "-c", EARLY_SIGTERM], cwd=ROOT, capture_output=True,
+                             text=True, timeout=WAIT)  # fmt: skip
+    assert "failed while starting (killed by SIGTERM)" in process.stderr, process.stderr[-2000:]
+    assert process.returncode == 1  # its first worker never started: the arbiter gives up
