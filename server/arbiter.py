@@ -218,8 +218,11 @@ class Arbiter:
         excess = len(serving) - self.workers
         if excess > 0:  # a replacement is ready (or SIGTTOU): drain the oldest outdated, then the oldest
             fresh = [w for w in serving if w not in outdated]
+            # --reload (development): the edited code must answer the browser's next request, which
+            # would otherwise come on an idle keep-alive connection the old worker keeps open.
+            signum = STOP_SIGNAL if self.config.reload else RETIRE_SIGNAL
             for worker in (sorted(outdated, key=_age) + sorted(fresh, key=_age))[:excess]:
-                self._terminate(worker, now, RETIRE_SIGNAL)
+                self._terminate(worker, now, signum)
             return
         if self._failed_generation == generation:  # the code does not import: keep what serves
             if len(serving) + len(starting) < self.workers and now >= self._retry_at:

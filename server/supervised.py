@@ -8,7 +8,8 @@
 Writes are non-blocking single bytes (atomic on a pipe); a full or broken pipe drops the message rather
 than ever blocking the dispatcher.
 
-    arbiter ──RETIRE_SIGNAL (SIGTERM)──► a worker being replaced (SIGHUP, --max-requests, SIGTTOU): it
+    arbiter ──RETIRE_SIGNAL (SIGTERM)──► a worker being replaced (SIGHUP, --max-requests, SIGTTOU; not
+               under --reload, where the edited code must answer the browser's next request): it
                drains, and keeps its idle keep-alive connections until their keep-alive timeout, since
                their clients (a proxy's pool) may send on them at any moment while the address is served
     arbiter ──STOP_SIGNAL (SIGINT)─────► every worker when the server stops: it drains, and closes idle

@@ -73,6 +73,20 @@ def test_stopping_the_server_closes_the_idle_connections_of_a_retiring_worker(se
     assert _wait_gone(old)
 
 
+def test_under_reload_an_edit_closes_the_old_workers_idle_connections(served, tmp_path):
+    # Development: the browser's next request (on its idle keep-alive connection) must meet the edit.
+    server = served("--reload", "--keepalive-timeout", str(int(WAIT * 2)))
+    idle, reader, old = _idle_connection(server.port)
+    try:
+        _write_app(tmp_path, "v2")
+        readable, _, _ = select.select([idle], [], [], WAIT)
+        assert readable and reader.rest() == b"", "the old worker kept its idle connection"
+    finally:
+        idle.close()
+    assert _wait_gone(old)
+    assert server.get()[1].split()[0] == "v2"
+
+
 EARLY_SIGTERM = """
 import logging, os, signal, socket, sys, time
 from server.arbiter import Arbiter
