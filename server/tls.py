@@ -3,8 +3,8 @@
     --certfile/--keyfile (+ --ca-certs/--cert-reqs) ──► server_context() ──► ssl.SSLContext | None
 
 TLS 1.2 is the minimum (RFC 8996 deprecates 1.0 and 1.1); ALPN offers only "http/1.1" (RFC 7301), so
-a client that wants h2 falls back instead of failing. The handshake itself is driven without blocking by
-the dispatcher (see `server.dispatcher`), so a slow or silent client never holds a thread.
+a client that wants h2 falls back instead of failing. The handshake itself is driven without blocking on
+the dispatcher thread (`server.tls_handshake`), so a slow or silent client never holds a thread.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import ssl
 from server.config import Config
 from server.connection import ClientDisconnected, Connection
 
-__all__ = ["CERT_REQS", "Handshake", "TLSConnection", "server_context"]
+__all__ = ["CERT_REQS", "TLSConnection", "server_context"]
 
 CERT_REQS = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "required": ssl.CERT_REQUIRED}
 
@@ -46,50 +46,6 @@ def server_context(config: Config) -> ssl.SSLContext | None:
         context.load_verify_locations(config.ca_certs)
     context.verify_mode = CERT_REQS[config.cert_reqs]
     return context
-
-
-class Handshake:
-    """A TLS connection whose handshake is under way: driven by the dispatcher, never by a thread.
-
-    It has what the dispatcher's deadline heap and drain need of a parked connection (`sock`,
-    `park_gen`, `buf`, `closing`, `close`, `has_pending_bytes`); its deadline is header_timeout.
-    """
-
-    __slots__ = ("sock", "address", "park_gen", "buf", "closing", "listener", "events")
-
-    def __init__(self, sock: ssl.SSLSocket, address: tuple, listener: object) -> None:
-        self.sock = sock
-        self.address = address
-        self.listener = listener
-        self.park_gen = 0
-        self.buf = bytearray()  # always empty: nothing to answer 408 to on expiry, just close
-        self.closing = False
-        self.events = 0
-
-    def step(self) -> bool | None:
-        """Advance the handshake without blocking: True done, None not yet (see `events`), False failed.
-
-        A client speaking plain HTTP to a TLS port fails here (OpenSSL: "http request") and is closed.
-        """
-        try:
-            self.sock.do_handshake()
-        except ssl.SSLWantReadError:
-            self.events = 1  # selectors.EVENT_READ
-            return None
-        except ssl.SSLWantWriteError:
-            self.events = 2  # selectors.EVENT_WRITE
-            return None
-        except (OSError, ValueError):  # ssl.SSLError is an OSError; so are resets
-            return False
-        self.sock.setblocking(True)  # served by a worker from now on, with kernel timeouts
-        return True
-
-    def has_pending_bytes(self) -> bool:
-        return False
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.sock.close()
 
 
 class TLSConnection(Connection):
