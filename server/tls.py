@@ -14,6 +14,8 @@ import os
 import select
 import socket
 import ssl
+import struct
+import time
 
 from server.config import Config
 from server.connection import ClientDisconnected, Connection
@@ -51,27 +53,36 @@ def server_context(config: Config) -> ssl.SSLContext | None:
 class TLSConnection(Connection):
     """A Connection over TLS: the same interface, through SSLSocket (which takes no send/recv flags).
 
+    - The socket stays non-blocking from its handshake on: SSLSocket ignores MSG_DONTWAIT, and in
+      blocking mode a send that times out (SO_SNDTIMEO) is retried inside the ssl module for ever,
+      so a client that stops reading would hold a worker thread for good. Waits are poll() calls:
+      a receive step as long as SO_RCVTIMEO's on plain TCP, and for sends the same write_timeout
+      deadline, restarted whenever the socket can take bytes again (the client read some): the
+      limit bounds the time without progress of the whole response, as on plain TCP.
     - Received bytes may wait decrypted inside OpenSSL (`pending()`), where epoll cannot see them:
-      `fill` drains them, and a non-waiting `fill` looks there before asking the kernel, so a
-      connection is never parked with a request already received.
+      `fill` drains them, and looks there before asking the kernel, so a connection is never parked
+      with a request already received.
     - No sendfile: the file is read (os.pread) and sent through TLS.
-    - The write timeout is SO_SNDTIMEO per send call (OpenSSL hides partial progress).
     """
 
-    __slots__ = ()
+    __slots__ = ("_poller", "_step_ms")
+
+    def __init__(self, sock: ssl.SSLSocket, address: tuple, config: Config, rcvtimeo: bytes, sndtimeo: bytes):
+        super().__init__(sock, address, config, rcvtimeo, sndtimeo)
+        seconds, microseconds = struct.unpack("ll", rcvtimeo)  # the receive step plain TCP waits
+        self._step_ms = seconds * 1000 + microseconds // 1000
+        self._poller = select.poll()  # this socket alone (a poll object holds no descriptor of its own)
+        self._poller.register(sock.fileno(), select.POLLIN)  # POLLOUT only while send() waits
 
     def fill(self, wait: bool) -> bool:
         sock = self.sock
-        if not wait and not sock.pending():
-            poller = select.poll()
-            poller.register(sock.fileno(), select.POLLIN)
-            if not poller.poll(0):
-                return False
+        if wait and not sock.pending() and not self._poller.poll(self._step_ms):
+            return False  # a receive step with nothing
         try:
             data = sock.recv(self._recv_size)
             while sock.pending():
                 data += sock.recv(self._recv_size)
-        except (ssl.SSLWantReadError, BlockingIOError):  # SO_RCVTIMEO step, or half a record so far
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):  # nothing, or half a record
             return False
         except OSError as exc:
             raise ClientDisconnected(str(exc)) from exc
@@ -81,25 +92,51 @@ class TLSConnection(Connection):
         return True
 
     def has_pending_bytes(self) -> bool:
-        if self.sock.pending():
-            return True
-        poller = select.poll()
-        poller.register(self.sock.fileno(), select.POLLIN)
-        return bool(poller.poll(0))
+        return self.sock.pending() > 0 or bool(self._poller.poll(0))
 
     def send(self, data: bytes, more: bool = False) -> None:
+        """Send all of `data`; ClientDisconnected when the client takes nothing for write_timeout.
+
+        Without SSL_MODE_ENABLE_PARTIAL_WRITE (CPython does not set it), SSL_write either takes all
+        of `data` or says "want write" and keeps its place: the retry passes the same bytes again.
+        """
         try:
-            self.sock.sendall(data)
+            self.sock.send(data)
+            return
+        except ssl.SSLWantWriteError:
+            events = select.POLLOUT
+        except ssl.SSLWantReadError:  # a renegotiation wants the client's bytes first
+            events = select.POLLIN
         except (OSError, ValueError) as exc:
             raise ClientDisconnected(str(exc)) from exc
+        try:
+            self._retry_send(data, events)
+        finally:
+            self._poller.modify(self.sock, select.POLLIN)  # what fill() and has_pending_bytes() wait for
+
+    def _retry_send(self, data: bytes, events: int) -> None:
+        """Send `data` again each time the socket is ready for `events`, until write_timeout without."""
+        deadline = time.monotonic() + self._write_timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            self._poller.modify(self.sock, events)
+            if remaining <= 0 or not self._poller.poll(remaining * 1000):
+                raise ClientDisconnected(f"client read nothing for {self._write_timeout:g} seconds")
+            deadline = time.monotonic() + self._write_timeout  # ready again: the client took bytes
+            try:
+                self.sock.send(data)
+                return
+            except ssl.SSLWantWriteError:
+                events = select.POLLOUT
+            except ssl.SSLWantReadError:
+                events = select.POLLIN
+            except (OSError, ValueError) as exc:
+                raise ClientDisconnected(str(exc)) from exc
 
     def send_now(self, data: bytes) -> None:
-        """The dispatcher's 408: TLS cannot promise not to block, so it is only sent if room is plain."""
-        poller = select.poll()
-        poller.register(self.sock.fileno(), select.POLLOUT)
-        if poller.poll(0):
-            with contextlib.suppress(OSError, ValueError):
-                self.sock.sendall(data)
+        """The dispatcher's 408: never blocks (the socket is non-blocking); lost if there is no room."""
+        with contextlib.suppress(OSError, ValueError):
+            self.sock.send(data)
 
     def sendfile(self, fd: int, offset: int, count: int) -> int:
         sent = 0
@@ -115,7 +152,6 @@ class TLSConnection(Connection):
         self.closing = True
         self.buf.clear()
         with contextlib.suppress(OSError, ValueError):
-            self.sock.setblocking(False)  # the dispatcher's discard() must never block
             self.sock.shutdown(socket.SHUT_WR)
 
     def discard(self) -> bool:

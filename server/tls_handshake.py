@@ -68,8 +68,7 @@ class Handshake:
             return None
         except (OSError, ValueError):  # ssl.SSLError is an OSError; so are resets
             return False
-        self.sock.setblocking(True)  # served by a worker from now on, with kernel timeouts
-        return True
+        return True  # the socket stays non-blocking: see TLSConnection
 
     def has_pending_bytes(self) -> bool:
         return False
