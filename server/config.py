@@ -14,6 +14,7 @@ deployment has a reason to tune them; each has its reason next to it:
 - pacing of the main and worker threads: `connection.LINGER_STEPS` (how often a lingering worker looks
   up: the keepalive_linger knob is the one to turn), `body_receiver.RECEIVE_STEPS` (how much of one
   body the dispatcher takes before serving others);
+- `tls.ENCRYPT_BLOCK` (plaintext encrypted per step of a large TLS send: bounds the ciphertext held);
 - the access-log writer: `accesslog.FLUSH_INTERVAL` (lines wait at most 0.1 s), `CHUNK_LINES` and
   `CHUNK_PAUSE` (how it yields the GIL to the workers);
 - the arbiter's own clock: `arbiter._TICK`, `_BOOT_RETRY`, `_DUMP_GRACE`, and `_KILL_MARGIN` (a

@@ -41,7 +41,8 @@ from server.deadlines import Deadlines
 from server.handback import HandBack, take_all
 from server.listener import Listener
 from server.responses import body_length, error_response
-from server.tls_handshake import Handshake, HandshakeDriver
+from server.tls import Handshake
+from server.tls_handshake import HandshakeDriver
 from server.worker import worker_loop
 from server.wsgi import WSGIHandler
 

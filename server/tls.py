@@ -3,26 +3,35 @@
     --certfile/--keyfile (+ --ca-certs/--cert-reqs) ──► server_context() ──► ssl.SSLContext | None
 
 TLS 1.2 is the minimum (RFC 8996 deprecates 1.0 and 1.1); ALPN offers only "http/1.1" (RFC 7301), so
-a client that wants h2 falls back instead of failing. The handshake itself is driven without blocking on
-the dispatcher thread (`server.tls_handshake`), so a slow or silent client never holds a thread.
+a client that wants h2 falls back instead of failing.
+
+All TLS I/O is here: a `Handshake` (one non-blocking step at a time, which the dispatcher thread drives:
+`server.tls_handshake`, so a slow or silent client never holds a thread), then a `TLSConnection`.
+Both let OpenSSL work on memory buffers (`ssl.MemoryBIO`) and move the bytes with plain socket calls.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import select
+import selectors
 import socket
 import ssl
-import struct
-import time
+from typing import TYPE_CHECKING
 
 from server.config import Config
 from server.connection import ClientDisconnected, Connection
 
-__all__ = ["CERT_REQS", "TLSConnection", "server_context"]
+if TYPE_CHECKING:
+    from server.listener import Listener
+
+__all__ = ["CERT_REQS", "Handshake", "TLSConnection", "server_context"]
 
 CERT_REQS = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "required": ssl.CERT_REQUIRED}
+# Plaintext encrypted per step of a large send: bounds the ciphertext held at once (a 64 MiB body would
+# otherwise be copied whole), large enough that the steps cost nothing next to the encryption.
+ENCRYPT_BLOCK = 256 * 1024
+_DONTWAIT = socket.MSG_DONTWAIT
 
 
 def server_context(config: Config) -> ssl.SSLContext | None:
@@ -50,93 +59,174 @@ def server_context(config: Config) -> ssl.SSLContext | None:
     return context
 
 
-class TLSConnection(Connection):
-    """A Connection over TLS: the same interface, through SSLSocket (which takes no send/recv flags).
+class Handshake:
+    """A TLS connection whose handshake is under way: driven by the dispatcher, never by a thread.
 
-    - The socket stays non-blocking from its handshake on: SSLSocket ignores MSG_DONTWAIT, and in
-      blocking mode a send that times out (SO_SNDTIMEO) is retried inside the ssl module for ever,
-      so a client that stops reading would hold a worker thread for good. Waits are poll() calls:
-      a receive step as long as SO_RCVTIMEO's on plain TCP, and for sends the same write_timeout
-      deadline, restarted whenever the socket can take bytes again (the client read some): the
-      limit bounds the time without progress of the whole response, as on plain TCP.
-    - Received bytes may wait decrypted inside OpenSSL (`pending()`), where epoll cannot see them:
-      `fill` drains them, and looks there before asking the kernel, so a connection is never parked
-      with a request already received.
-    - No sendfile: the file is read (os.pread) and sent through TLS.
+    OpenSSL works on memory buffers (see `TLSConnection`); the non-blocking plain socket carries the
+    bytes. It has what the dispatcher's deadline heap and drain need of a parked connection (`sock`,
+    `park_gen`, `buf`, `closing`, `close`, `has_pending_bytes`); its deadline is header_timeout.
     """
 
-    __slots__ = ("_poller", "_step_ms")
+    __slots__ = ("sock", "tls", "incoming", "outgoing", "unsent", "address", "park_gen", "buf", "closing",
+                 "listener", "events", "_recv_size")  # fmt: skip
 
-    def __init__(self, sock: ssl.SSLSocket, address: tuple, config: Config, rcvtimeo: bytes, sndtimeo: bytes):
-        super().__init__(sock, address, config, rcvtimeo, sndtimeo)
-        seconds, microseconds = struct.unpack("ll", rcvtimeo)  # the receive step plain TCP waits
-        self._step_ms = seconds * 1000 + microseconds // 1000
-        self._poller = select.poll()  # this socket alone (a poll object holds no descriptor of its own)
-        self._poller.register(sock.fileno(), select.POLLIN)  # POLLOUT only while send() waits
+    def __init__(self, sock: socket.socket, context: ssl.SSLContext, address: tuple, listener: Listener,
+                 recv_size: int) -> None:  # fmt: skip
+        self.sock = sock
+        self.incoming = ssl.MemoryBIO()
+        self.outgoing = ssl.MemoryBIO()
+        self.tls = context.wrap_bio(self.incoming, self.outgoing, server_side=True)
+        self.unsent = b""  # our part of the handshake that the socket could not take yet
+        self.address = address
+        self.listener = listener
+        self.park_gen = 0
+        self.buf = bytearray()  # always empty: nothing to answer 408 to on expiry, just close
+        self.closing = False
+        self.events = 0
+        self._recv_size = recv_size
 
-    def fill(self, wait: bool) -> bool:
-        sock = self.sock
-        if wait and not sock.pending() and not self._poller.poll(self._step_ms):
-            return False  # a receive step with nothing
+    def step(self) -> bool | None:
+        """Advance the handshake without blocking: True done, None not yet (see `events`), False failed.
+
+        A client speaking plain HTTP to a TLS port fails here (OpenSSL: "http request") and is closed.
+        """
         try:
-            data = sock.recv(self._recv_size)
-            while sock.pending():
-                data += sock.recv(self._recv_size)
-        except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):  # nothing, or half a record
+            while raw := self.sock.recv(self._recv_size):
+                self.incoming.write(raw)
+            return False  # the client closed before the handshake ended
+        except BlockingIOError:  # all that has arrived is in `incoming`
+            pass
+        except OSError:  # a reset
             return False
-        except OSError as exc:
-            raise ClientDisconnected(str(exc)) from exc
-        if not data:
-            raise ClientDisconnected("peer closed the connection")
-        self.buf += data
+        try:
+            self.tls.do_handshake()
+            done = True
+        except ssl.SSLWantReadError:
+            done = False
+        except (ssl.SSLError, ValueError):
+            self._flush()  # the alert that says why, if the socket takes it
+            return False
+        if not self._flush():
+            return False
+        if self.unsent:
+            self.events = selectors.EVENT_WRITE
+            return None
+        if done:
+            self.sock.setblocking(True)  # served by a worker from now on, with kernel timeouts
+            return True
+        self.events = selectors.EVENT_READ
+        return None
+
+    def _flush(self) -> bool:
+        """Send what OpenSSL has written so far, as much as the socket takes; False if it is reset."""
+        self.unsent += self.outgoing.read()
+        if self.unsent:
+            try:
+                sent = self.sock.send(self.unsent)
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                return False
+            self.unsent = self.unsent[sent:]
         return True
 
     def has_pending_bytes(self) -> bool:
-        return self.sock.pending() > 0 or bool(self._poller.poll(0))
+        return False
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+
+class TLSConnection(Connection):
+    """A Connection over TLS: OpenSSL works on memory buffers, the plain Connection moves the bytes.
+
+    The socket is a plain one: what arrives is written into an `ssl.MemoryBIO` and decrypted from
+    there; what goes out is encrypted into another and sent with `Connection.send`. So TLS has the
+    same system calls, kernel timeouts and write_timeout (time without progress, with MSG_DONTWAIT and
+    poll) as plain TCP, and MSG_MORE still joins a head to its body. (An SSLSocket cannot: it ignores
+    send flags, and in blocking mode a send that hits SO_SNDTIMEO is retried inside the ssl module
+    for ever, so a client that stopped reading held a worker thread for good.)
+
+    - Bytes received but not yet decrypted, or decrypted but not yet read, wait in the BIO or in
+      OpenSSL, where epoll cannot see them: `fill` looks there before asking the kernel, so a
+      connection is never parked with a request already received.
+    - No sendfile: the file is read (os.pread), encrypted and sent.
+    - A large send is encrypted ENCRYPT_BLOCK at a time, so it holds that much ciphertext at most.
+    """
+
+    __slots__ = ("_tls", "_incoming", "_outgoing")
+
+    def __init__(self, sock: socket.socket, address: tuple, config: Config, rcvtimeo: bytes, sndtimeo: bytes,
+                 tls: ssl.SSLObject, incoming: ssl.MemoryBIO, outgoing: ssl.MemoryBIO) -> None:  # fmt: skip
+        super().__init__(sock, address, config, rcvtimeo, sndtimeo)
+        self._tls = tls
+        self._incoming = incoming
+        self._outgoing = outgoing
+
+    def fill(self, wait: bool) -> bool:
+        if self._incoming.pending or self._tls.pending():  # received earlier (with the handshake, say)
+            data = self._decrypt()
+            if data:
+                self.buf += data
+                return True
+        try:
+            raw = self.sock.recv(self._recv_size, 0 if wait else _DONTWAIT)
+        except BlockingIOError:  # EAGAIN: nothing yet (the SO_RCVTIMEO step or MSG_DONTWAIT)
+            return False
+        except OSError as exc:
+            raise ClientDisconnected(str(exc)) from exc
+        if not raw:
+            raise ClientDisconnected("peer closed the connection")
+        self._incoming.write(raw)
+        data = self._decrypt()
+        if not data:
+            return False  # half a record so far
+        self.buf += data
+        return True
+
+    def _decrypt(self) -> bytes:
+        """The plaintext of every whole record received so far (b"" if there is none yet)."""
+        tls, incoming = self._tls, self._incoming
+        chunks = []
+        try:
+            while True:
+                chunks.append(tls.read(self._recv_size))
+                if not (tls.pending() or incoming.pending):
+                    break
+        except ssl.SSLWantReadError:  # the rest of a record is on its way
+            pass
+        except ssl.SSLZeroReturnError:  # close_notify: the client is done
+            if not chunks:
+                raise ClientDisconnected("peer closed the TLS session") from None
+        except (ssl.SSLError, ValueError) as exc:
+            raise ClientDisconnected(str(exc)) from exc
+        if self._outgoing.pending:  # OpenSSL's own answer to what it read (a TLS 1.3 KeyUpdate, say)
+            super().send(self._outgoing.read())
+        return b"".join(chunks)
+
+    def has_pending_bytes(self) -> bool:
+        return bool(self._incoming.pending or self._tls.pending()) or super().has_pending_bytes()
 
     def send(self, data: bytes, more: bool = False) -> None:
-        """Send all of `data`; ClientDisconnected when the client takes nothing for write_timeout.
-
-        Without SSL_MODE_ENABLE_PARTIAL_WRITE (CPython does not set it), SSL_write either takes all
-        of `data` or says "want write" and keeps its place: the retry passes the same bytes again.
-        """
+        tls, outgoing = self._tls, self._outgoing
         try:
-            self.sock.send(data)
-            return
-        except ssl.SSLWantWriteError:
-            events = select.POLLOUT
-        except ssl.SSLWantReadError:  # a renegotiation wants the client's bytes first
-            events = select.POLLIN
-        except (OSError, ValueError) as exc:
-            raise ClientDisconnected(str(exc)) from exc
-        try:
-            self._retry_send(data, events)
-        finally:
-            self._poller.modify(self.sock, select.POLLIN)  # what fill() and has_pending_bytes() wait for
-
-    def _retry_send(self, data: bytes, events: int) -> None:
-        """Send `data` again each time the socket is ready for `events`, until write_timeout without."""
-        deadline = time.monotonic() + self._write_timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            self._poller.modify(self.sock, events)
-            if remaining <= 0 or not self._poller.poll(remaining * 1000):
-                raise ClientDisconnected(f"client read nothing for {self._write_timeout:g} seconds")
-            deadline = time.monotonic() + self._write_timeout  # ready again: the client took bytes
-            try:
-                self.sock.send(data)
+            if len(data) <= ENCRYPT_BLOCK:
+                tls.write(data)
+                super().send(outgoing.read(), more)
                 return
-            except ssl.SSLWantWriteError:
-                events = select.POLLOUT
-            except ssl.SSLWantReadError:
-                events = select.POLLIN
-            except (OSError, ValueError) as exc:
-                raise ClientDisconnected(str(exc)) from exc
+            view = memoryview(data)
+            for start in range(0, len(view), ENCRYPT_BLOCK):
+                tls.write(view[start : start + ENCRYPT_BLOCK])
+                super().send(outgoing.read(), more or start + ENCRYPT_BLOCK < len(view))
+        except (ssl.SSLError, ValueError) as exc:
+            raise ClientDisconnected(str(exc)) from exc
 
     def send_now(self, data: bytes) -> None:
-        """The dispatcher's 408: never blocks (the socket is non-blocking); lost if there is no room."""
-        with contextlib.suppress(OSError, ValueError):
-            self.sock.send(data)
+        """The dispatcher's 408: encrypted, then sent without ever blocking (lost if there is no room)."""
+        with contextlib.suppress(ssl.SSLError, ValueError):
+            self._tls.write(data)
+            super().send_now(self._outgoing.read())
 
     def sendfile(self, fd: int, offset: int, count: int) -> int:
         sent = 0
@@ -147,19 +237,3 @@ class TLSConnection(Connection):
             self.send(block)
             sent += len(block)
         return sent
-
-    def start_closing(self) -> None:
-        self.closing = True
-        self.buf.clear()
-        with contextlib.suppress(OSError, ValueError):
-            self.sock.shutdown(socket.SHUT_WR)
-
-    def discard(self) -> bool:
-        try:
-            while self.sock.recv(self._recv_size):
-                pass
-            return False
-        except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
-            return True
-        except (OSError, ValueError):
-            return False

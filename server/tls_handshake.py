@@ -1,11 +1,10 @@
 """TLS handshakes, driven step by step on the dispatcher thread, so that none ever holds a worker thread.
 
-    accept ──► HandshakeDriver.start: wrap the socket ──► step ──┬─ wants to read/write: in the selector,
-                                                                 │  with header_timeout from the accept
-               the selector says ready ──► HandshakeDriver.advance ──► step ──┤
-                                                                 ├─ done: a TLSConnection, to a worker
-                                                                 └─ failed (plain HTTP to a TLS port, a
-                                                                    reset): closed; a stall: expired
+    accept ──► HandshakeDriver.start: a `server.tls.Handshake`, its first step
+    selector: readable/writable ──► HandshakeDriver.advance: the next step
+    each step ──┬─ wants to read or write: (stays) in the selector, header_timeout from the accept
+                ├─ done: a TLSConnection, to a worker
+                └─ failed (plain HTTP to a TLS port, a reset): closed; stalled: expired by the dispatcher
 
 Main thread only, like everything the selector holds. The driver owns no selector, heap or counter of
 its own: the dispatcher passes in what it may do to them (register in its selector, set a deadline,
@@ -14,68 +13,23 @@ hand a connection on, count connections opened and closed).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import selectors
 import socket
-import ssl
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from server.config import Config
 from server.connection import Connection
-from server.tls import TLSConnection
+from server.tls import Handshake, TLSConnection
 
 if TYPE_CHECKING:
     from server.listener import Listener
 
-__all__ = ["Handshake", "HandshakeDriver"]
+__all__ = ["HandshakeDriver"]
 
 log = logging.getLogger(__name__)
-
-
-class Handshake:
-    """A TLS connection whose handshake is under way: driven by the dispatcher, never by a thread.
-
-    It has what the dispatcher's deadline heap and drain need of a parked connection (`sock`,
-    `park_gen`, `buf`, `closing`, `close`, `has_pending_bytes`); its deadline is header_timeout.
-    """
-
-    __slots__ = ("sock", "address", "park_gen", "buf", "closing", "listener", "events")
-
-    def __init__(self, sock: ssl.SSLSocket, address: tuple, listener: Listener) -> None:
-        self.sock = sock
-        self.address = address
-        self.listener = listener
-        self.park_gen = 0
-        self.buf = bytearray()  # always empty: nothing to answer 408 to on expiry, just close
-        self.closing = False
-        self.events = 0
-
-    def step(self) -> bool | None:
-        """Advance the handshake without blocking: True done, None not yet (see `events`), False failed.
-
-        A client speaking plain HTTP to a TLS port fails here (OpenSSL: "http request") and is closed.
-        """
-        try:
-            self.sock.do_handshake()
-        except ssl.SSLWantReadError:
-            self.events = selectors.EVENT_READ
-            return None
-        except ssl.SSLWantWriteError:
-            self.events = selectors.EVENT_WRITE
-            return None
-        except (OSError, ValueError):  # ssl.SSLError is an OSError; so are resets
-            return False
-        return True  # the socket stays non-blocking: see TLSConnection
-
-    def has_pending_bytes(self) -> bool:
-        return False
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.sock.close()
 
 
 class HandshakeDriver:
@@ -105,12 +59,11 @@ class HandshakeDriver:
         """Wrap a newly accepted socket of a TLS `listener` and take its handshake's first step."""
         try:
             sock.setblocking(False)
-            tls = listener.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)  # type: ignore[union-attr]
-        except OSError:
+            handshake = Handshake(sock, listener.tls, address, listener, self._config.recv_size)  # type: ignore[arg-type]
+        except OSError:  # ssl.SSLError included
             sock.close()
             return
         self._opened()
-        handshake = Handshake(tls, address, listener)
         if self.advance(handshake, True):
             return
         # header_timeout from the accept: a client that stalls its handshake is dropped like a slowloris
@@ -130,7 +83,8 @@ class HandshakeDriver:
         if done:
             try:
                 conn = TLSConnection(handshake.sock, handshake.address, self._config, self._rcvtimeo,
-                                     self._sndtimeo)  # fmt: skip
+                                     self._sndtimeo, handshake.tls, handshake.incoming,
+                                     handshake.outgoing)  # fmt: skip
             except OSError:
                 done = False
             else:

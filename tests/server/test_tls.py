@@ -200,3 +200,42 @@ def test_write_timeout_over_tls_counts_from_the_last_progress(tls_serve, certifi
         assert elapsed < 1.75 * timeout, f"dropped {elapsed:.2f}s after the last read (limit {timeout}s)"
     finally:
         sock.close()
+
+
+def test_a_tls_body_still_arriving_is_received_by_the_dispatcher(tls_serve, certificate):
+    """One worker thread: while a TLS upload waits for the rest of its body, another client is served;
+    the body, decrypted by the dispatcher as it arrives, reaches the app de-chunked with its length."""
+    running = tls_serve(apps.echo_environ, threads=1, body_timeout=5.0)
+    upload = _tls_socket(running, certificate)
+    try:
+        upload.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+        other = http.client.HTTPSConnection("localhost", running.port, timeout=WAIT,
+                                            context=_client_context(certificate))  # fmt: skip
+        other.request("GET", "/meanwhile")
+        assert json.loads(other.getresponse().read())["PATH_INFO"] == "/meanwhile"
+        other.close()
+        upload.sendall(b"6\r\n world\r\n0\r\n\r\n")
+        response, body = ResponseReader(upload).next()
+        info = json.loads(body)
+        assert (response.status, info["body"], info["CONTENT_LENGTH"]) == (200, "hello world", "11")
+    finally:
+        upload.close()
+
+
+def test_required_client_certificates_admit_a_client_with_one_only(tls_serve, certificate):
+    """--ca-certs + --cert-reqs required (the test certificate is its own CA): a client with the
+    certificate is served; one without is refused with TLS's "certificate required" alert."""
+    running = tls_serve(apps.hello, ca_certs=certificate[0], cert_reqs="required")
+    with_cert = _client_context(certificate)
+    with_cert.load_cert_chain(*certificate)
+    conn = http.client.HTTPSConnection("localhost", running.port, timeout=WAIT, context=with_cert)
+    conn.request("GET", "/")
+    assert conn.getresponse().read() == b"Hello, World!"
+    conn.close()
+    with pytest.raises(ssl.SSLError, match="CERTIFICATE_REQUIRED"):
+        sock = _tls_socket(running, certificate)  # TLS 1.3: the alert comes with the first read
+        try:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            sock.recv(4096)
+        finally:
+            sock.close()
