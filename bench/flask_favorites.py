@@ -30,7 +30,7 @@ from apps.favorites import repository as repo
 from apps.favorites.account_views import local_path
 from apps.favorites.app import ROOT
 from apps.favorites.db import Database, DatabaseUnavailable
-from apps.favorites.mapview import MapPoint, china_map
+from apps.favorites.mapview import MapPoint, area_points, china_map
 from apps.favorites.settings import Settings
 
 __all__ = ["create_app"]  # and `application`, built on first use (module __getattr__)
@@ -124,18 +124,15 @@ def create_app(settings: Settings | None = None) -> flask.Flask:
         if not (district_id.isascii() and district_id.isdigit() and len(district_id) == 6):
             flask.abort(404)
         number = page_number()
-        con = db()
         user = _user()
-        place = repo.get_area(con, int(district_id), user[0] if user else None)
-        if place is None:
+        family = repo.area_family(db(), int(district_id), user[0] if user else None)
+        if family is None:
             flask.abort(404)
-        page = repo.children(con, place, number, views.PER_PAGE)
+        place, kids = family
+        page = repo.page_of(kids, number, views.PER_PAGE)
         check_page_exists(page)
-        kids = repo.child_points(con, place.district_id) if page.total else []
-        points = [MapPoint(lon, lat, name, url_for("area", code)) for code, name, lon, lat in kids]
-        points.append(MapPoint(place.longitude, place.latitude, place.district, main=True))
-        province = place.ancestors[0][0] if place.ancestors else place.district_id
-        area_map = china_map(points, highlight=province, label=f"{place.district}在中国的位置")
+        area_map = china_map(area_points(place, kids, lambda code: url_for("area", code)),
+                             highlight=place.province, label=f"{place.district}在中国的位置")
         return flask.render_template(
             "area.html", area=place, page=page, levels=views.LEVEL_NAMES,
             child_name=views.CHILD_NAMES.get(place.level, ""), collected=place.collected, area_map=area_map,

@@ -14,7 +14,7 @@ from miniweb import App, BadRequest, NotFound, Request, Response, flash, json_re
 from . import account_views
 from . import repository as repo
 from .account_views import current_user, local_path
-from .mapview import MapPoint, china_map
+from .mapview import MapPoint, area_points, china_map
 from .replicas import Databases
 
 __all__ = ["register", "note_problem", "PER_PAGE", "SEARCH_MAX_CHARS", "LEVEL_NAMES"]
@@ -79,16 +79,16 @@ def register(app: App, database: Databases, static_dir: Path) -> None:
     @app.route(r"/areas/([0-9]{6})", name="area")
     def area(request: Request, district_id: str) -> Response:
         number = _page_number(request)
-        con = db(request)
-        place = area_or_404(request, district_id)
-        page = repo.children(con, place, number, PER_PAGE)
+        user = current_user(request)
+        family = repo.area_family(db(request), int(district_id), user[0] if user else None)
+        if family is None:
+            raise NotFound(f"没有代码为 {district_id} 的地区")
+        place, kids = family
+        page = repo.page_of(kids, number, PER_PAGE)
         if page.total:
             _check_page_exists(page)
-        kids = repo.child_points(con, place.district_id) if page.total else []
-        points = [MapPoint(lon, lat, name, app.url_for("area", code)) for code, name, lon, lat in kids]
-        points.append(MapPoint(place.longitude, place.latitude, place.district, main=True))
-        province = place.ancestors[0][0] if place.ancestors else place.district_id
-        area_map = china_map(points, highlight=province, label=f"{place.district}在中国的位置")
+        area_map = china_map(area_points(place, kids, lambda code: app.url_for("area", code)),
+                             highlight=place.province, label=f"{place.district}在中国的位置")
         return app.render(request, "area.html", area=place, page=page, levels=LEVEL_NAMES,
                           child_name=CHILD_NAMES.get(place.level, ""), collected=place.collected,
                           area_map=area_map)
