@@ -189,10 +189,11 @@ def create_app(settings: Settings | None = None) -> flask.Flask:
                                         username=name, status=429)  # fmt: skip
             return body, status, {"Retry-After": str(wait)}
         user = repo.user_by_name(con, name)
+        release_connection(None)  # as the demo does: no connection held while hashing
         if not accounts.verify_password(password, user[2] if user else None) or user is None:
-            repo.record_login_failure(con, name, address, accounts.lock_seconds)
+            repo.record_login_failure(db(), name, address, accounts.lock_seconds)
             return account_form("login.html", error="用户名或密码不对", username=name, status=400)
-        repo.clear_login_failures(con, name)
+        repo.clear_login_failures(db(), name)
         flask.session.clear()  # a fresh session for the new privilege, as session.regenerate() in the demo
         flask.session["uid"], flask.session["name"] = user[0], user[1]
         flask.flash(f"欢迎回来，{user[1]}！", "success")

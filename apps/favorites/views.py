@@ -17,7 +17,7 @@ from .account_views import current_user, local_path
 from .mapview import MapPoint, area_points, china_map
 from .replicas import Databases
 
-__all__ = ["register", "note_problem", "PER_PAGE", "SEARCH_MAX_CHARS", "LEVEL_NAMES"]
+__all__ = ["register", "release_db", "note_problem", "PER_PAGE", "SEARCH_MAX_CHARS", "LEVEL_NAMES"]
 
 PER_PAGE = 20            # rows per page: a phone screen or two
 SEARCH_MAX_CHARS = 50    # the longest area name has 15 characters; longer input is a mistake or abuse
@@ -44,6 +44,19 @@ def _code(raw: str | None) -> int | None:
     return int(raw) if raw and raw.isascii() and raw.isdigit() and len(raw) == 6 else None
 
 
+def release_db(request: Request, database: Databases) -> None:
+    """Give the request's connection, if it took one, back to its pool (the next db() takes another).
+
+    The teardown hook calls it after every request; a view calls it before slow work that needs no
+    database (a password hash, ~50 ms of CPU), so that logins at once do not hold every pooled
+    connection while they hash and keep the other pages waiting for one.
+    """
+    con = getattr(request.state, "db", None)
+    if con is not None:
+        request.state.db = None
+        database.release(con)
+
+
 def register(app: App, database: Databases, static_dir: Path) -> None:
     """Add the demo's routes to `app`."""
 
@@ -55,7 +68,7 @@ def register(app: App, database: Databases, static_dir: Path) -> None:
             con = request.state.db = database.connection(request)  # primary or replica: replicas.py
         return con
 
-    account_views.register(app, db)
+    account_views.register(app, db, lambda request: release_db(request, database))
 
     def login_first(request: Request, back: str) -> Response:
         flash(request, "请先登录。", "info")
