@@ -156,8 +156,9 @@ def create_app(settings: Settings | None = None) -> flask.Flask:
             flask.flash("请先登录。", "info")
             return flask.redirect(url_for("login", next=url_for("favorites")), 303)
         rows = repo.favorites(db(), user[0])
+        here = url_for("favorites")
         fav_map = china_map([MapPoint(f.area.longitude, f.area.latitude, f.area.district,
-                                      url_for("favorites") + f"#fav-{f.area.district_id}") for f in rows],
+                                      f"{here}#fav-{f.area.district_id}") for f in rows],
                             label="我的收藏在地图上的位置")  # fmt: skip
         return flask.render_template(
             "favorites.html", favorites=rows, fav_map=fav_map, error=None, error_id=None, draft="",

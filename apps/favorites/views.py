@@ -144,8 +144,9 @@ def register(app: App, database: Databases, static_dir: Path) -> None:
     def _favorites_page(request: Request, error: str | None = None, error_id: int | None = None,
                         draft: str = "") -> Response:
         rows = repo.favorites(db(request), current_user(request)[0])
+        here = app.url_for("favorites")
         fav_map = china_map([MapPoint(f.area.longitude, f.area.latitude, f.area.district,
-                                      app.url_for("favorites") + f"#fav-{f.area.district_id}") for f in rows],
+                                      f"{here}#fav-{f.area.district_id}") for f in rows],
                             label="我的收藏在地图上的位置")
         return app.render(request, "favorites.html", favorites=rows, fav_map=fav_map,
                           error=error, error_id=error_id, draft=draft,
