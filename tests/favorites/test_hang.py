@@ -55,7 +55,8 @@ def test_hung_database_gives_bounded_503s_then_recovers(live_server: str, mariad
     log.info("hung database, %d pages at once: 503 after %.2f-%.2f s (median %.2f); /healthz %.2f-%.2f s",
              AT_ONCE, page_times[0], page_times[-1], page_times[len(page_times) // 2], health_times[0],
              health_times[-1])
-    assert {status for status, _, _ in page_results} == {503}
+    assert {status for status, _, _ in page_results} == {503}, [(s, round(t, 2), b[:300])
+                                                                for s, t, b in page_results]
     assert all("数据库暂时不可用" in body and "Traceback" not in body for _, _, body in page_results)
     assert {status for status, _, _ in [*health_results, alone]} == {503}
     assert page_times[-1] < PAGE_BOUND, page_times
