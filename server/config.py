@@ -3,9 +3,8 @@
 Each field says why it has the value it has. Every layer (CLI, parser, connections, dispatcher, workers)
 gets the same `Config`; every limit, timeout and size an operator could want to change lives here.
 A few internal constants stay, named and commented, next to the only code they shape, because no
-deployment has a reason to tune them: the bounds of the validation caches (`_CACHE_LIMIT` in `wsgi.py`
-and `wsgi_checks.py`: memory, not behaviour), `connection.LINGER_STEPS` (how often a lingering worker
-looks up) and `accesslog.CHUNK_LINES`/`CHUNK_PAUSE` (how the log writer yields to the workers).
+deployment has a reason to tune them: `connection.LINGER_STEPS` (how often a lingering worker looks up)
+and `accesslog.CHUNK_LINES`/`CHUNK_PAUSE` (how the log writer yields to the workers).
 """
 
 from __future__ import annotations
@@ -64,6 +63,13 @@ class Config:
     # --- I/O sizes --------------------------------------------------------------------------------------
     recv_size: int = 64 * 1024  # one recv(); large enough for a whole pipelined burst
     sendfile_chunk: int = 1024 * 1024  # os.sendfile() per call, so a huge file cannot hog a worker forever
+
+    # --- memos ------------------------------------------------------------------------------------------
+    # Entries in each memo of values the server validated or converted once (request header name ->
+    # environ key, the app's status and header lines, a peer's trusted-proxy verdict): clients and apps
+    # choose the keys, so each memo is bounded. A value past the bound is handled afresh each time:
+    # memory, never behaviour.
+    lookup_cache_entries: int = 1000
 
     # --- behaviour ---------------------------------------------------------------------------------------
     access_log: bool = True  # one Combined Log Format line per request, like nginx and gunicorn

@@ -38,7 +38,7 @@ from server.config import Config
 from server.connection import ClientDisconnected, Connection
 from server.http11 import ProtocolError
 from server.listener import Listener
-from server.responses import body_length, error_response
+from server.responses import refusal
 from server.tls import Handshake, TLSConnection
 from server.worker import worker_loop
 from server.wsgi import WSGIHandler
@@ -258,11 +258,8 @@ class Dispatcher:
         """Answer a request whose body the dispatcher was receiving with an error, then close."""
         head = conn.receiving.head
         conn.receiving = None
-        response = error_response(status, message, self.config.server_header)
-        if self.handler.access_log:
-            line = f"{head.method} {head.target} {head.version}"
-            accesslog.log_refused(conn.peer_host, line, status, body_length(response))
-        conn.send_now(response)
+        line = f"{head.method} {head.target} {head.version}"
+        conn.send_now(refusal(status, message, self.config, conn.peer_host, line))
         conn.close()
         self._closed()
 
@@ -427,11 +424,8 @@ class Dispatcher:
             if conn.buf and not conn.closing:
                 log.info("request header timeout from %s: answering 408", conn.peer_host)
                 message = f"the request head did not arrive within {self.config.header_timeout:g} seconds"
-                response = error_response(408, message, self.config.server_header)
-                if self.handler.access_log:
-                    line = accesslog.request_line_of(conn.buf, self.config.max_request_line)
-                    accesslog.log_refused(conn.peer_host, line, 408, body_length(response))
-                conn.send_now(response)
+                line = accesslog.request_line_of(conn.buf, self.config.max_request_line)
+                conn.send_now(refusal(408, message, self.config, conn.peer_host, line))
             conn.close()
             self._closed()
 

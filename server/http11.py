@@ -185,16 +185,12 @@ def maybe_read_head(buf: bytearray, config: Config) -> RequestHead | None:
 def body_reader(head: RequestHead, config: Config) -> BodyReader | None:
     """The reader for this request's body, or None if it has none (RFC 9112 §6.3).
 
-    A Content-Length above config.max_body_bytes raises ProtocolError 413 at once, so the caller can
-    refuse before sending any 100 Continue.
+    A declared length is within config.max_body_bytes (the head was refused with 413 otherwise); a
+    chunked body is held to it as it arrives.
     """
     if head.chunked:
         return ChunkedReader(config)
     if head.content_length:
-        if head.content_length > config.max_body_bytes:
-            raise ProtocolError(
-                f"Content-Length {head.content_length} exceeds the limit of {config.max_body_bytes}", 413
-            )
         return LengthReader(head.content_length)
     return None
 
@@ -347,10 +343,12 @@ def _framing(fields: dict[str, str], version: str, config: Config) -> tuple[int 
         value = values.pop()
     if _DIGITS.fullmatch(value) is None:
         raise ProtocolError(f"invalid Content-Length {value[:100]!r}")
-    # A digit string longer than the limit's cannot be below it; checked before int(), which refuses
-    # strings of thousands of digits.
-    if len(value.lstrip("0")) > len(str(config.max_body_bytes)):
-        raise ProtocolError(f"Content-Length exceeds the limit of {config.max_body_bytes}", 413)
+    # The one check of a declared length against max_body_bytes: here, with the head, so the 413 goes out
+    # before any 100 Continue and the client need not send the body. A digit string longer than the
+    # limit's is over it, which is tested first: int() refuses strings of thousands of digits.
+    limit = config.max_body_bytes
+    if len(value.lstrip("0")) > len(str(limit)) or int(value) > limit:
+        raise ProtocolError(f"Content-Length {value[:100]} exceeds the limit of {limit}", 413)
     return int(value), False
 
 

@@ -22,7 +22,7 @@ from server.accesslog import log_access
 from server.connection import Connection, RequestTimeout
 from server.http11 import BodyReader, ProtocolError, RequestHead
 from server.responses import error_response, http_date
-from server.wsgi_checks import as_bytes, check_header, check_status, checked_headers, checked_status
+from server.wsgi_checks import as_bytes
 from server.wsgi_input import FileWrapper
 
 if TYPE_CHECKING:
@@ -75,43 +75,26 @@ class Response:
                 exc_info = None  # PEP 3333: avoid a traceback <-> frame reference cycle
         elif self.status is not None:
             raise AssertionError("start_response() called a second time without exc_info")
-        try:
-            self.code, status_line = checked_status[status]
-        except (KeyError, TypeError):
-            self.code, status_line = check_status(status)
-        if type(headers) is not list:
-            raise TypeError(f"response headers must be a list of (name, value) tuples, not {type(headers)}")
-        lines = [status_line]
-        content_length = None
-        date = server = True
-        for item in headers:
-            try:
-                line, note = checked_headers[item]
-            except (KeyError, TypeError):
-                line, note = check_header(item)
-            lines.append(line)
-            if note is not None:
-                if note == "date":
-                    date = False
-                elif note == "server":
-                    server = False
-                else:
-                    content_length = note
-        handler = self.handler
-        if date and server:  # the app sent neither: the usual case, no formatting per request
-            until, extra = handler.default_lines
+        code, lines, content_length, has_date, has_server = self.handler.checked_head.lines(status, headers)
+        if has_date or has_server:
+            self._own_lines(lines, has_date, has_server)
+        else:  # the usual case: the server's Date and Server lines, formatted once a second
+            until, extra = self.handler.default_lines
             if time.time() >= until:
-                extra = handler.refresh_default_lines()
+                extra = self.handler.refresh_default_lines()
             lines.append(extra)
-        else:
-            if date:
-                lines.append(f"Date: {http_date()}\r\n")
-            if server:
-                lines.append(handler.server_line)
+        self.code = code
         self.status = status
         self.lines = lines
         self.content_length = content_length
         return self.write
+
+    def _own_lines(self, lines: list[str], has_date: bool, has_server: bool) -> None:
+        """The server's Date and Server lines, each unless the app sent its own."""
+        if not has_date:
+            lines.append(f"Date: {http_date()}\r\n")
+        if not has_server:
+            lines.append(self.handler.server_line)
 
     # --- body --------------------------------------------------------------------------------------------
 
@@ -147,28 +130,46 @@ class Response:
         self._send_body(chunk, more=False)
 
     def _start(self, first: bytes, known_length: bool) -> None:
-        """Send the status line and headers, framed per RFC 9112 §6.3, with the first body bytes."""
+        """Send the status line and headers, with the first body bytes.
+
+        `known_length`: `first` is the whole body (a list body, or none at all).
+        """
         if self.status is None:
             raise RuntimeError("the application sent body bytes before calling start_response()")
+        data = self._head_bytes(first, known_length)
+        self.sent = True
+        if known_length and self.handler.access_log:
+            self._log_before_send(len(first))
+        if not first or self.no_body:
+            self.conn.send(data, more=not known_length and not self.no_body)
+        elif known_length and len(first) <= self.remaining:  # type: ignore[operator]  # known_length: set
+            # The common whole-body response within its length: one send, no framing to decide.
+            self.remaining -= len(first)  # type: ignore[operator]
+            self.bytes_sent = len(first)
+            self.conn.send(data + first)
+        else:
+            self._send_body(first, more=False, prefix=data)
+
+    def _head_bytes(self, first: bytes, known_length: bool) -> bytes:
+        """The head with its framing lines: how the body ends (RFC 9112 §6.3), and whether the connection
+        stays open after it (§9.3)."""
         head = self.head
-        code = self.code
         lines = self.lines
         length = self.content_length
-        # After a response, the connection can carry another request only if this response has a
-        # clear end, the client wants it (RFC 9112 §9.3), its body will have been read, and we are not
-        # shutting down.
-        keep_alive = head.keep_alive and not self.handler.draining
-        if code in _NO_BODY_STATUS:
-            no_body = True
+        if self.code in _NO_BODY_STATUS:
+            self.no_body = True
         else:
-            no_body = head.method == "HEAD"
+            self.no_body = head.method == "HEAD"
             if length is None and known_length:
                 length = len(first)
                 lines.append(f"Content-Length: {length}\r\n")
+        # The connection can carry another request only if this response has a clear end, the client
+        # wants it, its body will have been read, and we are not shutting down.
+        keep_alive = head.keep_alive and not self.handler.draining
         http11 = head.version == "HTTP/1.1"
         if length is not None:
             self.remaining = length
-        elif not no_body:
+        elif not self.no_body:
             if http11:
                 self.chunked = True
                 lines.append("Transfer-Encoding: chunked\r\n")
@@ -186,27 +187,16 @@ class Response:
         else:
             lines.append("\r\n")
         self.keep_alive = keep_alive
-        self.no_body = no_body
-        data = "".join(lines).encode("latin-1")
-        self.sent = True
-        if known_length and self.handler.access_log:
-            # The whole response is known: log it before the send. Work done after the last send
-            # competes for the GIL with the client's next request, and measured under load that
-            # multiplied the keep-alive p99 latency (13 ms -> several hundred).
-            size = 0 if no_body else min(len(first), self.remaining or 0)
-            log_access(self.environ, code, size)
-            self.logged = True
-        if first and not no_body:
-            size = len(first)
-            if known_length and size <= length:  # type: ignore[operator]  # known_length: length is set
-                # The common whole-body response within its length: one send, no framing to decide.
-                self.remaining = length - size  # type: ignore[operator]
-                self.bytes_sent = size
-                self.conn.send(data + first)
-            else:
-                self._send_body(first, more=False, prefix=data)
-        else:
-            self.conn.send(data, more=not known_length and not no_body)
+        return "".join(lines).encode("latin-1")
+
+    def _log_before_send(self, size: int) -> None:
+        """The access line of a response known whole, written before its send.
+
+        Work done after the last send competes for the GIL with the client's next request: measured under
+        load, logging after it multiplied the keep-alive p99 latency (13 ms -> several hundred).
+        """
+        log_access(self.environ, self.code, 0 if self.no_body else min(size, self.remaining or 0))
+        self.logged = True
 
     def _send_body(self, chunk: bytes, more: bool, prefix: bytes = b"") -> None:
         if self.no_body or not chunk:
