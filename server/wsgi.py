@@ -39,10 +39,10 @@ class WSGIHandler:
         self.app = app
         self.config = config
         self.draining = False  # set by the dispatcher on shutdown: answer with Connection: close
-        self.server_line = f"Server: {config.server_header}\r\n"
+        self.server_line = f"Server: {config.server_header}\r\n".encode("latin-1")
         # (valid until, "Date: ...\r\nServer: ...\r\n"): the lines most responses get, formatted once a
         # second. One tuple, so a worker thread never sees a second paired with another second's text.
-        self.default_lines = (0.0, "")
+        self.default_lines = (0.0, b"")
         self.access_log = config.access_log
         self._listener_bases: dict[Listener, dict] = {}  # main thread only (connection_environ)
         # ValueError for a bad entry
@@ -80,12 +80,12 @@ class WSGIHandler:
         self._listener_bases[listener] = base
         return base
 
-    def refresh_default_lines(self) -> str:
+    def refresh_default_lines(self) -> bytes:
         """Format the Date and Server lines for the current second (see `default_lines`)."""
         now = time.time()
-        text = f"Date: {http_date(now)}\r\n{self.server_line}"
-        self.default_lines = (float(int(now) + 1), text)  # until the next whole second
-        return text
+        lines = f"Date: {http_date(now)}\r\n".encode("latin-1") + self.server_line
+        self.default_lines = (float(int(now) + 1), lines)  # until the next whole second
+        return lines
 
     def connection_environ(self, conn: Connection, listener: Listener | None = None) -> dict:
         """The part of every environ that is the same for all requests on a connection."""

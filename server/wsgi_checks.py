@@ -76,12 +76,13 @@ class CheckedHead:
     __slots__ = ("_statuses", "_headers", "_limit")
 
     def __init__(self, limit: int) -> None:
-        self._statuses: dict[str, tuple[int, str]] = {}  # status -> (code, status line)
-        self._headers: dict[tuple[str, str], tuple[str, int | str | None]] = {}  # item -> check_header's
+        self._statuses: dict[str, tuple[int, bytes]] = {}  # status -> (code, status line)
+        self._headers: dict[tuple[str, str], tuple[bytes, int | str | None]] = {}  # item -> (line, note)
         self._limit = limit
 
-    def lines(self, status: str, headers: list) -> tuple[int, list[str], int | None, bool, bool]:
-        """(code, [status line, header lines], the app's Content-Length or None, has Date, has Server).
+    def lines(self, status: str, headers: list) -> tuple[int, list[bytes], int | None, bool, bool]:
+        """(code, [status line, header lines] in latin-1, the app's Content-Length or None, whether the
+        app sent a Date, a Server header).
 
         ValueError/TypeError (from the checks) for a value a client must never see.
         """
@@ -100,24 +101,30 @@ class CheckedHead:
             try:
                 checked_item = known[item]
             except (KeyError, TypeError):  # TypeError: an unhashable item (a list), refused by the check
-                checked_item = check_header(item)
-                if len(known) < self._limit:
-                    known[item] = checked_item
+                checked_item = self._header(item)
             line, note = checked_item
             lines.append(line)
             if note is not None:
-                if note == "date":
-                    has_date = True
-                elif note == "server":
-                    has_server = True
-                else:
+                if type(note) is int:
                     content_length = note
+                elif note == "date":
+                    has_date = True
+                else:  # "server"
+                    has_server = True
         return code, lines, content_length, has_date, has_server
 
-    def _status(self, status: object) -> tuple[int, str]:
-        checked = check_status(status)
+    def _status(self, status: object) -> tuple[int, bytes]:
+        code, line = check_status(status)
+        checked = code, line.encode("latin-1")
         if len(self._statuses) < self._limit:
             self._statuses[status] = checked  # type: ignore[index]  # check_status: it is a str
+        return checked
+
+    def _header(self, item: object) -> tuple[bytes, int | str | None]:
+        line, note = check_header(item)
+        checked = line.encode("latin-1"), note  # the checks let no other character through
+        if len(self._headers) < self._limit:
+            self._headers[item] = checked  # type: ignore[index]  # check_header: a (str, str) tuple
         return checked
 
 

@@ -40,30 +40,27 @@ class Response:
     """The state of one response: what the app declared, what has been sent, how the body is framed."""
 
     __slots__ = (
-        "handler", "conn", "head", "reader", "status", "lines", "content_length", "code", "sent",
-        "keep_alive", "no_body", "chunked", "remaining", "bytes_sent", "environ", "logged",
+        "handler", "conn", "head", "reader", "environ", "code", "lines", "content_length", "sent",
+        "keep_alive", "no_body", "chunked", "remaining", "bytes_sent", "logged",
     )  # fmt: skip
 
     def __init__(self, handler: WSGIHandler, conn: Connection, head: RequestHead, reader: BodyReader | None,
                  environ: dict) -> None:  # fmt: skip
         self.handler = handler
-        self.environ = environ
-        self.logged = False  # the access line was written already (see _start)
         self.conn = conn
         self.head = head
         self.reader = reader
-        self.status: str | None = None
-        # The status line, the app's header lines, then the Date and Server lines unless the app sent its
-        # own, formatted; `_start` adds the framing lines.
-        self.lines: list[str] = []
-        self.content_length: int | None = None  # declared by the app
-        self.code = 0
+        self.environ = environ
+        self.code = 0  # the status code; 0 until start_response
+        # Set by start_response: `lines`, the status line, the app's header lines, then the Date and Server
+        # lines unless the app sent its own, as bytes (`_frame` adds the framing lines); `content_length`,
+        # the app's Content-Length or None.
         self.sent = False  # the status line and headers are on the wire
         self.keep_alive = False
-        self.no_body = False
-        self.chunked = False
-        self.remaining: int | None = None  # body bytes still allowed by Content-Length
         self.bytes_sent = 0
+        self.logged = False  # the access line was written already (see _log_before_send)
+        self.remaining: int | None = None  # body bytes still allowed by a length (finish reads it early)
+        # Set by `_frame`: `no_body`, `chunked`.
 
     def start_response(self, status: str, headers: list, exc_info=None) -> Callable[[bytes], None]:
         """PEP 3333 start_response: validate, remember, and return write()."""
@@ -73,26 +70,26 @@ class Response:
                     raise exc_info[1].with_traceback(exc_info[2])
             finally:
                 exc_info = None  # PEP 3333: avoid a traceback <-> frame reference cycle
-        elif self.status is not None:
+        elif self.code:
             raise AssertionError("start_response() called a second time without exc_info")
-        code, lines, content_length, has_date, has_server = self.handler.checked_head.lines(status, headers)
+        handler = self.handler
+        code, lines, content_length, has_date, has_server = handler.checked_head.lines(status, headers)
         if has_date or has_server:
             self._own_lines(lines, has_date, has_server)
         else:  # the usual case: the server's Date and Server lines, formatted once a second
-            until, extra = self.handler.default_lines
+            until, extra = handler.default_lines
             if time.time() >= until:
-                extra = self.handler.refresh_default_lines()
+                extra = handler.refresh_default_lines()
             lines.append(extra)
         self.code = code
-        self.status = status
         self.lines = lines
         self.content_length = content_length
         return self.write
 
-    def _own_lines(self, lines: list[str], has_date: bool, has_server: bool) -> None:
+    def _own_lines(self, lines: list[bytes], has_date: bool, has_server: bool) -> None:
         """The server's Date and Server lines, each unless the app sent its own."""
         if not has_date:
-            lines.append(f"Date: {http_date()}\r\n")
+            lines.append(f"Date: {http_date()}\r\n".encode("latin-1"))
         if not has_server:
             lines.append(self.handler.server_line)
 
@@ -101,7 +98,7 @@ class Response:
     def finish(self, result: Iterable[bytes]) -> None:
         """Send the whole response for the iterable the app returned."""
         kind = type(result)
-        if (kind is list or kind is tuple) and not self.sent and self.status is not None:
+        if (kind is list or kind is tuple) and not self.sent and self.code:
             # The whole body is known: one send for headers and body, and a Content-Length we can state.
             body = result[0] if len(result) == 1 else b"".join(result)
             if type(body) is not bytes:
@@ -110,7 +107,7 @@ class Response:
             if self.remaining:
                 self._end()  # the app's Content-Length promised more than the body holds
             return
-        if kind is FileWrapper and not self.sent and self._sendfile(result):
+        if kind is FileWrapper and not self.sent and self.code and self._sendfile(result):
             return
         for chunk in result:
             self.write(chunk)
@@ -134,45 +131,46 @@ class Response:
 
         `known_length`: `first` is the whole body (a list body, or none at all).
         """
-        if self.status is None:
+        if not self.code:
             raise RuntimeError("the application sent body bytes before calling start_response()")
-        data = self._head_bytes(first, known_length)
+        self._frame(first, known_length)
         self.sent = True
         if known_length and self.handler.access_log:
             self._log_before_send(len(first))
+        lines = self.lines
         if not first or self.no_body:
-            self.conn.send(data, more=not known_length and not self.no_body)
+            self.conn.send(b"".join(lines), more=not known_length and not self.no_body)
         elif known_length and len(first) <= self.remaining:  # type: ignore[operator]  # known_length: set
             # The common whole-body response within its length: one send, no framing to decide.
             self.remaining -= len(first)  # type: ignore[operator]
             self.bytes_sent = len(first)
-            self.conn.send(data + first)
+            lines.append(first)
+            self.conn.send(b"".join(lines))
         else:
-            self._send_body(first, more=False, prefix=data)
+            self._send_body(first, more=False, prefix=b"".join(lines))
 
-    def _head_bytes(self, first: bytes, known_length: bool) -> bytes:
-        """The head with its framing lines: how the body ends (RFC 9112 §6.3), and whether the connection
-        stays open after it (§9.3)."""
+    def _frame(self, first: bytes, known_length: bool) -> None:
+        """Add the framing lines: how the body ends (RFC 9112 §6.3), if the connection stays open (§9.3)."""
         head = self.head
         lines = self.lines
         length = self.content_length
         if self.code in _NO_BODY_STATUS:
-            self.no_body = True
+            self.no_body = no_body = True
         else:
-            self.no_body = head.method == "HEAD"
+            self.no_body = no_body = head.method == "HEAD"
             if length is None and known_length:
                 length = len(first)
-                lines.append(f"Content-Length: {length}\r\n")
+                lines.append(b"Content-Length: %d\r\n" % length)
         # The connection can carry another request only if this response has a clear end, the client
         # wants it, its body will have been read, and we are not shutting down.
         keep_alive = head.keep_alive and not self.handler.draining
         http11 = head.version == "HTTP/1.1"
-        if length is not None:
-            self.remaining = length
-        elif not self.no_body:
+        self.remaining = length
+        self.chunked = False
+        if length is None and not no_body:
             if http11:
                 self.chunked = True
-                lines.append("Transfer-Encoding: chunked\r\n")
+                lines.append(b"Transfer-Encoding: chunked\r\n")
             else:
                 keep_alive = False  # HTTP/1.0 without a length: the body ends when we close
         reader = self.reader
@@ -181,13 +179,12 @@ class Response:
             # 100-continue, never come): we close instead, and say so.
             keep_alive = False
         if not keep_alive:
-            lines.append("Connection: close\r\n\r\n")
+            lines.append(b"Connection: close\r\n\r\n")
         elif not http11:
-            lines.append("Connection: keep-alive\r\n\r\n")
+            lines.append(b"Connection: keep-alive\r\n\r\n")
         else:
-            lines.append("\r\n")
+            lines.append(b"\r\n")
         self.keep_alive = keep_alive
-        return "".join(lines).encode("latin-1")
 
     def _log_before_send(self, size: int) -> None:
         """The access line of a response known whole, written before its send.
@@ -243,7 +240,7 @@ class Response:
         size = max(0, info.st_size - offset)
         if self.content_length is None:
             self.content_length = size
-            self.lines.append(f"Content-Length: {size}\r\n")
+            self.lines.append(b"Content-Length: %d\r\n" % size)
         count = min(size, self.content_length)
         self._start(b"", count == 0)  # headers with MSG_MORE only if file bytes follow
         if not self.no_body and count:
