@@ -117,7 +117,8 @@ class HeadParser:
         if end - lead > self._small_head or len(lines) > config.max_header_count:
             _check_limits(lines, end - lead, config)
         method, target, version = _parse_request_line(lines[0])
-        headers = parse_fields(lines, 1)
+        del lines[0]  # the field lines remain
+        headers = parse_fields(lines)
 
         fields = dict(headers)
         if len(fields) != len(headers):  # some name repeated; rare, so off the fast path
@@ -256,10 +257,10 @@ def _combine(headers: list[tuple[str, str]]) -> dict[str, str]:
 
 def _parse_request_line(line: str) -> tuple[str, str, str]:
     """(method, target, version) of a request line without CTLs; HTTP/1.x above 1.1 is served as 1.1."""
-    parts = line.split(" ")
-    if len(parts) != 3:
-        raise ProtocolError(f"malformed request line {line[:100]!r}")
-    method, target, version = parts
+    try:
+        method, target, version = line.split(" ")
+    except ValueError:  # not three parts
+        raise ProtocolError(f"malformed request line {line[:100]!r}") from None
     if method not in _COMMON_METHODS:
         if TOKEN(method) is None:
             raise ProtocolError(f"invalid method {method[:100]!r}")

@@ -164,7 +164,10 @@ class WSGIHandler:
         environ["SERVER_PROTOCOL"] = head.version
         keys = self._environ_keys
         for name, value in head.headers:
-            key = keys.get(name) or self._environ_key(name)
+            try:
+                key = keys[name]
+            except KeyError:
+                key = self._environ_key(name)
             if not key:
                 continue
             if key in environ:  # RFC 9110 §5.3: repeated fields combine with commas (cookies with "; ")

@@ -56,11 +56,11 @@ class Response:
         # lines unless the app sent its own, as bytes (`_frame` adds the framing lines); `content_length`,
         # the app's Content-Length or None.
         self.sent = False  # the status line and headers are on the wire
-        self.keep_alive = False
         self.bytes_sent = 0
         self.logged = False  # the access line was written already (see _log_before_send)
         self.remaining: int | None = None  # body bytes still allowed by a length (finish reads it early)
-        # Set by `_frame`: `no_body`, `chunked`.
+        # Set by `_frame` (every response passes there, but for a failure: `fail` sets it): `keep_alive`,
+        # `no_body`, `chunked`.
 
     def start_response(self, status: str, headers: list, exc_info=None) -> Callable[[bytes], None]:
         """PEP 3333 start_response: validate, remember, and return write()."""
@@ -135,15 +135,16 @@ class Response:
             raise RuntimeError("the application sent body bytes before calling start_response()")
         self._frame(first, known_length)
         self.sent = True
+        size = len(first)
         if known_length and self.handler.access_log:
-            self._log_before_send(len(first))
+            self._log_before_send(size)
         lines = self.lines
-        if not first or self.no_body:
+        if not size or self.no_body:
             self.conn.send(b"".join(lines), more=not known_length and not self.no_body)
-        elif known_length and len(first) <= self.remaining:  # type: ignore[operator]  # known_length: set
+        elif known_length and size <= self.remaining:  # type: ignore[operator]  # known_length: it is set
             # The common whole-body response within its length: one send, no framing to decide.
-            self.remaining -= len(first)  # type: ignore[operator]
-            self.bytes_sent = len(first)
+            self.remaining -= size  # type: ignore[operator]
+            self.bytes_sent = size
             lines.append(first)
             self.conn.send(b"".join(lines))
         else:
@@ -165,9 +166,10 @@ class Response:
         # wants it, its body will have been read, and we are not shutting down.
         keep_alive = head.keep_alive and not self.handler.draining
         http11 = head.version == "HTTP/1.1"
-        self.remaining = length
         self.chunked = False
-        if length is None and not no_body:
+        if length is not None:
+            self.remaining = length
+        elif not no_body:
             if http11:
                 self.chunked = True
                 lines.append(b"Transfer-Encoding: chunked\r\n")
