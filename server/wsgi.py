@@ -40,12 +40,12 @@ class WSGIHandler:
         self.config = config
         self.draining = False  # set by the dispatcher on shutdown: answer with Connection: close
         self.server_line = f"Server: {config.server_header}\r\n".encode("latin-1")
-        # (valid until, "Date: ...\r\nServer: ...\r\n"): the lines most responses get, formatted once a
+        # (valid until, b"Date: ...\r\nServer: ...\r\n"): the lines most responses get, formatted once a
         # second. One tuple, so a worker thread never sees a second paired with another second's text.
         self.default_lines = (0.0, b"")
         self.access_log = config.access_log
         self._listener_bases: dict[Listener, dict] = {}  # main thread only (connection_environ)
-        # ValueError for a bad entry
+        # A bad --trusted-proxy entry is a ValueError here, at start-up.
         self._trusted = parse_trusted_proxies(config.trusted_proxies, config.lookup_cache_entries)
         # The memos below are shared by the worker threads without a lock: they rely on the GIL making a
         # dict get or set atomic, and threads racing on a miss store equal values.

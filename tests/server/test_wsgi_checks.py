@@ -95,6 +95,8 @@ def test_checked_head_gives_the_checks_results_also_when_remembered():
     assert checked.lines("200 OK", list(headers)) == expected  # now from the memo
     own = [("Date", "Tue, 15 Nov 1994 08:12:31 GMT"), ("Server", "app")]
     for _ in range(2):
+        assert checked.lines("200 OK", own[:1])[2:] == (None, True, False)  # a Date of its own only
+        assert checked.lines("200 OK", own[1:])[2:] == (None, False, True)  # a Server only
         code, lines, length, has_date, has_server = checked.lines("404 Not Found", own)
         assert (code, length, has_date, has_server) == (404, None, True, True)
         assert lines == [b"HTTP/1.1 404 Not Found\r\n", f"Date: {own[0][1]}\r\n".encode(), b"Server: app\r\n"]
@@ -109,7 +111,8 @@ def test_checked_head_refuses_every_time_and_stays_bounded():
             checked.lines("200", [])
         with pytest.raises(TypeError, match="is not a"):
             checked.lines("200 OK", [["X", "list"]])
-        with pytest.raises(TypeError, match="must be a list"):
+        message = r"must be a list of \(name, value\) tuples, not <class 'tuple'>$"
+        with pytest.raises(TypeError, match=message):
             checked.lines("200 OK", (("X", "tuple"),))
         with pytest.raises(ValueError, match="informational"):
             checked.lines("103 Early Hints", [])
