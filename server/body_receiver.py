@@ -19,11 +19,10 @@ import logging
 import time
 from collections.abc import Callable
 
-from server import accesslog
 from server.config import Config
 from server.connection import ClientDisconnected, Connection
 from server.http11 import ProtocolError
-from server.responses import body_length, error_response
+from server.responses import refusal
 
 __all__ = ["BodyReceiver"]
 
@@ -41,7 +40,6 @@ class BodyReceiver:
     def __init__(
         self,
         config: Config,
-        access_log: bool,
         *,
         expire_at: Callable[[Connection, float], None],  # its deadline while parked (replaces any earlier)
         unpark: Callable[[Connection], None],  # out of the selector; its deadline is stale from now on
@@ -49,7 +47,6 @@ class BodyReceiver:
         closed: Callable[[], None],  # a connection fewer
     ) -> None:
         self._config = config
-        self._access_log = access_log
         self._expire_at = expire_at
         self._unpark = unpark
         self._to_worker = to_worker
@@ -90,10 +87,7 @@ class BodyReceiver:
         """Answer a request whose body was being received with an error, then close."""
         head = conn.receiving.head
         conn.receiving = None
-        response = error_response(status, message, self._config.server_header)
-        if self._access_log:
-            line = f"{head.method} {head.target} {head.version}"
-            accesslog.log_refused(conn.peer_host, line, status, body_length(response))
-        conn.send_now(response)
+        line = f"{head.method} {head.target} {head.version}"
+        conn.send_now(refusal(status, message, self._config, conn.peer_host, line))
         conn.close()
         self._closed()

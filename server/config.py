@@ -9,8 +9,6 @@ module it shapes. Numbers a standard fixes (status codes, grammar, `supervised.B
 exit status 3, `listener._SD_LISTEN_FDS_START` = sd_listen_fds(3)'s first descriptor 3). And internal
 constants that shape how the code does its job, not what a client or an operator meets, so no
 deployment has a reason to tune them; each has its reason next to it:
-- bounds of validation caches (memory, not behaviour): `_CACHE_LIMIT` in `wsgi.py`, `wsgi_checks.py`
-  and `proxy.py`;
 - pacing of the main and worker threads: `connection.LINGER_STEPS` (how often a lingering worker looks
   up: the keepalive_linger knob is the one to turn), `body_receiver.RECEIVE_STEPS` (how much of one
   body the dispatcher takes before serving others);
@@ -82,6 +80,13 @@ class Config:
     # --- I/O sizes --------------------------------------------------------------------------------------
     recv_size: int = 64 * 1024  # one recv(); large enough for a whole pipelined burst
     sendfile_chunk: int = 1024 * 1024  # os.sendfile() per call, so a huge file cannot hog a worker forever
+
+    # --- memos ------------------------------------------------------------------------------------------
+    # Entries in each memo of values the server validated or converted once (request header name ->
+    # environ key, the app's status and header lines, a peer's trusted-proxy verdict): clients and apps
+    # choose the keys, so each memo is bounded. A value past the bound is handled afresh each time:
+    # memory, never behaviour.
+    lookup_cache_entries: int = 1000
 
     # --- behaviour ---------------------------------------------------------------------------------------
     access_log: bool = True  # one Combined Log Format line per request, like nginx and gunicorn

@@ -39,7 +39,7 @@ from server.connection import Connection
 from server.deadlines import Deadlines
 from server.handback import HandBack, take_all
 from server.listener import Listener
-from server.responses import body_length, error_response
+from server.responses import refusal
 from server.tls import Handshake
 from server.tls_handshake import HandshakeDriver
 from server.worker import worker_loop
@@ -107,7 +107,7 @@ class Dispatcher:
         expire_at, unpark, closed = self._deadlines.set, self._unpark, self._closed
         self._handshakes = HandshakeDriver(self._selector, config, expire_at=expire_at, unpark=unpark,
                                            admit=self._admit, opened=self._opened, closed=closed)  # fmt: skip
-        self._bodies = BodyReceiver(config, handler.access_log, expire_at=expire_at, unpark=unpark,
+        self._bodies = BodyReceiver(config, expire_at=expire_at, unpark=unpark,
                                     to_worker=self._work.put, closed=closed)  # fmt: skip
 
     # --- any thread ---------------------------------------------------------------------------------------
@@ -337,11 +337,8 @@ class Dispatcher:
             if conn.buf and not conn.closing:
                 log.info("request header timeout from %s: answering 408", conn.peer_host)
                 message = f"the request head did not arrive within {self.config.header_timeout:g} seconds"
-                response = error_response(408, message, self.config.server_header)
-                if self.handler.access_log:
-                    line = accesslog.request_line_of(conn.buf, self.config.max_request_line)
-                    accesslog.log_refused(conn.peer_host, line, 408, body_length(response))
-                conn.send_now(response)
+                line = accesslog.request_line_of(conn.buf, self.config.max_request_line)
+                conn.send_now(refusal(408, message, self.config, conn.peer_host, line))
             conn.close()
             self._closed()
 

@@ -123,7 +123,7 @@ def receiving():
         head = HeadParser(config).maybe_read(bytearray(head_bytes))
         assert head is not None
         conn.receiving = BodySpool(head, body_reader(head, config), config)
-        receiver = BodyReceiver(config, False, expire_at=dispatcher.expire_at, unpark=dispatcher.unpark,
+        receiver = BodyReceiver(config, expire_at=dispatcher.expire_at, unpark=dispatcher.unpark,
                                 to_worker=dispatcher.to_worker, closed=dispatcher.closed)  # fmt: skip
         return receiver, conn, client
 
