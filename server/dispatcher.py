@@ -365,9 +365,6 @@ class Dispatcher:
         The whole drain is bounded by graceful_timeout; the worker threads stop once nothing is open.
         """
         graceful = self._grace
-        idle = "keeping idle keep-alive connections until their timeout, " if self._keep_idle else ""
-        log.info("shutting down: no new connections; %sfinishing requests in flight (up to %gs)", idle,
-                 graceful)  # fmt: skip
         self.handler.draining = True
         self._drain_deadline = now + graceful
         self._fresh_until = now + min(graceful, self.config.drain_first_request)
@@ -379,6 +376,10 @@ class Dispatcher:
             if not self._paused:
                 self._selector.unregister(listener.sock)
             listener.close()
+        # Logged once it is true: this process holds no listening socket any more.
+        idle = "keeping idle keep-alive connections until their timeout, " if self._keep_idle else ""
+        log.info("shutting down: no new connections; %sfinishing requests in flight (up to %gs)", idle,
+                 graceful)  # fmt: skip
 
     def _drain_step(self, now: float) -> None:
         """Close parked connections that may no longer speak; once none is open, stop the worker threads."""
