@@ -100,7 +100,8 @@ def test_a_bad_chunk_arriving_later_is_a_400(serve):
         time.sleep(0.2)  # let the dispatcher take over receiving; the test holds either way
         sock.sendall(b"zz\r\n")
         raw = read_all(sock)
-    assert raw.startswith(b"HTTP/1.1 400 ")
+    assert raw.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+    assert raw.endswith(b"\r\n\r\n400 Bad Request\nmalformed chunk size line b'zz'\n")  # the fault, named
 
 
 def test_django_receives_a_chunked_upload_from_requests(tmp_path):
