@@ -125,9 +125,27 @@ def test_readline_size_larger_than_what_arrived_waits_for_more(stream):
     assert pair.input.readline(-1) == b"hij"
 
 
+def test_readline_at_the_end_of_the_body_with_a_size_past_it(stream):
+    pair = stream(b"no newline")
+    assert pair.input.readline(100) == b"no newline"
+    assert pair.input.readline(100) == b""
+
+
+def test_readline_with_a_size_returns_without_waiting_for_bytes_it_does_not_need(stream):
+    # The client has sent 2 bytes of a 6-byte body and waits: readline(2) has what it asked for. (Were it
+    # to wait for more, the body timeout would end the read with a RequestTimeout.)
+    pair = stream(b"abc\nde", send=False, body_timeout=5.0)
+    pair.client.sendall(b"ab")
+    assert pair.input.readline(2) == b"ab"
+    pair.client.sendall(b"c\nde" + NEXT)
+    assert pair.input.readline(5) == b"c\n"
+    assert pair.input.readline() == b"de"
+
+
 def test_readlines_and_its_hint(stream):
     assert stream(BODY).input.readlines() == [b"first line\n", b"second\n", b"\n", b"last without newline"]
     # hint: stop once the lines so far total hint bytes or more
+    assert stream(BODY).input.readlines(1) == [b"first line\n"]
     assert stream(BODY).input.readlines(11) == [b"first line\n"]
     assert stream(BODY).input.readlines(12) == [b"first line\n", b"second\n"]
     assert stream(BODY).input.readlines(0) == [b"first line\n", b"second\n", b"\n", b"last without newline"]
@@ -190,9 +208,13 @@ def test_error_stream_logs_one_record_per_write(caplog):
         assert errors.write("\n") == 1  # print()'s separate newline: no empty record
         assert errors.write("") == 0
         errors.writelines(["two", "three\n"])
+        errors.write("spaces and a tab stay \t\n")  # only the newline is dropped
+        errors.write("ends in X\n")
+        errors.write("100% sure, %s unformatted\n")
         errors.flush()
     records = [(r.name, r.levelno, r.getMessage()) for r in caplog.records]
-    assert records == [("server.errors", logging.ERROR, text) for text in ("one", "two", "three")]
+    texts = ("one", "two", "three", "spaces and a tab stay \t", "ends in X", "100% sure, %s unformatted")
+    assert records == [("server.errors", logging.ERROR, text) for text in texts]
 
 
 def test_file_wrapper_iterates_in_blocks_and_closes_the_file():
