@@ -14,7 +14,7 @@ from collections.abc import Callable
 from urllib.parse import unquote
 
 from server.accesslog import log_access, log_refused
-from server.body_spool import BodyPending, BodySpool
+from server.body_spool import BodyPending, BodySpool, receives_ahead
 from server.config import Config
 from server.connection import ClientDisconnected, Connection
 from server.http11 import ProtocolError, RequestHead, body_reader
@@ -125,9 +125,9 @@ class WSGIHandler:
                         log_refused(conn.peer_host, line, exc.status, body_length(response))
                     conn.send(response)
                     return False
-                # Receive the body before the app runs, unless the client waits for 100 Continue: a body
-                # still on its way costs no worker thread, and a chunked one gets a CONTENT_LENGTH.
-                if not head.expect_continue and (head.chunked or len(conn.buf) < head.content_length):
+                # Receive the body before the app runs (when: see receives_ahead): a body still on
+                # its way costs no worker thread, and a chunked one gets a CONTENT_LENGTH.
+                if receives_ahead(conn, head):
                     spool = BodySpool(head, reader, self.config)
                     if not spool.feed(conn.buf):  # ProtocolError: answered by the worker
                         conn.receiving = spool

@@ -1,0 +1,55 @@
+"""When parked connections expire: a heap keyed by `time.monotonic()`, never scanned.
+
+Each item carries a generation, `park_gen`. Setting or cancelling a deadline bumps it; the heap entry of
+an earlier deadline stays where it is and is recognised as stale (its generation no longer matches) when
+it reaches the top. So a park costs one O(log n) push, and expiry looks only at entries whose time has
+come, never at all the parked connections (cheroot scans every one on each tick).
+
+Main thread only (the dispatcher's), like the selector.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Callable, Iterator
+from typing import Any
+
+__all__ = ["Deadlines"]
+
+
+class Deadlines:
+    """The deadlines of parked connections and TLS handshakes (anything with an int `park_gen`)."""
+
+    __slots__ = ("_heap", "_seq")
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, int, Any]] = []
+        self._seq = itertools.count()  # tie-breaker: items do not compare
+
+    def set(self, item: Any, when: float) -> None:
+        """`item` expires at `when` (monotonic seconds); any earlier deadline of it no longer counts."""
+        item.park_gen += 1
+        heapq.heappush(self._heap, (when, next(self._seq), item.park_gen, item))
+
+    @staticmethod
+    def cancel(item: Any) -> None:
+        """`item` has no deadline any more (it was unparked)."""
+        item.park_gen += 1
+
+    def first(self) -> float | None:
+        """The earliest deadline, or None; it may be a stale one (waking for it early is harmless)."""
+        return self._heap[0][0] if self._heap else None
+
+    def expired(self, now: float) -> Iterator[Any]:
+        """Take out and yield each item whose deadline is `now` or earlier (stale entries are dropped)."""
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            _, _, generation, item = heapq.heappop(heap)
+            if generation == item.park_gen:
+                yield item
+
+    def keep_only(self, wanted: Callable[[Any], bool]) -> None:
+        """Drop the deadlines of items `wanted` rejects (they never expire)."""
+        self._heap = [entry for entry in self._heap if wanted(entry[3])]
+        heapq.heapify(self._heap)
