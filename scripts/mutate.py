@@ -38,7 +38,9 @@ TARGETS: dict[str, list[str]] = {
     "server/wsgi_input.py": [
         "tests/server/test_wsgi_input.py", "tests/server/test_wsgi.py", "tests/server/test_protocol.py",
     ],
-    "server/body_spool.py": ["tests/server/test_request_bodies.py", "tests/server/test_wsgi.py"],
+    "server/body_spool.py": [
+        "tests/server/test_request_bodies.py", "tests/server/test_protocol.py", "tests/server/test_wsgi.py",
+    ],
     "miniweb/csrf.py": ["tests/miniweb/test_mw_templates_csrf.py"],
     "miniweb/static.py": ["tests/miniweb/test_mw_static.py"],
     "miniweb/routing.py": ["tests/miniweb/test_mw_routing.py", "tests/miniweb/test_mw_route_index.py"],
