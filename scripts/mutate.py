@@ -29,13 +29,17 @@ log = logging.getLogger("mutate")
 # module -> the tests that own it (a module's own folder or file, so a run stays minutes, not hours)
 TARGETS: dict[str, list[str]] = {
     "server/_grammar.py": ["tests/server/test_http11.py"],
-    "server/http11.py": ["tests/server/test_http11.py"],
+    "server/http11.py": ["tests/server/test_http11.py", "tests/server/test_http11_refusals.py"],
     "server/wsgi_checks.py": ["tests/server/test_wsgi_checks.py", "tests/server/test_wsgi.py"],
     "server/_body.py": [
-        "tests/server/test_http11.py", "tests/server/test_protocol.py", "tests/server/test_wsgi.py",
+        "tests/server/test_body_readers.py", "tests/server/test_http11.py", "tests/server/test_protocol.py",
+        "tests/server/test_wsgi.py",
     ],
     "server/wsgi_input.py": [
-        "tests/server/test_wsgi.py", "tests/server/test_protocol.py", "tests/server/test_http11.py",
+        "tests/server/test_wsgi_input.py", "tests/server/test_wsgi.py", "tests/server/test_protocol.py",
+    ],
+    "server/body_spool.py": [
+        "tests/server/test_request_bodies.py", "tests/server/test_protocol.py", "tests/server/test_wsgi.py",
     ],
     "miniweb/csrf.py": ["tests/miniweb/test_mw_templates_csrf.py"],
     "miniweb/static.py": ["tests/miniweb/test_mw_static.py"],
@@ -68,7 +72,7 @@ def _configure(copy: Path, module: str, tests: list[str]) -> None:
         out.write("\n".join(lines).replace("'", '"') + "\n")
 
 
-def run_one(module: str, tests: list[str], keep: bool) -> dict[str, int]:
+def run_one(module: str, tests: list[str], keep: bool, children: int | None) -> dict[str, int]:
     """Mutate `module`, run its tests against every mutant; returns mutmut's counts."""
     copy = Path(tempfile.mkdtemp(prefix="mutate-"))
     try:
@@ -76,7 +80,8 @@ def run_one(module: str, tests: list[str], keep: bool) -> dict[str, int]:
         _configure(copy, module, tests)
         mutmut = Path(sys.executable).with_name("mutmut")
         env = {**os.environ, "PYTHONPATH": str(copy)}
-        subprocess.run([str(mutmut), "run"], cwd=copy, env=env, check=False)
+        limit = [] if children is None else ["--max-children", str(children)]
+        subprocess.run([str(mutmut), "run", *limit], cwd=copy, env=env, check=False)
         subprocess.run([str(mutmut), "export-cicd-stats"], cwd=copy, env=env, check=True,
                        capture_output=True)  # fmt: skip
         stats = json.loads((copy / "mutants" / "mutmut-cicd-stats.json").read_text())
@@ -96,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("modules", nargs="*", help="modules from TARGETS (default: all)")
     parser.add_argument("--keep", action="store_true", help="keep the mutated copies for inspection")
+    parser.add_argument("--max-children", type=int, metavar="N",
+                        help="mutants tested at once (mutmut's default: one per CPU)")  # fmt: skip
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     unknown = [name for name in args.modules if name not in TARGETS]
@@ -103,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"not in TARGETS: {', '.join(unknown)}")
     rates = {}
     for module in args.modules or list(TARGETS):
-        stats = run_one(module, TARGETS[module], args.keep)
+        stats = run_one(module, TARGETS[module], args.keep, args.max_children)
         # Timeouts count as killed (the mutant hung the tests), as mutmut's own score does.
         killed = stats["killed"] + stats["timeout"]
         tested = killed + stats["survived"] + stats["no_tests"] + stats["suspicious"]
