@@ -71,9 +71,11 @@ class Config:
     # After an error answer, read and discard what the client still sends for this long before close():
     # closing with unread bytes makes the kernel send RST, which can destroy our answer in flight.
     lingering_close_timeout: float = 2.0
-    # On SIGTERM, a connection accepted but silent so far, or idle between keep-alive requests, gets this
-    # long to send its next request, answered with Connection: close (closing it at once would reset a
-    # request already on its way, which a proxy such as nginx never retries for a POST).
+    # On SIGTERM, a connection accepted but silent so far gets this long to send its first request,
+    # answered with Connection: close (closing it at once would reset a request already on its way).
+    # An idle keep-alive connection is kept until its keepalive_timeout instead: its client may reuse it
+    # at any moment, and a proxy never retries a POST reset on it; a proxy whose idle timeout is below
+    # keepalive_timeout closes it first (deploy/nginx.conf). Both within graceful_timeout.
     drain_first_request: float = 1.0
     accept_retry_delay: float = 0.5  # after EMFILE/ENFILE, pause accepting this long (fds free up slowly)
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import errno
 import logging
-import operator
 import queue
 import selectors
 import threading
@@ -93,6 +92,11 @@ class Dispatcher:
         # Draining: connections accepted but silent so far keep their chance to send a first request
         # until this moment (closing them at once would reset a client whose request is on its way).
         self._fresh_until: float | None = None
+        # Retiring (shutdown(keep_idle=True), the arbiter replacing this worker): idle keep-alive
+        # connections stay open until their keep-alive timeout, since their clients may still use them.
+        self._keep_idle = False
+        self._closed_idle: bool | None = None  # past _fresh_until: new silent ones closed (True: idle too)
+        self._threads_told = False  # draining, nothing open: the worker threads have their stop sentinels
         self._threads: list[threading.Thread] = []
         self._exited = 0  # worker threads that have left their loop (under _lock)
         self._rcvtimeo, self._sndtimeo = Connection.socket_timeouts(config)
@@ -109,13 +113,16 @@ class Dispatcher:
 
     # --- any thread ---------------------------------------------------------------------------------------
 
-    def shutdown(self, grace: float | None = None) -> None:
+    def shutdown(self, grace: float | None = None, keep_idle: bool = False) -> None:
         """Begin a graceful shutdown (`grace` seconds for requests in flight, default graceful_timeout).
 
-        Safe from any thread and from a signal handler.
+        `keep_idle`: this process retires while others keep serving the same address, so idle keep-alive
+        connections are kept until their keep-alive timeout (see _begin_drain). A later call without it
+        closes them after all. Safe from any thread and from a signal handler.
         """
         if grace is not None:
             self._grace = min(self._grace, grace)
+        self._keep_idle = keep_idle and (self._keep_idle or not self._stop)
         self._stop = True
         self._wake()
 
@@ -160,7 +167,7 @@ class Dispatcher:
         with self._lock:
             self._open -= 1
             paused = self._paused
-        if paused:
+        if paused or self._drain_deadline is not None:  # draining: the last one closed ends the drain
             self._wake()
 
     # --- main thread ----------------------------------------------------------------------------------------
@@ -215,8 +222,8 @@ class Dispatcher:
             self._next_beat = now + self._supervision.interval
         if self._stop and self._drain_deadline is None:
             self._begin_drain(now)
-        if self._fresh_until is not None:
-            self._end_fresh_wait(now)
+        if self._drain_deadline is not None and not self._threads_told:
+            self._drain_step(now)
         if self._paused and self._drain_deadline is None:
             self._maybe_resume(now)
 
@@ -231,7 +238,7 @@ class Dispatcher:
             wake_at.append(self._resume_at)
         if self._drain_deadline is not None:
             wake_at.append(self._drain_deadline)
-        if self._fresh_until is not None:
+        if self._fresh_until is not None and self._closed_idle is None:
             wake_at.append(self._fresh_until)
         if self._supervision is not None:
             wake_at.append(self._next_beat)
@@ -296,8 +303,7 @@ class Dispatcher:
             self._park(conn, now)
 
     def _park(self, conn: Connection, now: float) -> None:
-        fresh = self._fresh_until is not None  # draining, within drain_first_request: it may still speak
-        if self._drain_deadline is not None and not conn.closing and not fresh:  # draining: close idle ones
+        if self._closed_idle is not None and _silent(conn) and (conn.requests == 0 or not self._keep_idle):
             conn.close()
             self._closed()
             return
@@ -349,8 +355,20 @@ class Dispatcher:
             self._drain_deadline = min(self._drain_deadline, soon)
 
     def _begin_drain(self, now: float) -> None:
+        """Stop accepting; open connections then end as they would have, but for these differences.
+
+        Every response says Connection: close. A parked connection silent so far (a new one, or an idle
+        keep-alive one) gets drain_first_request to send its request (it may be on its way), then is
+        closed -- unless this worker retires (keep_idle): then an idle keep-alive connection stays open
+        until its keep-alive timeout, because its client may send a request on it at any moment, and
+        closing it first would reset that request, which a proxy never retries for a POST. A proxy whose
+        idle timeout is below ours (deploy/nginx.conf) closes it first, or sends one last request.
+        The whole drain is bounded by graceful_timeout; the worker threads stop once nothing is open.
+        """
         graceful = self._grace
-        log.info("shutting down: no new connections; finishing requests in flight (up to %gs)", graceful)
+        idle = "keeping idle keep-alive connections until their timeout, " if self._keep_idle else ""
+        log.info("shutting down: no new connections; %sfinishing requests in flight (up to %gs)", idle,
+                 graceful)  # fmt: skip
         self.handler.draining = True
         self._drain_deadline = now + graceful
         self._fresh_until = now + min(graceful, self.config.drain_first_request)
@@ -362,38 +380,21 @@ class Dispatcher:
             if not self._paused:
                 self._selector.unregister(listener.sock)
             listener.close()
-        for conn in self._parked():
-            if _silent(conn):
-                continue  # its first request may be on its way: see _end_fresh_wait
-            self._unpark(conn)
-            # A request that arrived just now was accepted: serve it (with Connection: close).
-            if conn.__class__ is not Handshake and conn.receiving is not None:
-                conn.receiving.close()  # half a body: that request cannot be served now
-                conn.close()
-                self._closed()
-            elif not conn.closing and conn.has_pending_bytes():
-                self._work.put(conn)
-            else:
-                conn.close()
-                self._closed()
-        self._end_fresh_wait(now)
 
-    def _end_fresh_wait(self, now: float) -> None:
-        """Once no silent new connection is parked (or the wait is over), let the worker threads stop."""
+    def _drain_step(self, now: float) -> None:
+        """Close parked connections that may no longer speak; once none is open, stop the worker threads."""
         assert self._fresh_until is not None
-        fresh = [conn for conn in self._parked() if _silent(conn)]
-        # A new connection a worker thread still holds (lingering for its first bytes) may be parked
-        # later: wait while any connection is open, up to _fresh_until.
-        if (fresh or self._open) and now < self._fresh_until:
-            return
-        for conn in fresh:
-            self._unpark(conn)
-            conn.close()
-            self._closed()
-        self._fresh_until = None
-        self._deadlines.keep_only(operator.attrgetter("closing"))  # lingering closes still end
-        for _ in self._threads:
-            self._work.put(None)  # after every queued connection: those are served first
+        if now >= self._fresh_until and self._closed_idle != (not self._keep_idle):
+            self._closed_idle = not self._keep_idle  # see _park for those parked later
+            for conn in self._parked():
+                if _silent(conn) and (conn.requests == 0 or not self._keep_idle):
+                    self._unpark(conn)
+                    conn.close()
+                    self._closed()
+        if self._open == 0:
+            self._threads_told = True
+            for _ in self._threads:
+                self._work.put(None)
 
     def _finished(self) -> bool:
         if self._drain_deadline is None:
@@ -422,7 +423,6 @@ class Dispatcher:
 
 
 def _silent(conn: Connection | Handshake) -> bool:
-    """A parked connection a request may still arrive on: a new one that has not sent its first request
-    yet, or an idle keep-alive one (a proxy may be sending on it this very moment; closing it now would
-    reset that request, which a proxy never retries for a POST). A TLS handshake under way is neither."""
-    return conn.__class__ is not Handshake and not conn.closing and conn.receiving is None
+    """A parked connection with no request under way: a new one that has not sent its first request
+    yet, or an idle keep-alive one (a TLS handshake, a lingering close, half a head, a body are not)."""
+    return conn.__class__ is not Handshake and not conn.closing and conn.receiving is None and not conn.buf

@@ -115,8 +115,6 @@ def _serve(conn: Connection, handler: WSGIHandler, pool: _Pool) -> None:
                     continue
                 pool.park(conn)
                 return
-            if handler.draining and conn.requests:
-                break  # shutting down: no further request on this connection (a first one is served)
             if pool.may_linger():
                 if conn.fill(True) or _linger(conn, pool):
                     continue
