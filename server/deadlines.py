@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 __all__ = ["Deadlines"]
@@ -44,8 +44,3 @@ class Deadlines:
             _, _, generation, item = heapq.heappop(heap)
             if generation == item.park_gen:
                 yield item
-
-    def keep_only(self, wanted: Callable[[Any], bool]) -> None:
-        """Drop the deadlines of items `wanted` rejects (they never expire)."""
-        self._heap = [entry for entry in self._heap if wanted(entry[3])]
-        heapq.heapify(self._heap)
