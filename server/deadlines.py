@@ -1,9 +1,10 @@
 """When parked connections expire: a heap keyed by `time.monotonic()`, never scanned.
 
-Each item carries a generation, `park_gen`. Setting or cancelling a deadline bumps it; the heap entry of
-an earlier deadline stays where it is and is recognised as stale (its generation no longer matches) when
-it reaches the top. So a park costs one O(log n) push, and expiry looks only at entries whose time has
-come, never at all the parked connections (cheroot scans every one on each tick).
+Each item carries a generation, `park_gen`. Setting a deadline bumps it, and so does unparking the item
+(the dispatcher's `_unpark`, one attribute write on a hot path): the heap entry of an earlier deadline
+stays where it is and is recognised as stale (its generation no longer matches) when it reaches the top.
+So a park costs one O(log n) push, and expiry looks only at entries whose time has come, never at all
+the parked connections (cheroot scans every one on each tick).
 
 Main thread only (the dispatcher's), like the selector.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 __all__ = ["Deadlines"]
@@ -32,11 +33,6 @@ class Deadlines:
         item.park_gen += 1
         heapq.heappush(self._heap, (when, next(self._seq), item.park_gen, item))
 
-    @staticmethod
-    def cancel(item: Any) -> None:
-        """`item` has no deadline any more (it was unparked)."""
-        item.park_gen += 1
-
     def first(self) -> float | None:
         """The earliest deadline, or None; it may be a stale one (waking for it early is harmless)."""
         return self._heap[0][0] if self._heap else None
@@ -48,8 +44,3 @@ class Deadlines:
             _, _, generation, item = heapq.heappop(heap)
             if generation == item.park_gen:
                 yield item
-
-    def keep_only(self, wanted: Callable[[Any], bool]) -> None:
-        """Drop the deadlines of items `wanted` rejects (they never expire)."""
-        self._heap = [entry for entry in self._heap if wanted(entry[3])]
-        heapq.heapify(self._heap)

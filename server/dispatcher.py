@@ -79,6 +79,7 @@ class Dispatcher:
         self._work: queue.SimpleQueue[Connection | None] = queue.SimpleQueue()
         self._returns = HandBack()  # connections parked by workers, and the wake-up of select()
         self._wake = self._returns.wake
+        self.park = self._returns.put  # worker threads: an idle connection back to the poller (no extra call)
         self._deadlines = Deadlines()
         self._lock = threading.Lock()
         self._open = 0  # connections accepted and not yet closed
@@ -143,9 +144,6 @@ class Dispatcher:
         round-trip for a request that arrives microseconds later.
         """
         return self.linger > 0 and self._work.qsize() < self._idle
-
-    def park(self, conn: Connection) -> None:
-        self._returns.put(conn)
 
     def release(self, conn: Connection) -> None:
         """Close a connection the caller owns and count it gone.
@@ -231,7 +229,7 @@ class Dispatcher:
 
     def _unpark(self, conn: Connection | Handshake) -> None:
         self._selector.unregister(conn.sock)
-        self._deadlines.cancel(conn)
+        conn.park_gen += 1  # its deadline entry is stale from now on (server.deadlines)
 
     def _timeout(self) -> float | None:
         first = self._deadlines.first()

@@ -65,7 +65,7 @@ class HandBack:
         except BlockingIOError:
             pass
         self._pending = False
-        return self.leftovers()
+        return take_all(self._queue)
 
     def leftovers(self) -> list[Any]:
         """Empty the queue without reading the wake-up bytes (at close)."""

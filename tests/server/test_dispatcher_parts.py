@@ -27,7 +27,6 @@ class _Item:
     def __init__(self, name: str) -> None:
         self.name = name
         self.park_gen = 0
-        self.closing = False
 
 
 def test_deadlines_expire_in_time_order_and_only_once_due():
@@ -48,19 +47,9 @@ def test_a_replaced_or_cancelled_deadline_never_expires():
     deadlines.set(moved, 10.0)
     deadlines.set(moved, 30.0)  # re-parked: the 10 s entry is stale
     deadlines.set(cancelled, 10.0)
-    deadlines.cancel(cancelled)  # unparked
+    cancelled.park_gen += 1  # unparked (the dispatcher's _unpark)
     assert [item.name for item in deadlines.expired(20.0)] == []
     assert [item.name for item in deadlines.expired(30.0)] == ["moved"]
-
-
-def test_keep_only_drops_the_deadlines_of_the_rest():
-    deadlines = Deadlines()
-    idle, closing = _Item("idle"), _Item("closing")
-    closing.closing = True
-    deadlines.set(idle, 1.0)
-    deadlines.set(closing, 2.0)
-    deadlines.keep_only(lambda item: item.closing)
-    assert [item.name for item in deadlines.expired(5.0)] == ["closing"]
 
 
 # --- HandBack ---------------------------------------------------------------------------------------------
