@@ -37,7 +37,9 @@ logger = logging.getLogger(__name__)
 
 _BLOCK = 64 * 1024  # block size handed to wsgi.file_wrapper (and the fallback iterator)
 _CACHE_ENTRIES = 4096  # files remembered; past this the cache starts over (a static tree is rarely bigger)
-_HEADER_NAMES = ("etag", "last-modified", "content-type", "accept-ranges", "content-length", "content-range")
+# Every header a file response of ours may carry (304: the first three).
+_HEADER_NAMES = ("etag", "last-modified", "cache-control", "content-type", "accept-ranges", "content-length",
+                 "content-range")  # fmt: skip
 _NO_HEADERS: tuple[tuple[str, str], ...] = ()
 
 
@@ -92,7 +94,7 @@ class StaticFiles:
         self.max_age = max_age  # Cache-Control max-age, seconds; ETags make revalidation cheap after it
         #: The headers its responses may set themselves, lower-case (an ``extra`` header named so is
         #: not added: see :meth:`serve`).
-        self.header_names = _HEADER_NAMES if max_age is None else (*_HEADER_NAMES, "cache-control")
+        self.header_names = _HEADER_NAMES
         self._files: dict[str, _File] = {}  # PATH_INFO (PEP 3333 latin-1 form) -> checked file
 
     def handles(self, environ: dict[str, Any]) -> bool:

@@ -251,7 +251,7 @@ def test_a_response_made_without_headers_checks_an_unknown_content_type():
     "value",
     [
         {"id": 42, "name": "item 42", "中文": "北京", "nested": [1, 2.5, None, True, {"a": []}]},
-        ["\u2028", "quote \" and \\ back", "\x00\x1f"],
+        ["\u2028", 'quote " and \\ back', "\x00\x1f"],
         "just a string",
         3.25,
         float("nan"),
