@@ -20,6 +20,7 @@ import json
 import subprocess
 from typing import Any
 
+from bench import mwapps
 from bench.compare import HOST, Options, Scenario, measure
 from bench.peers import Launch, Peer, free_port, serve
 from bench.report import table, verdict
@@ -27,7 +28,7 @@ from bench.wrk import WrkResult
 
 __all__ = ["framework", "overhead"]
 
-STATIC_URL = "/static/static-64k.bin"
+STATIC_URL = mwapps.STATIC_URL
 TARGETS = {"hello": 0.7, "static": 0.8, "304": 1.0}
 
 
@@ -125,6 +126,15 @@ def overhead(opts: Options) -> str:
             )
     else:
         checks.append(["falcon", "not installed in .venv-bench", "miniweb <= falcon", "n/a"])
+    hello, static_304 = cost["miniweb"]["hello"], found["miniweb_304"]
+    checks.append(
+        [
+            "StaticFiles 304",
+            f"{static_304:.2f} µs",
+            f"<= miniweb hello {hello:.2f}",
+            verdict(static_304 <= hello),
+        ]
+    )
     opts.results["overhead"] = found
     return (
         f"Framework overhead in process (µs per request, best of runs; in brackets: added over the bare "

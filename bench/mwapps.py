@@ -16,9 +16,10 @@ from typing import Any
 from bench.apps import HELLO, STATIC_PATH, ensure_static_file
 from miniweb import App, Response
 
-__all__ = ["ITEM_PATH", "bottle_app", "falcon_app", "flask_app", "miniweb_app", "application"]
+__all__ = ["ITEM_PATH", "STATIC_URL", "bottle_app", "falcon_app", "flask_app", "miniweb_app", "application"]
 
 ITEM_PATH = "/items/42"
+STATIC_URL = "/static/" + STATIC_PATH.name
 
 
 def miniweb_app() -> App:

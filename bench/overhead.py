@@ -9,6 +9,10 @@ its body joined and closed. Two cases (``bench.mwapps``): ``hello`` (``/``, 13 b
 (the regex route ``/items/42`` returning a small dict as JSON). The bare function answers the same bytes
 with no routing or objects at all, so "added" is everything the framework does. Time is process CPU
 time, the best of RUNS runs: on a busy machine the minimum is the figure least disturbed by others.
+
+For miniweb alone, a third case: ``304``, a ``StaticFiles`` revalidation (``If-None-Match`` with the
+file's ETag, answered 304 Not Modified), to set beside its hello (issue 14: "as cheap as a hello").
+Callgrind counts the Python work, not the ``stat`` system call's time in the kernel.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ __all__ = ["CASES", "FRAMEWORKS", "environ_for", "falcon_build", "main", "measur
 RUNS = 7
 COUNT = 20_000
 CASES = {"hello": "/", "json": mwapps.ITEM_PATH}
+REVALIDATE = "304"  # the miniweb-only case: a conditional GET of mwapps' static file
 _JSON_BODY = json.dumps({"id": 42, "name": "item 42"}).encode()
 
 
@@ -70,8 +75,26 @@ def _write(data: bytes) -> None:
     pass
 
 
+def _revalidation(app: Callable[..., Any]) -> dict[str, Any]:
+    """The environ of a conditional GET of the static file, with the ETag its 200 carried."""
+    environ = environ_for(mwapps.STATIC_URL)
+    found: dict[str, str] = {}
+
+    def start(status: str, headers: list, exc_info: Any = None) -> Callable[[bytes], None]:
+        found.update(headers)
+        return _write
+
+    body = app(environ.copy(), start)
+    getattr(body, "close", lambda: None)()
+    environ["HTTP_IF_NONE_MATCH"] = found["ETag"]
+    return environ
+
+
 def serve(app: Callable[..., Any], path: str, count: int) -> None:
-    """``count`` requests for ``path`` through ``app``; checks the first answer's body."""
+    """``count`` requests for ``path`` (or REVALIDATE) through ``app``; checks the first answer."""
+    if path == REVALIDATE:
+        _serve_304(app, count)
+        return
     template = environ_for(path)
     expected = HELLO if path == "/" else None
     for i in range(count):
@@ -82,6 +105,25 @@ def serve(app: Callable[..., Any], path: str, count: int) -> None:
             close()
         if i == 0 and (data != expected if expected else json.loads(data)["id"] != 42):
             raise RuntimeError(f"unexpected answer for {path}: {data[:80]!r}")
+
+
+def _serve_304(app: Callable[..., Any], count: int) -> None:
+    template = _revalidation(app)
+    statuses: list[str] = []
+
+    def start(status: str, headers: list, exc_info: Any = None) -> Callable[[bytes], None]:
+        if not statuses:
+            statuses.append(status)
+        return _write
+
+    for i in range(count):
+        body = app(template.copy(), start if i == 0 else _start_response)
+        b"".join(body)
+        close = getattr(body, "close", None)
+        if close is not None:
+            close()
+    if statuses != ["304 Not Modified"]:
+        raise RuntimeError(f"the revalidation was answered {statuses}")
 
 
 def measure(app: Callable[..., Any], path: str, count: int = COUNT) -> float:
@@ -123,8 +165,10 @@ def figures(instructions: bool = False) -> dict[str, Any]:
             for case, path in CASES.items()
         }
     added = {n: {c: v - cost["bare"][c] for c, v in by.items()} for n, by in cost.items() if n != "bare"}
+    app = mwapps.miniweb_app()
+    static_304 = _instructions("miniweb", REVALIDATE) if instructions else measure(app, REVALIDATE)
     unit = "instructions" if instructions else "us"
-    return {"unit": unit, "cost": cost, "added": added, "falcon": falcon_build()}
+    return {"unit": unit, "cost": cost, "added": added, "falcon": falcon_build(), "miniweb_304": static_304}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -145,6 +189,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"falcon: {found['falcon']}; added per request over a bare WSGI function ({unit}):")
     for name, by in found["added"].items():
         print(f"  {name:8} " + "  ".join(f"{case} {value:,.1f}" for case, value in by.items()))
+    hello = found["cost"]["miniweb"]["hello"]
+    print(
+        f"miniweb StaticFiles 304: {found['miniweb_304']:,.1f} {unit} per request (its hello: {hello:,.1f})"
+    )
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 Data flow of one request::
 
-    WSGI server ──environ──► App.wsgi_app
+    WSGI server ──environ──► App.wsgi_app (request_cycle.py)
                                ├─ /static/… ─► StaticFiles (cached per file: ETag/304, Range, file_wrapper)
                                └─ Request(environ)                 lazily parses path/args/form/files/json
                                     ─► Router.match ─► 404 / 405 + Allow
@@ -13,7 +13,9 @@ Data flow of one request::
                                     ─► with request_log=True: "miniweb.request" line when the body closes
     WSGI server ◄──status, headers, body── Response
 
-Modules: ``app`` (the cycle above), ``routing`` + ``patterns`` (regex routes, url_for), ``request`` +
+Modules: ``app`` (construction and registration), ``request_cycle`` (the cycle above),
+``error_handling`` (exceptions to responses), ``urls`` (url_for and the mount point), ``routing`` +
+``matching`` + ``patterns`` (regex routes), ``request`` +
 ``multipart`` (parsing input, multipart streamed), ``filenames`` (``secure_filename``), ``response``
 (output, files), ``errors``, ``datastructures``, ``static``,
 ``templating``, ``csrf``, ``sessions`` + ``flash`` (state in signed cookies), ``security`` (headers),

@@ -1,69 +1,44 @@
-"""The App: a WSGI callable that routes requests to handlers and turns results and errors into responses.
+"""The App: a WSGI application built from routes, hooks and error handlers.
 
-One request, in order (``wsgi_app``, which also records the app's mount point for ``url_for``):
-  static files? -> StaticFiles, done
-  Request(environ) -> route match (404/405 kept for later) -> before_request hooks (a Response
-  short-circuits) -> routing error raised -> CSRF check (unsafe methods) -> handler -> Response
-  errors -> errorhandler or default page; after_request hooks; teardown_request hooks ALWAYS;
-  with request_log=True, the log line when the server closes the response.
+This module is the App's construction and registration (routes, blueprints, hooks, errorhandlers) and
+the components it makes on first use (templates, CSRF, sessions). The rest of the App lives along the
+request cycle: ``request_cycle.py`` (one request, environ to response), ``error_handling.py`` (exceptions
+to responses), ``urls.py`` (``url_for`` and the mount point).
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextvars import ContextVar
 from typing import Any, TypeVar
-from urllib.parse import quote
 
 import jinja2
 
 from .blueprints import Blueprint
 from .csrf import UNSAFE_METHODS, CsrfProtect
-from .error_pages import render_error
-from .errors import HTTPError, InternalServerError, MethodNotAllowed
+from .error_handling import ErrorHandling, ErrorKey
 from .flash import template_get_flashed_messages
-from .logs import logged_body
 from .messages import Messages
 from .patterns import check_pattern
 from .request import Request
-from .response import Response, encode_chunks, json_default, json_response, redirect
-from .routing import BuildError, RequestRedirect, Route, Router, path_url, url_prefix
+from .request_cycle import RequestCycle
+from .response import Response, json_default
+from .routing import Route, Router
 from .security import SecurityHeaders
 from .sessions import SessionConfig, SessionSigner
 from .shortcuts import MethodShortcuts
 from .signatures import check_hook
 from .static import StaticFiles
 from .templating import create_environment
+from .urls import UrlBuilding
 
 __all__ = ["App"]
 
-logger = logging.getLogger(__name__)
-
 F = TypeVar("F", bound=Callable[..., Any])
-ErrorKey = int | type[BaseException]
-
-# The app handling the current request and its environ (SCRIPT_NAME, scheme, host), for url_for. A
-# ContextVar, not a thread-local: each thread (and each asyncio task or greenlet) sees its own; wsgi_app
-# resets it when the request ends.
-_mount: ContextVar[tuple[App, dict[str, Any]] | None] = ContextVar("miniweb.mount", default=None)
 
 
-def _code_of(cls: type) -> int | None:
-    """The status an HTTPError class stands for (``NotFound`` -> 404); None for codeless classes such as
-    ``HTTPError`` itself or ``class AppError(HTTPError)`` that sets no ``code`` of its own."""
-    for klass in cls.__mro__:
-        if klass is HTTPError:
-            return None
-        if "code" in klass.__dict__:
-            return klass.code  # type: ignore[attr-defined, no-any-return]
-    return None
-
-
-class App(MethodShortcuts):
+class App(RequestCycle, ErrorHandling, UrlBuilding, MethodShortcuts):
     """A miniweb application. Instances are WSGI applications: ``app(environ, start_response)``.
 
     Relative ``template_folder``/``static_folder`` are taken from ``root_path``, which defaults to the
@@ -215,48 +190,7 @@ class App(MethodShortcuts):
         self._teardown.append(hook)
         return hook
 
-    # --- helpers for handlers -----------------------------------------------------------------------------
-
-    def url_for(self, name: str, *args: Any, _external: bool = False, **kwargs: Any) -> str:
-        """The URL path of route ``name`` with its groups filled (typed values such as ints are welcome).
-
-        Keyword arguments that are not groups of the route become the query string, deliberately (as in
-        Flask: ``url_for("search", q="北京", page=2)``); None values are left out. While this app handles
-        a request, the path starts with the request's mount point (SCRIPT_NAME, PEP 3333), so links stay
-        inside the app served under a prefix such as ``/demo``; elsewhere (a script, a test, a body
-        streamed after the handler returned) there is no prefix. ``_external=True`` gives an absolute URL
-        from the request's scheme and host (``wsgi.url_scheme`` and ``Host``, which a server sets from
-        trusted proxies' headers); without a request it is a ``BuildError``. Raises ``BuildError``.
-        """
-        path = self._mount_prefix() + self.router.build(name, args, kwargs)
-        return self._origin() + path if _external else path
-
-    def static_url_for(self, filename: str) -> str:
-        """The URL path of a file under ``static_url``, mount point included as for ``url_for``."""
-        return f"{self._mount_prefix()}{self.static_url}/{quote(filename.lstrip('/'), safe='/')}"
-
-    def _mount_prefix(self) -> str:
-        """The percent-encoded SCRIPT_NAME of the request this app is handling, else ``""``."""
-        mount = _mount.get()
-        if mount is None or mount[0] is not self:
-            return ""  # not in a request of this app (another app's URLs are not ours)
-        script_name = mount[1].get("SCRIPT_NAME", "")
-        return url_prefix(script_name) if script_name else ""
-
-    def _origin(self) -> str:
-        """``scheme://host[:port]`` of the request being handled (PEP 3333's URL reconstruction)."""
-        mount = _mount.get()
-        if mount is None or mount[0] is not self:
-            raise BuildError("url_for(..., _external=True) needs a request of this app to take the host from")
-        environ = mount[1]
-        scheme = environ.get("wsgi.url_scheme", "http")
-        host = environ.get("HTTP_HOST")
-        if not host:
-            host = environ.get("SERVER_NAME", "localhost")
-            port = environ.get("SERVER_PORT", "")
-            if port and port != ("443" if scheme == "https" else "80"):
-                host = f"{host}:{port}"
-        return f"{scheme}://{host}"
+    # --- components made on first use, and helpers for handlers ---------------------------------------
 
     @property
     def jinja_env(self) -> jinja2.Environment:
@@ -307,178 +241,3 @@ class App(MethodShortcuts):
         if self.secret_key:
             context.setdefault("csrf_token", self.csrf_token(request))
         return Response(self.jinja_env.get_template(template).render(context))
-
-    # --- the request cycle --------------------------------------------------------------------------------
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        return self.wsgi_app(environ, start_response)
-
-    def wsgi_app(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        """The request cycle; ``url_for`` takes the mount point from the SCRIPT_NAME that reaches it."""
-        started = time.monotonic() if self.request_log else 0.0
-        token = _mount.set((self, environ))
-        try:
-            if self.static_files is not None and self.static_files.handles(environ):
-                if self.security_headers is not None:
-                    https = environ.get("wsgi.url_scheme") == "https"
-                    start_response = self.security_headers.wrap(start_response, https)
-                try:  # straight to the server: no Response object on this hot path
-                    status, body = self.static_files.serve(environ, start_response)
-                except HTTPError as error:
-                    response = self._handle_exception(Request(environ), error)
-                else:
-                    return logged_body(body, environ, status, started) if self.request_log else body
-            else:
-                response = self._respond(Request(environ, self.max_body_bytes, self.max_form_fields))
-        finally:
-            _mount.reset(token)  # the next request on this thread starts without a mount point
-        if self.security_headers is not None:
-            self.security_headers.apply(response, environ.get("wsgi.url_scheme") == "https")
-        if self.request_log:
-            return logged_body(response(environ, start_response), environ, response.status_code, started)
-        return response(environ, start_response)
-
-    def _respond(self, request: Request) -> Response:
-        unhandled: BaseException | None = None
-        request.app = self
-        try:
-            try:
-                response = self._dispatch(request)
-            except Exception as exc:
-                if not isinstance(exc, HTTPError):
-                    unhandled = exc
-                response = self._handle_exception(request, exc)
-            try:
-                group = request.route.group if request.route is not None else None
-                for hook in self._after if group is None else (*group.after_hooks, *self._after):
-                    response = hook(request, response)
-                self._save_state(request, response)
-            except Exception as exc:
-                unhandled = exc
-                response = self._handle_exception(request, exc)
-        finally:
-            for teardown in self._teardown:
-                try:
-                    teardown(request, unhandled)
-                except Exception:
-                    logger.exception("teardown_request hook %r failed", teardown)
-        return response
-
-    def _save_state(self, request: Request, response: Response) -> None:
-        """Cookies for the state this request changed: the session (if touched) and the CSRF nonce."""
-        session = request.__dict__.get("session")  # never opened: nothing to parse, nothing to write
-        if session is not None:
-            response.headers.add("Vary", "Cookie")  # caches must not serve one user's page to another
-            self.session_signer.save(request, session, response)  # type: ignore[union-attr]
-        if getattr(request, "_csrf_new_nonce", False):
-            self.csrf.set_cookie(request, response)
-
-    def _dispatch(self, request: Request) -> Response:
-        method = request.method
-        routing_error: HTTPError | RequestRedirect | None = None
-        try:
-            route, args, kwargs = self.router.match(method, request.path)
-        except (HTTPError, RequestRedirect) as error:  # 400 (bad path), 404, 405, 308: hooks run first
-            routing_error = error
-        for hook in self._before:
-            result = hook(request)
-            if result is not None:
-                return self.make_response(result)
-        if routing_error is not None:
-            if isinstance(routing_error, RequestRedirect):
-                return self._slash_redirect(request, routing_error.path)
-            if method == "OPTIONS" and isinstance(routing_error, MethodNotAllowed):
-                return Response(b"", 204, routing_error.headers, content_type=None)  # RFC 9110 §9.3.7
-            raise routing_error
-        request.route = route
-        if route.group is not None:
-            for hook in route.group.before_hooks:
-                result = hook(request)
-                if result is not None:
-                    return self.make_response(result)
-        if method in UNSAFE_METHODS and route.csrf:
-            self.csrf.verify(request)
-        return self.make_response(route.handler(request, *args, **kwargs))
-
-    def _slash_redirect(self, request: Request, path: str) -> Response:
-        """308 to ``path`` (the request's path plus "/"), mount point and query string kept."""
-        location = url_prefix(request.environ.get("SCRIPT_NAME", "")) + path_url(path)
-        # QUERY_STRING is raw bytes carried as latin-1 (PEP 3333): re-encode those bytes, never as UTF-8.
-        query = quote(request.environ.get("QUERY_STRING", "").encode("latin-1"), safe="&=+%;/?:@!$'()*,~")
-        return redirect(f"{location}?{query}" if query else location, 308)
-
-    def make_response(self, result: Any) -> Response:
-        """A handler's return value as a Response: str/bytes -> HTML, dict/list -> JSON, any other
-        iterable (a generator) -> streamed HTML chunks; or ``(body, status)``, ``(body, status, headers)``."""
-        if isinstance(result, Response):
-            return result
-        if isinstance(result, (str, bytes)):
-            return Response(result)
-        if isinstance(result, (dict, list)):
-            return json_response(result, default=self.json_default)
-        if isinstance(result, tuple) and 2 <= len(result) <= 3:
-            response = self.make_response(result[0])
-            response.status_code = int(result[1])
-            headers = result[2] if len(result) == 3 else ()
-            for name, value in headers.items() if isinstance(headers, dict) else headers:
-                response.headers[name] = value
-            return response
-        if hasattr(result, "__iter__"):  # a generator or any iterable of str/bytes: streamed as it comes
-            return Response(encode_chunks(result))
-        raise TypeError(
-            f"a handler returned {type(result).__name__}; return str, bytes, dict, list, an iterable "
-            "of str/bytes, or Response"
-        )
-
-    def _find_handler(self, exc: BaseException) -> Callable[..., Any] | None:
-        """The errorhandler for ``exc``, most specific first, as Flask does.
-
-        For an ``HTTPError`` with code ``c``: a handler for one of its classes tied to ``c`` (``NotFound``
-        for 404, most derived first), then ``errorhandler(c)``, then handlers for codeless classes
-        (``HTTPError``, ``Exception``). For other exceptions: the nearest class in its MRO.
-        """
-        handlers = self._error_handlers
-        if not handlers:
-            return None
-        if isinstance(exc, HTTPError):
-            code = exc.code
-            generic: Callable[..., Any] | None = None
-            for cls in type(exc).__mro__:
-                handler = handlers.get(cls)
-                if handler is None:
-                    continue
-                if _code_of(cls) == code:
-                    return handler  # the class handler for this very code
-                if generic is None and _code_of(cls) is None:
-                    generic = handler  # HTTPError, Exception...: only if no code handler
-            return handlers.get(code) or generic
-        for cls in type(exc).__mro__:
-            if cls in handlers:
-                return handlers[cls]
-        return None
-
-    def _handle_exception(self, request: Request, exc: Exception) -> Response:
-        """Turn an exception into a response: the app's errorhandler, else the default page."""
-        handler = self._find_handler(exc)
-        if isinstance(exc, HTTPError):
-            error: HTTPError = exc
-        else:
-            error = InternalServerError()
-            if handler is None:
-                logger.error("unhandled exception in %r", request, exc_info=exc)
-                handler = self._error_handlers.get(500)
-            else:
-                logger.warning("%r answered by its errorhandler: %r", request, exc)
-        if handler is not None:
-            try:
-                response = self.make_response(handler(request, exc))
-            except Exception:
-                logger.exception("errorhandler %r failed", handler)
-                return render_error(InternalServerError(), request.environ.get("HTTP_ACCEPT"), self.messages)
-            if response.status_code == 200:
-                response.status_code = error.code
-            for name, value in error.headers:
-                response.headers.setdefault(name, value)
-            return response
-        debug_exc = exc if self.debug and not isinstance(exc, HTTPError) else None
-        return render_error(error, request.environ.get("HTTP_ACCEPT"), self.messages, debug_exc)

@@ -130,8 +130,17 @@ class Headers:
 
     def __init__(self, items: Iterable[tuple[str, str]] | None = None) -> None:
         self._items: list[tuple[str, str]] = []
-        for name, value in items or ():
-            self.add(name, value)
+        if items is not None:
+            for name, value in items:
+                self.add(name, value)
+
+    @classmethod
+    def over(cls, items: list[tuple[str, str]]) -> Headers:
+        """A view over ``items`` as they are (no copy, no checks: the caller made them). Headers never
+        replaces its list, so changes made through the view are changes to ``items``."""
+        headers = cls.__new__(cls)
+        headers._items = items
+        return headers
 
     @classmethod
     def from_environ(cls, environ: dict[str, Any]) -> Headers:
@@ -159,7 +168,7 @@ class Headers:
         for index, (key, _) in enumerate(items):
             if key.lower() == lower:
                 rest = [(k, v) for k, v in items[index + 1 :] if k.lower() != lower]
-                self._items = [*items[:index], (name, value), *rest]
+                items[index:] = [(name, value), *rest]  # in place: a Response shares this list
                 return
         items.append((name, value))
 
@@ -187,7 +196,7 @@ class Headers:
             if default is _MISSING:
                 raise KeyError(name)
             return default
-        self._items = [(key, value) for key, value in self._items if key.lower() != lower]
+        self._items[:] = [(key, value) for key, value in self._items if key.lower() != lower]
         return found[0]
 
     def __delitem__(self, name: str) -> None:

@@ -69,11 +69,13 @@ def _handler_writing_to(root: logging.Logger, filename: str | None) -> logging.H
 class _LoggedBody:
     """The response iterable, passed through; its ``close()`` writes the request's log line."""
 
-    __slots__ = ("_body", "_method", "_path", "_status", "_started", "_logged")
+    __slots__ = ("_body", "_method", "_path", "_statuses", "_started", "_logged")
 
-    def __init__(self, body: Iterable[bytes], method: str, path: str, status: int, started: float) -> None:
+    def __init__(
+        self, body: Iterable[bytes], method: str, path: str, statuses: list[str], started: float
+    ) -> None:
         self._body, self._method, self._path = body, method, path
-        self._status, self._started, self._logged = status, started, False
+        self._statuses, self._started, self._logged = statuses, started, False
 
     def __iter__(self) -> Iterator[bytes]:
         return iter(self._body)
@@ -87,25 +89,27 @@ class _LoggedBody:
             if not self._logged:
                 self._logged = True
                 request_logger.info(
-                    "%s %s %d %.1fms",
+                    "%s %s %s %.1fms",
                     self._method,
                     self._path,
-                    self._status,
+                    self._statuses[-1].partition(" ")[0] if self._statuses else "-",
                     (time.monotonic() - self._started) * 1000,
                 )
 
 
 def logged_body(
-    body: Iterable[bytes], environ: dict[str, Any], status: int, started: float
+    body: Iterable[bytes], environ: dict[str, Any], statuses: list[str], started: float
 ) -> Iterable[bytes]:
     """``body`` wrapped so that closing it logs the request (``started`` from ``time.monotonic()``).
 
-    Returns ``body`` itself when ``miniweb.request`` is not enabled for INFO. The wrapper hides a
-    ``wsgi.file_wrapper`` from the server, so with the request log on, files are sent by iteration
-    rather than ``sendfile``: the log is for development; production uses the server's access log.
+    ``statuses``: the status lines the app passed to ``start_response`` (the last one counts; read
+    at close, when it is surely known). Returns ``body`` itself when ``miniweb.request`` is not enabled
+    for INFO. The wrapper hides a ``wsgi.file_wrapper`` from the server, so with the request log on,
+    files are sent by iteration rather than ``sendfile``: the log is for development; production uses
+    the server's access log.
     """
     if not request_logger.isEnabledFor(logging.INFO):
         return body
     raw_path = environ.get("PATH_INFO", "").encode("latin-1", "replace")
     path = raw_path.decode("utf-8", "backslashreplace")  # a log line shows bad bytes, never fails
-    return _LoggedBody(body, environ.get("REQUEST_METHOD", ""), path, status, started)
+    return _LoggedBody(body, environ.get("REQUEST_METHOD", ""), path, statuses, started)

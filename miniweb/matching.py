@@ -54,7 +54,9 @@ class _Chunk:
         if route is None:
             route = self.routes[match.lastindex - 1]  # type: ignore[operator]
             match = route.regex.fullmatch(path)  # again, for the route's own groups (cheap: it matches)
-        return route, *route.arguments(match)  # type: ignore[arg-type]
+        if route._has_named:
+            return route, *route.arguments(match)  # type: ignore[arg-type]
+        return route, match.groups(), {}  # type: ignore[union-attr]  # route.arguments(), inline
 
 
 class _InOrder:
@@ -202,7 +204,11 @@ class RouteIndex:
         #: Distinct prefix lengths, longest first: the first probe that hits is the longest prefix.
         self.lengths = sorted({len(prefix) for prefix in chains}, reverse=True)
         built: dict[tuple[int, ...], _Matcher] = {}
-        self.buckets = {prefix: _SuffixIndex(chain, built) for prefix, chain in chains.items()}
+        self.buckets: dict[str, _SuffixIndex | _Matcher] = {}
+        for prefix, chain in chains.items():
+            by_suffix = _SuffixIndex(chain, built)
+            # Routes that all end in a group have no suffix to look up: their matcher answers directly.
+            self.buckets[prefix] = by_suffix.buckets[""] if by_suffix.lengths == [0] else by_suffix
 
     def match(self, path: str) -> Found | None:
         """The earliest registered route that fullmatches ``path``, with its arguments; or None."""

@@ -38,6 +38,7 @@ class cached_property(Generic[_T]):  # noqa: N801 - a drop-in for functools.cach
         value = instance.__dict__[self.name] = self.func(instance)
         return value
 
+
 __all__ = ["Request", "decode_path"]
 
 _READ_CHUNK = 64 * 1024
@@ -73,28 +74,33 @@ def _parse_urlencoded(text: str, what: str, max_fields: int) -> MultiDict:  # wh
 class Request:
     """One HTTP request. Handlers get it as their first argument (no thread-local globals)."""
 
+    #: The matched route (a ``miniweb.routing.Route``), once routing has found one.
+    route: Any = None
+    #: The App handling this request (set by the App; None for a Request built by hand).
+    app: Any = None
+    _body_streamed = False  # set once a multipart body has been parsed from wsgi.input
+
     def __init__(
         self, environ: dict[str, Any], max_body_bytes: int = 1_000_000, max_form_fields: int = 1000
     ) -> None:
         self.environ = environ
+        #: ``GET``, ``POST``... (upper-case, as routes are registered).
+        self.method: str = environ.get("REQUEST_METHOD", "GET").upper()
+        path = environ.get("PATH_INFO", "")
+        if path.isascii():  # nothing to decode (and nothing to refuse): the cached ``path`` is known now
+            self.path = path or "/"
         self.max_body_bytes = max_body_bytes
         self.max_form_fields = max_form_fields
-        #: Per-request data for the app (the demo keeps its database connection here).
-        self.state = SimpleNamespace()
-        #: The matched route (a ``miniweb.routing.Route``), once routing has found one.
-        self.route: Any = None
-        #: The App handling this request (set by the App; None for a Request built by hand).
-        self.app: Any = None
-        self._body_streamed = False  # set once a multipart body has been parsed from wsgi.input
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.environ.get('PATH_INFO', '')!r}>"
 
-    # --- the request line and headers -------------------------------------------------------------------
+    @cached_property
+    def state(self) -> SimpleNamespace:
+        """Per-request data for the app (the demo keeps its database connection here)."""
+        return SimpleNamespace()
 
-    @property
-    def method(self) -> str:
-        return self.environ.get("REQUEST_METHOD", "GET").upper()
+    # --- the request line and headers -------------------------------------------------------------------
 
     @cached_property
     def path(self) -> str:

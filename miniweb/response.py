@@ -14,11 +14,12 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from email.utils import format_datetime, formatdate, parsedate_to_datetime
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any, BinaryIO
 from urllib.parse import quote
 from uuid import UUID
 
-from .datastructures import Headers
+from .datastructures import Headers, check_header
 from .errors import HTTPError, reason_phrase
 from .ranges import content_range, file_part, requested_range
 
@@ -49,16 +50,15 @@ _KNOWN_TYPES = frozenset(
 _STATUS_LINES: dict[int, str] = {}  # status code -> "404 Not Found", made once per code (a hot path)
 
 
-def _set_content_length(headers: Headers, length: int) -> None:
-    """``headers["Content-Length"] = str(length)`` without the scan-and-rebuild when there is none yet.
-
-    A number needs no CR/LF check; this runs for every in-memory body, so it is kept cheap.
-    """
-    for name, _ in headers:
+def _set_content_length(response: Response, length: int) -> None:
+    """``response.headers["Content-Length"] = str(length)`` without the scan-and-rebuild when there is
+    none yet. A number needs no CR/LF check; this runs for every in-memory body, so it is kept cheap."""
+    items = response._items
+    for name, _ in items:
         if name.lower() == "content-length":
-            headers["Content-Length"] = str(length)
+            response.headers["Content-Length"] = str(length)
             return
-    headers._items.append(("Content-Length", str(length)))
+    items.append(("Content-Length", str(length)))
 
 
 class Response:
@@ -68,6 +68,10 @@ class Response:
     passed on to the server).
     """
 
+    # The header list is the response's own (``_items``); ``headers`` is a Headers view over that same
+    # list, made when first asked for: most responses are sent without anyone asking.
+    _headers: Headers | None = None
+
     def __init__(
         self,
         body: str | bytes | Iterable[bytes] = "",
@@ -75,16 +79,41 @@ class Response:
         headers: Iterable[tuple[str, str]] | dict[str, str] | None = None,
         content_type: str | None = "text/html; charset=utf-8",
     ) -> None:
-        self.status_code = int(status)
-        if isinstance(headers, dict):
-            headers = headers.items()
-        self.headers = Headers(headers)
-        if content_type and (not headers or "Content-Type" not in self.headers):
-            if content_type in _KNOWN_TYPES:
-                self.headers._items.append(("Content-Type", content_type))  # no CR/LF: checked once here
+        self.status_code = status if type(status) is int else int(status)
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        if headers is None:  # the common case: nothing to collide with, so no scan
+            if not content_type:
+                items = []
             else:
-                self.headers.add("Content-Type", content_type)
+                if content_type not in _KNOWN_TYPES:  # those have no CR/LF: checked once, here
+                    check_header("Content-Type", content_type)
+                items = [("Content-Type", content_type)]
+            self._items = items
+            if type(body) is bytes:
+                items.append(("Content-Length", str(len(body))))
+                self._body: bytes | Iterable[bytes] = body
+            else:
+                self.body = body
+            return
+        self.headers = Headers(headers.items() if isinstance(headers, dict) else headers)
+        if content_type and "Content-Type" not in self.headers:
+            if content_type not in _KNOWN_TYPES:
+                check_header("Content-Type", content_type)
+            self._items.append(("Content-Type", content_type))
         self.body = body
+
+    @property
+    def headers(self) -> Headers:
+        """The response headers, case-insensitive (``response.headers["Cache-Control"] = ...``)."""
+        headers = self._headers
+        if headers is None:
+            headers = self._headers = Headers.over(self._items)
+        return headers
+
+    @headers.setter
+    def headers(self, headers: Headers) -> None:
+        self._headers, self._items = headers, headers._items
 
     @property
     def body(self) -> bytes | Iterable[bytes]:
@@ -96,7 +125,7 @@ class Response:
             value = value.encode("utf-8")
         if isinstance(value, (bytes, bytearray, memoryview)):
             value = bytes(value)
-            _set_content_length(self.headers, len(value))
+            _set_content_length(self, len(value))
         self._body = value
 
     @property
@@ -174,14 +203,16 @@ class Response:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         body = self._body
-        if self.status_code in (204, 304):
+        code = self.status_code
+        if code == 204 or code == 304:
             # These never carry a body, and a Content-Length would describe one (RFC 9110 §8.6, §15.4.5).
             self.headers.pop("Content-Length", None)
             body = self._discard_body()
         elif environ.get("REQUEST_METHOD") == "HEAD":
             body = self._discard_body()  # same headers as GET, Content-Length included, no body (§9.3.2)
-        start_response(self.status, self.headers.to_wsgi_list())
-        if isinstance(body, bytes):
+        # A copy of the list: a server may add to what it is given (wsgiref adds Content-Length).
+        start_response(_STATUS_LINES.get(code) or self.status, list(self._items))
+        if type(body) is bytes:
             return [body]
         return body
 
@@ -216,10 +247,20 @@ def json_default(obj: Any) -> Any:
     raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
 
 
+def _dumps(obj: Any, default: Callable[[Any], Any]) -> str:
+    """``json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=default)``, less the
+    ``JSONEncoder`` that call builds and the three Python calls it makes every time: the C encoder is
+    made directly, as ``JSONEncoder.iterencode`` makes it (with a fresh ``markers`` dict, so circular
+    structures are still refused). Without the C accelerator, ``json.dumps`` itself."""
+    if c_make_encoder is None:  # pragma: no cover - CPython has it
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=default)
+    encode = c_make_encoder({}, default, encode_basestring, None, ":", ",", False, False, True)
+    return "".join(encode(obj, 0))
+
+
 def json_response(obj: Any, status: int = 200, default: Callable[[Any], Any] = json_default) -> Response:
     """``obj`` as UTF-8 JSON (RFC 8259: no charset parameter needed); ``default`` for other types."""
-    body = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=default)
-    return Response(body, status, content_type="application/json")
+    return Response(_dumps(obj, default), status, content_type="application/json")
 
 
 class encode_chunks:  # noqa: N801 - used like a function: encode_chunks(gen)

@@ -260,7 +260,13 @@ class Router:
         """
         if self._dirty:
             self._compile()
-        found = self._match_method(method, path)
+        by_method = self._static.get(path)
+        if by_method is not None:
+            route = by_method.get(method)
+            if route is not None:
+                return route, (), {}  # a plain path: no groups, nothing to convert
+        index = self._indexes.get(method)
+        found = index.match(path) if index is not None else None
         if found is None and method == "HEAD":
             found = self._match_method("GET", path)
         if found is not None:

@@ -17,7 +17,8 @@ None). A handler can send its own value of any of these headers: the app's is th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from operator import itemgetter
+from typing import TYPE_CHECKING
 
 from .datastructures import check_header
 
@@ -25,6 +26,11 @@ if TYPE_CHECKING:
     from .response import Response
 
 __all__ = ["SecurityHeaders"]
+
+_name = itemgetter(0)
+_CACHE_LIMIT = 256  # distinct sets of header names remembered; past this the cache starts over
+
+Pairs = tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,12 @@ class SecurityHeaders:
     #: Anything else, as ``(name, value)`` pairs (``("Permissions-Policy", "geolocation=()")``).
     extra: tuple[tuple[str, str], ...] = ()
     _pairs: tuple[tuple[str, str, str], ...] = field(init=False, repr=False, compare=False)
+    # (header names a response sets, https) -> the pairs to add to it. A response's names are nearly
+    # always one of a few sets (Content-Type + Content-Length...), so the work per response is one
+    # tuple and one lookup. Shared by threads: a race at worst computes an entry twice (same value).
+    _added: dict[tuple[tuple[str, ...], bool], Pairs] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         csp = self.content_security_policy
@@ -52,32 +64,33 @@ class SecurityHeaders:
             ("Content-Security-Policy", csp),
             *self.extra,
         )
-        # Precomputed once: (lower-case name, name, value), so adding them costs a scan of the response's
-        # few headers and a list extend, not a lookup per header.
+        # (lower-case name, name, value), checked once: a bad value is an error when the app is built.
         pairs = tuple((name.lower(), name, value) for name, value in named if value is not None)
         for _, name, value in pairs:
-            check_header(name, value)  # a bad value is an error when the app is built
+            check_header(name, value)
+        if self.strict_transport_security is not None:
+            check_header("Strict-Transport-Security", self.strict_transport_security)
         object.__setattr__(self, "_pairs", pairs)
+
+    def missing(self, names: tuple[str, ...], https: bool = False) -> Pairs:
+        """The headers to add to a response that sets the headers ``names`` itself (any case)."""
+        key = (names, https)
+        added = self._added.get(key)
+        if added is None:
+            present = {name.lower() for name in names}
+            found = [(name, value) for lower, name, value in self._pairs if lower not in present]
+            hsts = self.strict_transport_security
+            if https and hsts and "strict-transport-security" not in present:
+                found.append(("Strict-Transport-Security", hsts))
+            added = tuple(found)
+            if len(self._added) >= _CACHE_LIMIT:  # bounded, should an app make header names up
+                self._added.clear()
+            self._added[key] = added
+        return added
 
     def apply(self, response: Response, https: bool = False) -> None:
         """Add the headers this response does not set itself."""
-        items = response.headers._items
-        present = {name.lower() for name, _ in items}
-        items.extend((name, value) for lower, name, value in self._pairs if lower not in present)
-        if https and self.strict_transport_security and "strict-transport-security" not in present:
-            items.append(("Strict-Transport-Security", self.strict_transport_security))
-
-    def wrap(self, start_response: Any, https: bool = False) -> Any:
-        """``start_response`` that adds the headers to a response made without a Response object (the
-        static-file fast path), on the same rule as :meth:`apply`."""
-        pairs = self._pairs
-        hsts = self.strict_transport_security if https else None
-
-        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            present = {name.lower() for name, _ in headers}
-            headers.extend((name, value) for lower, name, value in pairs if lower not in present)
-            if hsts and "strict-transport-security" not in present:
-                headers.append(("Strict-Transport-Security", hsts))
-            return start_response(status, headers, exc_info)
-
-        return start
+        items = response._items  # the list response.headers views
+        names = tuple(map(_name, items))
+        added = self._added.get((names, https))
+        items += self.missing(names, https) if added is None else added

@@ -22,7 +22,7 @@ import logging
 import mimetypes
 import os
 import stat as stat_module
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from email.utils import formatdate
 from typing import Any, BinaryIO
 
@@ -37,6 +37,10 @@ logger = logging.getLogger(__name__)
 
 _BLOCK = 64 * 1024  # block size handed to wsgi.file_wrapper (and the fallback iterator)
 _CACHE_ENTRIES = 4096  # files remembered; past this the cache starts over (a static tree is rarely bigger)
+# Every header a file response of ours may carry (304: the first three).
+_HEADER_NAMES = ("etag", "last-modified", "cache-control", "content-type", "accept-ranges", "content-length",
+                 "content-range")  # fmt: skip
+_NO_HEADERS: tuple[tuple[str, str], ...] = ()
 
 
 class _File:
@@ -85,19 +89,23 @@ class StaticFiles:
         if not os.path.isdir(self.root):
             raise ValueError(f"static directory {self.root!r} does not exist")
         self.prefix = "/" + prefix.strip("/") if prefix.strip("/") else ""
-        self._under = self.prefix + "/"
+        #: The paths served start with this (``prefix + "/"``).
+        self.under = self.prefix + "/"
         self.max_age = max_age  # Cache-Control max-age, seconds; ETags make revalidation cheap after it
+        #: The headers its responses may set themselves, lower-case (an ``extra`` header named so is
+        #: not added: see :meth:`serve`).
+        self.header_names = _HEADER_NAMES
         self._files: dict[str, _File] = {}  # PATH_INFO (PEP 3333 latin-1 form) -> checked file
 
     def handles(self, environ: dict[str, Any]) -> bool:
         """Whether the request's path falls under ``prefix``."""
-        return environ.get("PATH_INFO", "").startswith(self._under)
+        return environ.get("PATH_INFO", "").startswith(self.under)
 
     def resolve(self, path: str) -> str:
         """The real file for a decoded URL path, or ``NotFound``/``BadRequest``."""
-        if not path.startswith(self._under):
+        if not path.startswith(self.under):
             raise NotFound()
-        relative = path[len(self._under) :]
+        relative = path[len(self.under) :]
         if "\0" in relative:
             raise BadRequest("The path contains a NUL byte.")
         # Refuse rather than normalise: "..", ".", empty segments ("//etc/passwd" after the prefix would
@@ -118,11 +126,16 @@ class StaticFiles:
     # --- serving -----------------------------------------------------------------------------------------
 
     def serve(
-        self, environ: dict[str, Any], start_response: Callable[..., Any]
+        self,
+        environ: dict[str, Any],
+        start_response: Callable[..., Any],
+        extra: Sequence[tuple[str, str]] = _NO_HEADERS,
     ) -> tuple[int, Iterable[bytes]]:
         """Start the response for one request and return ``(status code, body)``.
 
-        Raises HTTPError (404, 405, 400, 416) before starting any response, so the caller can render it.
+        ``extra`` headers go on every response started (the App's security headers); the caller leaves
+        out those whose names are in ``header_names``. Raises HTTPError (404, 405, 400, 416) before
+        starting any response, so the caller can render it.
         """
         path_info = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD", "GET")
@@ -130,15 +143,23 @@ class StaticFiles:
         if (
             known is not None
             and ("HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MODIFIED_SINCE" in environ)
-            and method in ("GET", "HEAD")
+            and (method == "GET" or method == "HEAD")
         ):
-            # Revalidation: one stat, no open. A file that changed falls through to the full path.
+            # Revalidation, as cheap as a hello: one stat, no open, the headers made once per file. A file
+            # that changed falls through to the full path. Its own ETag back is the common case.
             try:
-                same = _identity(os.stat(known.path)) == known.key
+                st = os.stat(known.path)
             except OSError:
-                same = False
-            if same and _not_modified(environ, known.etag, known.mtime):
-                start_response("304 Not Modified", known.headers_304)
+                st = None
+            if (
+                st is not None
+                and (st.st_ino, st.st_dev, st.st_mtime_ns, st.st_size) == known.key  # _identity(st), inline
+                and (
+                    environ.get("HTTP_IF_NONE_MATCH") == known.etag
+                    or _not_modified(environ, known.etag, known.mtime)
+                )
+            ):
+                start_response("304 Not Modified", [*known.headers_304, *extra])
                 return 304, []
         entry, file = self._open(environ, path_info, known)
         if method not in ("GET", "HEAD"):
@@ -147,7 +168,7 @@ class StaticFiles:
         try:
             if _not_modified(environ, entry.etag, entry.mtime):
                 file.close()
-                start_response("304 Not Modified", entry.headers_304)
+                start_response("304 Not Modified", [*entry.headers_304, *extra])
                 return 304, []
             if "HTTP_RANGE" in environ:
                 part = requested_range(environ, entry.size, entry.etag, entry.last_modified)
@@ -157,13 +178,14 @@ class StaticFiles:
                         *entry.headers,
                         ("Content-Range", content_range(start, stop, entry.size)),
                         ("Content-Length", str(stop - start)),
+                        *extra,
                     ]
                     start_response("206 Partial Content", headers)
                     if method == "HEAD":
                         file.close()
                         return 206, []
                     return 206, file_part(environ, file, start, stop, _BLOCK)
-            start_response("200 OK", [*entry.headers, ("Content-Length", str(entry.size))])
+            start_response("200 OK", [*entry.headers, ("Content-Length", str(entry.size)), *extra])
         except BaseException:
             file.close()
             raise

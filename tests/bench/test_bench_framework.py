@@ -53,6 +53,17 @@ def test_the_overhead_loop_serves_and_checks_each_case(name):
         overhead.serve(app, path, 3)
 
 
+def test_the_revalidation_loop_serves_304s_and_refuses_a_200():
+    overhead.serve(mwapps.miniweb_app(), overhead.REVALIDATE, 3)
+
+    def no_etag_check(environ, start_response):
+        start_response("200 OK", [("ETag", '"x"'), ("Content-Length", "0")])
+        return []
+
+    with pytest.raises(RuntimeError, match="answered"):
+        overhead.serve(no_etag_check, overhead.REVALIDATE, 1)
+
+
 def test_the_overhead_loop_refuses_a_wrong_answer():
     def wrong(environ, start_response):
         start_response("200 OK", [("Content-Type", "text/plain")])

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from email.utils import formatdate
 
 import pytest
@@ -219,3 +221,54 @@ def test_tuple_with_header_list():
 
     response = webtest.TestApp(app).get("/", status=202)
     assert response.json == {"a": 1} and response.headers["X-Two"] == "2"
+
+
+def test_header_changes_after_the_response_is_made_are_what_is_sent(wsgi_call):
+    """``response.headers`` is a view over the list the response sends: replacing and removing a
+    header through it (which rebuild the list) still change what goes out."""
+    response = Response("hello", headers=[("X-A", "1"), ("x-a", "2"), ("X-B", "b")])
+    response.headers["X-A"] = "3"  # replaces both
+    response.headers.pop("X-B")
+    plain = Response(b"bytes", content_type="text/plain")
+    plain.headers["Content-Type"] = "application/octet-stream"
+    plain.headers.add("X-Late", "yes")
+    for made, expected in (
+        (response, [("X-A", "3"), ("Content-Type", "text/html; charset=utf-8"), ("Content-Length", "5")]),
+        (plain, [("Content-Type", "application/octet-stream"), ("Content-Length", "5"), ("X-Late", "yes")]),
+    ):
+        _, headers, _ = wsgi_call(lambda environ, start_response, r=made: r(environ, start_response), "/")
+        assert headers == expected
+
+
+def test_a_response_made_without_headers_checks_an_unknown_content_type():
+    with pytest.raises(ValueError, match="CR, LF or NUL"):
+        Response("x", content_type="text/plain\r\nX-Evil: 1")
+    with pytest.raises(ValueError, match="CR, LF or NUL"):
+        Response("x", headers=[("X-A", "1")], content_type="text/plain\r\nX-Evil: 1")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"id": 42, "name": "item 42", "中文": "北京", "nested": [1, 2.5, None, True, {"a": []}]},
+        ["\u2028", 'quote " and \\ back', "\x00\x1f"],
+        "just a string",
+        3.25,
+        float("nan"),
+        {"when": datetime(2024, 5, 1, 12, 30, tzinfo=UTC), "d": Decimal("1.10"), "s": {1}},
+    ],
+)
+def test_json_bodies_are_what_json_dumps_writes(value):
+    from miniweb.response import json_default
+
+    body = json_response(value).body
+    assert body == json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=json_default).encode()
+
+
+def test_json_refuses_circular_data_and_unknown_types():
+    loop: list = []
+    loop.append(loop)
+    with pytest.raises(ValueError, match="Circular reference"):
+        json_response(loop)
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        json_response({"x": object()})

@@ -89,7 +89,7 @@ def test_inner_literal_picks_only_its_own_routes():
     for i, route in enumerate(routes):
         route.order = i
     index = RouteIndex(routes)
-    (candidates,) = index.buckets["/"].buckets.values()  # one prefix ("/"), one suffix ("")
+    candidates = index.buckets["/"]  # one prefix ("/"), one suffix (""): looked up without the suffix
     assert candidates.unfiled is None
     assert [route.name for route in candidates.by_segment["it999"].routes] == ["r999"]
     assert index.match("/42/it999/7")[0].name == "r999"

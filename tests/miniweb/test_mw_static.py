@@ -7,7 +7,7 @@ import os
 import pytest
 import webtest
 
-from miniweb import App, StaticFiles
+from miniweb import App, SecurityHeaders, StaticFiles
 
 
 @pytest.fixture
@@ -170,3 +170,21 @@ def test_an_apps_static_files_carry_its_security_headers(site):
     bare = webtest.TestApp(App(template_folder=None, static_folder=str(site), static_url="/assets",
                                security_headers=None))
     assert "X-Content-Type-Options" not in bare.get("/assets/css/site.css").headers
+
+
+def test_static_security_headers_once_each_hsts_on_https_and_the_files_own_cache_control_kept(site):
+    headers = SecurityHeaders(strict_transport_security="max-age=60", extra=(("Cache-Control", "no-store"),))
+    app = App(template_folder=None, static_folder=str(site), static_url="/assets", security_headers=headers)
+    client = webtest.TestApp(app)
+    etag = client.get("/assets/css/site.css").headers["ETag"]
+    for scheme in ("http", "https"):
+        for _ in range(3):  # the headers of a file are made once: nothing may pile up across requests
+            for response in (
+                client.get("/assets/css/site.css", extra_environ={"wsgi.url_scheme": scheme}),
+                client.get("/assets/css/site.css", headers={"If-None-Match": etag}, status=304,
+                           extra_environ={"wsgi.url_scheme": scheme}),
+            ):  # fmt: skip
+                names = [name.lower() for name, _ in response.headerlist]
+                assert names.count("x-frame-options") == 1 and names.count("cache-control") == 1
+                assert response.headers["Cache-Control"] == "public, max-age=3600"  # the file's own
+                assert ("strict-transport-security" in names) == (scheme == "https")
