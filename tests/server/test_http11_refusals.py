@@ -53,7 +53,7 @@ def _refused_at_once(partial: bytes, config=SMALL) -> tuple[int, str]:
         ),
         (request("Host: h", "X: " + "v" * 260), (431, "header section larger than 256 bytes")),
         (request("Host: h", *["X: v"] * 5), (431, "more than 5 header fields")),
-        (request("Host: h", "Content-Length: 1000"), (413, "Content-Length exceeds the limit of 100")),
+        (request("Host: h", "Content-Length: 1000"), (413, "Content-Length 1000 exceeds the limit of 100")),
     ],
 )
 def test_limit_refusals_say_which_limit(data, refusal):
