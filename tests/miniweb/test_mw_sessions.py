@@ -359,7 +359,11 @@ def test_size_limit_is_exact():
     data = {"blob": "y" * 100}
     size = len("miniweb_session") + 1 + len(SessionSigner([KEY], SessionConfig()).dumps(data, now=1))
     assert SessionSigner([KEY], SessionConfig(max_bytes=size)).dumps(data, now=1)  # fits exactly
-    with pytest.raises(SessionTooLarge, match=rf"would be {size} bytes, over the {size - 1}-byte limit"):
+    message = (
+        rf"^the session cookie would be {size} bytes, over the {size - 1}-byte limit browsers keep; "
+        "store large data server-side and only its id in the session$"
+    )
+    with pytest.raises(SessionTooLarge, match=message):
         SessionSigner([KEY], SessionConfig(max_bytes=size - 1)).dumps(data, now=1)
 
 
