@@ -312,3 +312,35 @@ def test_url_for_refuses_patterns_it_cannot_reverse():
 
     with pytest.raises(BuildError, match="too complex"):
         app.url_for("files")
+
+
+def test_url_for_checks_each_typed_group_with_its_own_converter():
+    """Unnamed groups take the converters of the handler's positional parameters in order; named groups
+    are skipped in that count and use their own."""
+    app = App(template_folder=None)
+
+    @app.route(r"/m/(?P<tag>[a-z]+)/([0-9.]+)/([0-9]+)/(?P<n>[0-9]+)")
+    def measure(request, amount: float, count: int, tag, n: int):
+        return f"{tag} {amount!r} {count!r} {n!r}"
+
+    assert app.url_for("measure", 1.5, 2, tag="x", n=3) == "/m/x/1.5/2/3"
+    assert webtest.TestApp(app).get("/m/x/1.5/2/3").text == "x 1.5 2 3"
+    with pytest.raises(BuildError, match=r"cannot take '2\.5' for a group: the handler wants to_int$"):
+        app.url_for("measure", 1.5, 2.5, tag="x", n=3)
+    with pytest.raises(BuildError, match=r"cannot take '3\.5' for n: the handler wants to_int$"):
+        app.url_for("measure", 1.5, 2, tag="x", n=3.5)
+    with pytest.raises(BuildError, match=r"needs a value for a group$"):
+        app.url_for("measure", 1.5, tag="x", n=3)
+    with pytest.raises(BuildError, match=r"needs a value for n$"):
+        app.url_for("measure", 1.5, 2, tag="x")
+
+
+def test_url_for_keeps_the_literal_characters_a_path_may_carry():
+    app = App(template_folder=None)
+
+    @app.route(r"/u/~me:x@y!\$&'\*\+,;=/([0-9]+)")
+    def odd(request, n):
+        return n
+
+    assert app.url_for("odd", 7) == "/u/~me:x@y!$&'*+,;=/7"
+    assert webtest.TestApp(app).get(app.url_for("odd", 7)).text == "7"
