@@ -291,6 +291,8 @@ def test_response_for_raises_what_serve_would_answer(site, path, method, error):
     with pytest.raises(HTTPError) as raised:
         StaticFiles(site).response_for({"REQUEST_METHOD": method, "PATH_INFO": path})
     assert type(raised.value).__name__ == error
+    if error == "MethodNotAllowed":
+        assert raised.value.allowed == ["GET", "HEAD"]
 
 
 def _serve(static, path, **environ):
