@@ -94,7 +94,7 @@ def test_note_round_trips_exactly(con, uid) -> None:
 def test_note_limit_is_200_characters(con, uid) -> None:
     repo.collect(con, uid, 440300)
     assert repo.set_note(con, uid, 440300, "深" * repo.NOTE_MAX_CHARS)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="^a note has at most 200 characters$"):
         repo.set_note(con, uid, 440300, "深" * (repo.NOTE_MAX_CHARS + 1))
     assert repo.favorites(con, uid)[0].note == "深" * repo.NOTE_MAX_CHARS
 
