@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 import webtest
 
 from miniweb import App, BuildError
 from miniweb.errors import MethodNotAllowed, NotFound
-from miniweb.routing import Route, Router
+from miniweb.routing import Route, Router, path_url, url_prefix
 
 
 def _noop(*args, **kwargs):
@@ -344,3 +346,23 @@ def test_url_for_keeps_the_literal_characters_a_path_may_carry():
 
     assert app.url_for("odd", 7) == "/u/~me:x@y!$&'*+,;=/7"
     assert webtest.TestApp(app).get(app.url_for("odd", 7)).text == "7"
+
+
+def test_url_for_counts_unnamed_groups_one_by_one():
+    app = App(template_folder=None)
+
+    @app.route(r"/t/([0-9.]+)/([0-9]+)/([0-9a-f-]{36})")
+    def three(request, a: float, b: int, c: uuid.UUID):
+        return f"{a!r} {b!r} {c}"
+
+    key = uuid.UUID(int=7)
+    assert app.url_for("three", 0.5, 2, key) == f"/t/0.5/2/{key}"
+    with pytest.raises(BuildError, match=r"cannot take 'x' for a group: the handler wants UUID$"):
+        app.url_for("three", 0.5, 2, "x")
+
+
+def test_mount_prefix_and_path_keep_what_a_path_may_carry():
+    assert url_prefix("/shop:eu@x~1/") == "/shop:eu@x~1"
+    assert url_prefix("/appX/") == "/appX"  # only the "/" is dropped
+    assert url_prefix("/d\xc3\xa9mo 1%") == "/d%C3%A9mo%201%25"
+    assert path_url("/a:b@c/d;e=f/中") == "/a:b@c/d;e=f/%E4%B8%AD"
