@@ -9,7 +9,7 @@ import webtest
 
 from miniweb import App, BuildError
 from miniweb.errors import MethodNotAllowed, NotFound
-from miniweb.routing import Route, Router, path_url, url_prefix
+from miniweb.routing import RequestRedirect, Route, Router, path_url, url_prefix
 
 
 def _noop(*args, **kwargs):
@@ -366,3 +366,13 @@ def test_mount_prefix_and_path_keep_what_a_path_may_carry():
     assert url_prefix("/appX/") == "/appX"  # only the "/" is dropped
     assert url_prefix("/d\xc3\xa9mo 1%") == "/d%C3%A9mo%201%25"
     assert path_url("/a:b@c/d;e=f/中") == "/a:b@c/d;e=f/%E4%B8%AD"
+
+
+def test_a_path_ending_in_a_slash_is_never_redirected_to_two():
+    router = Router()
+    router.add(Route(r"/files/(.*)/", frozenset({"GET"}), _noop, "files"))
+    with pytest.raises(RequestRedirect, match="^/files/x/$") as redirect:
+        router.match("GET", "/files/x")
+    assert redirect.value.path == "/files/x/"
+    with pytest.raises(NotFound):
+        router.match("GET", "/files/")  # "/files//" would match the pattern: no redirect there
