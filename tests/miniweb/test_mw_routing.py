@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 
 import pytest
@@ -376,3 +377,18 @@ def test_a_path_ending_in_a_slash_is_never_redirected_to_two():
     assert redirect.value.path == "/files/x/"
     with pytest.raises(NotFound):
         router.match("GET", "/files/")  # "/files//" would match the pattern: no redirect there
+
+
+def test_only_routes_ending_in_a_literal_slash_redirect():
+    router = Router()
+    router.add(Route(r"/files/(.*)", frozenset({"GET"}), _noop, "files"))  # "/files/" matches, "/files" no
+    with pytest.raises(NotFound):
+        router.match("GET", "/files")
+
+
+def test_a_name_taken_by_a_handler_without_a_qualname_is_named_by_its_repr():
+    router = Router()
+    first = functools.partial(_noop, "first")
+    router.add(Route("/a", frozenset({"GET"}), first, "same"))
+    with pytest.raises(ValueError, match=r"is already used by functools\.partial\(<function _noop"):
+        router.add(Route("/b", frozenset({"GET"}), _noop, "same"))

@@ -335,7 +335,9 @@ def test_if_modified_since_alone_on_a_cold_cache(site):
     target = site / "css" / "site.css"
     os.utime(target, (946782245, 946782245))
     since = "Sun, 02 Jan 2000 03:04:05 GMT"
-    assert _serve(StaticFiles(site), "/static/css/site.css", HTTP_IF_MODIFIED_SINCE=since)[0] == 304
+    code, _, headers, _ = _serve(StaticFiles(site), "/static/css/site.css", HTTP_IF_MODIFIED_SINCE=since)
+    assert code == 304
+    assert headers[1:] == [("Last-Modified", since), ("Cache-Control", "public, max-age=3600")]
     earlier = "Sun, 02 Jan 2000 03:04:04 GMT"
     assert _serve(StaticFiles(site), "/static/css/site.css", HTTP_IF_MODIFIED_SINCE=earlier)[0] == 200
 
