@@ -78,8 +78,9 @@ def test_collect_once(con, uid) -> None:
 
 
 def test_collect_unknown_area(con, uid) -> None:
-    with pytest.raises(repo.UnknownArea):
+    with pytest.raises(repo.UnknownArea) as unknown:
         repo.collect(con, uid, 999999)
+    assert unknown.value.args == (999999,)  # the code, for the page that says which area is unknown
     assert repo.favorites(con, uid) == []
 
 
