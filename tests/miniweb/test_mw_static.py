@@ -238,7 +238,7 @@ def test_empty_and_dot_segments_are_refused_though_they_would_resolve(site, wsgi
 
 def test_nul_byte_message(site):
     response = webtest.TestApp(StaticFiles(site)).get("/static/css%00.txt", status=400, expect_errors=True)
-    assert "The path contains a NUL byte." in response.text
+    assert "<p>The path contains a NUL byte.</p>" in response.text
 
 
 def test_revalidating_a_cached_file_with_another_method_is_still_405(site):
