@@ -64,7 +64,7 @@ bench-routing: venv
 # Mutation testing (issue 15), not part of `make test`: minutes per module. MODULES="server/_grammar.py"
 # restricts it; the kill rate per module is printed, and the target fails below 90 %.
 mutate: venv
-	$(PY) -m scripts.mutate $(MODULES)
+	$(PY) -m scripts.mutate $(MUTATE_ARGS) $(MODULES)
 
 clean:
 	rm -rf $(VENV) .venv-bench test-output

@@ -30,7 +30,7 @@ from apps.favorites import repository as repo
 from apps.favorites.account_views import local_path
 from apps.favorites.app import ROOT
 from apps.favorites.db import Database, DatabaseUnavailable
-from apps.favorites.mapview import MapPoint, china_map
+from apps.favorites.mapview import MapPoint, area_points, china_map
 from apps.favorites.settings import Settings
 
 __all__ = ["create_app"]  # and `application`, built on first use (module __getattr__)
@@ -124,18 +124,15 @@ def create_app(settings: Settings | None = None) -> flask.Flask:
         if not (district_id.isascii() and district_id.isdigit() and len(district_id) == 6):
             flask.abort(404)
         number = page_number()
-        con = db()
         user = _user()
-        place = repo.get_area(con, int(district_id), user[0] if user else None)
-        if place is None:
+        family = repo.area_family(db(), int(district_id), user[0] if user else None)
+        if family is None:
             flask.abort(404)
-        page = repo.children(con, place, number, views.PER_PAGE)
+        place, kids = family
+        page = repo.page_of(kids, number, views.PER_PAGE)
         check_page_exists(page)
-        kids = repo.child_points(con, place.district_id) if page.total else []
-        points = [MapPoint(lon, lat, name, url_for("area", code)) for code, name, lon, lat in kids]
-        points.append(MapPoint(place.longitude, place.latitude, place.district, main=True))
-        province = place.ancestors[0][0] if place.ancestors else place.district_id
-        area_map = china_map(points, highlight=province, label=f"{place.district}在中国的位置")
+        area_map = china_map(area_points(place, kids, lambda code: url_for("area", code)),
+                             highlight=place.province, label=f"{place.district}在中国的位置")
         return flask.render_template(
             "area.html", area=place, page=page, levels=views.LEVEL_NAMES,
             child_name=views.CHILD_NAMES.get(place.level, ""), collected=place.collected, area_map=area_map,
@@ -159,8 +156,9 @@ def create_app(settings: Settings | None = None) -> flask.Flask:
             flask.flash("请先登录。", "info")
             return flask.redirect(url_for("login", next=url_for("favorites")), 303)
         rows = repo.favorites(db(), user[0])
+        here = url_for("favorites")
         fav_map = china_map([MapPoint(f.area.longitude, f.area.latitude, f.area.district,
-                                      url_for("favorites") + f"#fav-{f.area.district_id}") for f in rows],
+                                      f"{here}#fav-{f.area.district_id}") for f in rows],
                             label="我的收藏在地图上的位置")  # fmt: skip
         return flask.render_template(
             "favorites.html", favorites=rows, fav_map=fav_map, error=None, error_id=None, draft="",
@@ -192,10 +190,11 @@ def create_app(settings: Settings | None = None) -> flask.Flask:
                                         username=name, status=429)  # fmt: skip
             return body, status, {"Retry-After": str(wait)}
         user = repo.user_by_name(con, name)
+        release_connection(None)  # as the demo does: no connection held while hashing
         if not accounts.verify_password(password, user[2] if user else None) or user is None:
-            repo.record_login_failure(con, name, address, accounts.lock_seconds)
+            repo.record_login_failure(db(), name, address, accounts.lock_seconds)
             return account_form("login.html", error="用户名或密码不对", username=name, status=400)
-        repo.clear_login_failures(con, name)
+        repo.clear_login_failures(db(), name)
         flask.session.clear()  # a fresh session for the new privilege, as session.regenerate() in the demo
         flask.session["uid"], flask.session["name"] = user[0], user[1]
         flask.flash(f"欢迎回来，{user[1]}！", "success")

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from bench.compare import HOST, Options, Scenario, measure
-from bench.peers import Launch, Peer, free_port, serve
+from bench.peers import Launch, Peer, free_port, gunicorn_argv, serve, waitress_argv
 from bench.report import table, verdict
 from bench.wrk import WrkResult
 
@@ -46,24 +46,13 @@ def _ours(x: Launch) -> list[str]:
     return [str(x.python), *args.split()]
 
 
-def _gunicorn(x: Launch) -> list[str]:
-    args = f"-m gunicorn -k gthread -w 1 --threads {x.threads} -b {x.host}:{x.port} {FLASK_APP}"
-    return [str(x.python), *args.split()]
-
-
-def _waitress(x: Launch) -> list[str]:
-    return [
-        str(x.python),
-        *f"-m waitress --listen={x.host}:{x.port} --threads={x.threads} {FLASK_APP}".split(),
-    ]
-
-
 SERVERS: dict[str, Peer] = {
     p.name: p
     for p in (
         Peer("demo-ours", "miniweb demo on python -m server, default flags", _ours),
-        Peer("flask-gunicorn", "Flask port on gunicorn -k gthread -w 1 --threads N", _gunicorn),
-        Peer("flask-waitress", "Flask port on waitress --threads=N", _waitress),
+        Peer("flask-gunicorn", "Flask port on gunicorn -k gthread -w 1 --threads N",
+             lambda x: gunicorn_argv(x, FLASK_APP)),
+        Peer("flask-waitress", "Flask port on waitress --threads=N", lambda x: waitress_argv(x, FLASK_APP)),
     )
 }
 

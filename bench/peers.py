@@ -23,7 +23,8 @@ from pathlib import Path
 
 from bench.env import REPO
 
-__all__ = ["PEERS", "Launch", "Peer", "RunningServer", "free_port", "group_rss_kb", "serve"]
+__all__ = ["PEERS", "Launch", "Peer", "RunningServer", "free_port", "group_rss_kb", "gunicorn_argv", "serve",
+           "waitress_argv"]
 
 log = logging.getLogger(__name__)
 
@@ -59,14 +60,14 @@ def _miniweb(x: Launch) -> list[str]:
     return [str(x.python), *args.split(), *x.extra]
 
 
-def _waitress(x: Launch) -> list[str]:
+def waitress_argv(x: Launch, app: str = APP) -> list[str]:
     # waitress writes no access log (that takes paste's TransLogger).
-    return [str(x.python), *f"-m waitress --listen={x.host}:{x.port} --threads={x.threads} {APP}".split()]
+    return [str(x.python), *f"-m waitress --listen={x.host}:{x.port} --threads={x.threads} {app}".split()]
 
 
-def _gunicorn(x: Launch) -> list[str]:
+def gunicorn_argv(x: Launch, app: str = APP) -> list[str]:
     # No --access-logfile: gunicorn's access log is off by default.
-    args = f"-m gunicorn -k gthread -w 1 --threads {x.threads} -b {x.host}:{x.port} {APP}"
+    args = f"-m gunicorn -k gthread -w 1 --threads {x.threads} -b {x.host}:{x.port} {app}"
     return [str(x.python), *args.split()]
 
 
@@ -83,8 +84,8 @@ PEERS: dict[str, Peer] = {
     p.name: p
     for p in (
         Peer("miniweb", "ours: python -m server --threads N --no-access-log", _miniweb),
-        Peer("waitress", "waitress-serve --threads=N", _waitress),
-        Peer("gunicorn", "gunicorn -k gthread -w 1 --threads N", _gunicorn),
+        Peer("waitress", "waitress-serve --threads=N", waitress_argv),
+        Peer("gunicorn", "gunicorn -k gthread -w 1 --threads N", gunicorn_argv),
         Peer("cheroot", "cheroot --threads N --max-threads N", _cheroot),
         Peer(
             "wsgiref",

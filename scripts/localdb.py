@@ -63,6 +63,7 @@ POLL_INTERVAL = 0.1           # how often to ping a starting server
 # What the app does, table by table, and nothing more: the reference data is read-only to it.
 APP_GRANTS = {
     "areas": "SELECT",
+    "area_chars": "SELECT",  # the search index of the area names, kept by triggers (sql/schema.sql)
     "favorites": "SELECT, INSERT, UPDATE, DELETE",
     "users": "SELECT, INSERT",
     "login_failures": "SELECT, INSERT, UPDATE, DELETE",

@@ -32,13 +32,17 @@ log = logging.getLogger("mutate")
 # module -> the tests that own it (a module's own folder or file, so a run stays minutes, not hours)
 TARGETS: dict[str, list[str]] = {
     "server/_grammar.py": ["tests/server/test_http11.py"],
-    "server/http11.py": ["tests/server/test_http11.py"],
+    "server/http11.py": ["tests/server/test_http11.py", "tests/server/test_http11_refusals.py"],
     "server/wsgi_checks.py": ["tests/server/test_wsgi_checks.py", "tests/server/test_wsgi.py"],
     "server/_body.py": [
-        "tests/server/test_http11.py", "tests/server/test_protocol.py", "tests/server/test_wsgi.py",
+        "tests/server/test_body_readers.py", "tests/server/test_http11.py", "tests/server/test_protocol.py",
+        "tests/server/test_wsgi.py",
     ],
     "server/wsgi_input.py": [
-        "tests/server/test_wsgi.py", "tests/server/test_protocol.py", "tests/server/test_http11.py",
+        "tests/server/test_wsgi_input.py", "tests/server/test_wsgi.py", "tests/server/test_protocol.py",
+    ],
+    "server/body_spool.py": [
+        "tests/server/test_request_bodies.py", "tests/server/test_protocol.py", "tests/server/test_wsgi.py",
     ],
     "miniweb/csrf.py": [
         "tests/miniweb/test_mw_templates_csrf.py", "tests/miniweb/test_mw_csrf_origin.py",

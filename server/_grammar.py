@@ -90,15 +90,15 @@ def _check_section(section: bytearray, text: str) -> None:
         raise ProtocolError("bare CR or LF (lines must end with CRLF)")
 
 
-def parse_fields(lines: list[str], start: int = 0) -> list[tuple[str, str]]:
-    """[(lower-case name, value without surrounding OWS)] of the field lines `lines[start:]`.
+def parse_fields(lines: list[str]) -> list[tuple[str, str]]:
+    """[(lower-case name, value without surrounding OWS)] of the field lines `lines`.
 
     RFC 9112 §5: field-line = field-name ":" OWS field-value OWS, field-name a token. So whitespace
     before the colon and obs-fold (a line starting with SP/HTAB) are refused; the value's characters
     were checked by `split_lines` (RFC 9110 §5.5: no CTL but HTAB).
     """
     fields = []
-    for line in lines[start:] if start else lines:
+    for line in lines:
         name, colon, value = line.partition(":")
         lower = _COMMON_NAMES.get(name)
         if lower is None:

@@ -7,11 +7,13 @@
 
 The arbiter keeps `workers` ready workers of the current *generation*:
 - SIGHUP starts a new generation: one new worker is forked; only once it reports ready is one old worker
-  sent SIGTERM (it stops accepting and drains); repeat. Never fewer than N serving, so no request fails.
+  sent RETIRE_SIGNAL (it stops accepting and drains, keeping idle keep-alive connections until their
+  timeout: supervised.py); repeat. Never fewer than N serving, so no request fails.
   A new worker that cannot import the app (exit status BOOT_ERROR) leaves the old ones serving; the
   traceback is in the log and a later SIGHUP tries again.
 - SIGTTIN / SIGTTOU: one worker more / less (never below 1). SIGUSR1: reopen log files, here and in
-  every worker. SIGTERM / SIGINT: close our listener copies, SIGTERM every worker, wait for the drains.
+  every worker. SIGTERM / SIGINT: close our listener copies, STOP_SIGNAL to every worker (retiring ones
+  too: they stop waiting for idle connections), wait for the drains.
 - A worker whose heartbeat stops for `worker_timeout` gets DUMP_SIGNAL (its threads' stacks go to the
   error log) and SIGKILL a moment later, and is replaced. A worker that dies is replaced.
 
@@ -33,7 +35,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from server.config import Config
-from server.supervised import BOOT_ERROR, CHANGED, DUMP_SIGNAL, READY, RETIRE, WorkerLink
+from server.supervised import (
+    BOOT_ERROR,
+    CHANGED,
+    DUMP_SIGNAL,
+    READY,
+    RETIRE,
+    RETIRE_SIGNAL,
+    STOP_SIGNAL,
+    WorkerLink,
+)
 
 __all__ = ["Arbiter", "BootError"]
 
@@ -56,7 +67,7 @@ class _Worker:
     last_beat: float
     ready: bool = False
     retiring: bool = False  # asked to be replaced (--max-requests)
-    stopping: bool = False  # SIGTERM (drain) or DUMP_SIGNAL sent: no longer counted as serving
+    stopping: bool = False  # RETIRE_ or STOP_SIGNAL (drain) or DUMP_SIGNAL sent: no longer serving
     kill_at: float | None = None
 
 
@@ -130,7 +141,9 @@ class Arbiter:
         now = time.monotonic()
         for worker in self._children.values():
             if not worker.stopping:
-                self._terminate(worker, now)
+                self._terminate(worker, now, STOP_SIGNAL)
+            else:  # retiring (or being killed): no more waiting for its idle keep-alive connections
+                _signal(worker.pid, STOP_SIGNAL)
 
     def _step(self) -> None:
         for key, _ in self._selector.select(_TICK):
@@ -205,8 +218,11 @@ class Arbiter:
         excess = len(serving) - self.workers
         if excess > 0:  # a replacement is ready (or SIGTTOU): drain the oldest outdated, then the oldest
             fresh = [w for w in serving if w not in outdated]
+            # --reload (development): the edited code must answer the browser's next request, which
+            # would otherwise come on an idle keep-alive connection the old worker keeps open.
+            signum = STOP_SIGNAL if self.config.reload else RETIRE_SIGNAL
             for worker in (sorted(outdated, key=_age) + sorted(fresh, key=_age))[:excess]:
-                self._terminate(worker, now)
+                self._terminate(worker, now, signum)
             return
         if self._failed_generation == generation:  # the code does not import: keep what serves
             if len(serving) + len(starting) < self.workers and now >= self._retry_at:
@@ -223,10 +239,10 @@ class Arbiter:
         for _ in range(missing):
             self._spawn(now)
 
-    def _terminate(self, worker: _Worker, now: float) -> None:
+    def _terminate(self, worker: _Worker, now: float, signum: int) -> None:
         worker.stopping = True
         worker.kill_at = now + self.config.graceful_timeout + _KILL_MARGIN
-        _signal(worker.pid, signal.SIGTERM)
+        _signal(worker.pid, signum)
 
     def _check_deadlines(self, now: float) -> None:
         timeout = self.config.worker_timeout
@@ -287,8 +303,13 @@ class Arbiter:
 
     def _spawn(self, now: float) -> None:
         status_r, status_w = os.pipe()
+        # Signals wait (blocked) across the fork: a child runs the arbiter's handlers, which only note
+        # the signal for the arbiter's loop, until boot() installs its own; a stop signal sent to it in
+        # between would be lost, and the child would boot and serve until killed at graceful_timeout.
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
         pid = os.fork()
         if pid:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             os.close(status_w)
             worker = _Worker(pid, status_r, self._generation, now, now)
             self._children[pid] = worker
@@ -298,7 +319,10 @@ class Arbiter:
         # (os._exit skips its atexit handlers and finally blocks).
         code = 0
         try:
-            signal.set_wakeup_fd(-1)
+            signal.set_wakeup_fd(-1)  # first: a signal must not reach the arbiter's loop from here
+            for signum in (signal.SIGTERM, signal.SIGINT):  # until boot() says otherwise: ends it at once
+                signal.signal(signum, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # the others stay ignored (_noop)
             os.close(status_r)
             others = [w.status for w in self._children.values() if w.status >= 0]
             for fd in (self._life_w, self._wake_r, self._wake_w, *others):

@@ -1,11 +1,25 @@
 """Every limit and timeout of the server, in one frozen object.
 
 Each field says why it has the value it has. Every layer (CLI, parser, connections, dispatcher, workers)
-gets the same `Config`; every limit, timeout and size an operator could want to change lives here.
-A few internal constants stay, named and commented, next to the only code they shape, because no
-deployment has a reason to tune them: the bounds of the validation caches (`_CACHE_LIMIT` in `wsgi.py`
-and `wsgi_checks.py`: memory, not behaviour), `connection.LINGER_STEPS` (how often a lingering worker
-looks up) and `accesslog.CHUNK_LINES`/`CHUNK_PAUSE` (how the log writer yields to the workers).
+gets the same `Config`; every limit, timeout and size an operator could have a reason to change lives
+here, and the CLI has an option for those a deployment sets (README, the options table).
+
+Outside `Config`, `server/` holds numbers of two kinds only, each named once at the top of the only
+module it shapes. Numbers a standard fixes (status codes, grammar, `supervised.BOOT_ERROR` = gunicorn's
+exit status 3, `listener._SD_LISTEN_FDS_START` = sd_listen_fds(3)'s first descriptor 3). And internal
+constants that shape how the code does its job, not what a client or an operator meets, so no
+deployment has a reason to tune them; each has its reason next to it:
+- pacing of the main and worker threads: `connection.LINGER_STEPS` (how often a lingering worker looks
+  up: the keepalive_linger knob is the one to turn), `body_receiver.RECEIVE_STEPS` (how much of one
+  body the dispatcher takes before serving others);
+- `tls.ENCRYPT_BLOCK` (plaintext encrypted per step of a large TLS send: bounds the ciphertext held);
+- the access-log writer: `accesslog.FLUSH_INTERVAL` (lines wait at most 0.1 s), `CHUNK_LINES` and
+  `CHUNK_PAUSE` (how it yields the GIL to the workers);
+- the arbiter's own clock: `arbiter._TICK`, `_BOOT_RETRY`, `_DUMP_GRACE`, and `_KILL_MARGIN` (a
+  backstop past graceful_timeout, which a worker's own drain already honours);
+- `logfiles._MODE` (0o640: owner writes, its group, a log shipper say, reads; the umask narrows it).
+`tests/server/test_config.py` fails when a module-level number appears elsewhere without being listed
+here, so this paragraph stays true.
 """
 
 from __future__ import annotations
@@ -55,15 +69,24 @@ class Config:
     # After an error answer, read and discard what the client still sends for this long before close():
     # closing with unread bytes makes the kernel send RST, which can destroy our answer in flight.
     lingering_close_timeout: float = 2.0
-    # On SIGTERM, a connection accepted but silent so far, or idle between keep-alive requests, gets this
-    # long to send its next request, answered with Connection: close (closing it at once would reset a
-    # request already on its way, which a proxy such as nginx never retries for a POST).
+    # On SIGTERM, a connection accepted but silent so far gets this long to send its first request,
+    # answered with Connection: close (closing it at once would reset a request already on its way).
+    # An idle keep-alive connection is kept until its keepalive_timeout instead: its client may reuse it
+    # at any moment, and a proxy never retries a POST reset on it; a proxy whose idle timeout is below
+    # keepalive_timeout closes it first (deploy/nginx.conf). Both within graceful_timeout.
     drain_first_request: float = 1.0
     accept_retry_delay: float = 0.5  # after EMFILE/ENFILE, pause accepting this long (fds free up slowly)
 
     # --- I/O sizes --------------------------------------------------------------------------------------
     recv_size: int = 64 * 1024  # one recv(); large enough for a whole pipelined burst
     sendfile_chunk: int = 1024 * 1024  # os.sendfile() per call, so a huge file cannot hog a worker forever
+
+    # --- memos ------------------------------------------------------------------------------------------
+    # Entries in each memo of values the server validated or converted once (request header name ->
+    # environ key, the app's status and header lines, a peer's trusted-proxy verdict): clients and apps
+    # choose the keys, so each memo is bounded. A value past the bound is handled afresh each time:
+    # memory, never behaviour.
+    lookup_cache_entries: int = 1000
 
     # --- behaviour ---------------------------------------------------------------------------------------
     access_log: bool = True  # one Combined Log Format line per request, like nginx and gunicorn

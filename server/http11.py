@@ -117,7 +117,8 @@ class HeadParser:
         if end - lead > self._small_head or len(lines) > config.max_header_count:
             _check_limits(lines, end - lead, config)
         method, target, version = _parse_request_line(lines[0])
-        headers = parse_fields(lines, 1)
+        del lines[0]  # the field lines remain
+        headers = parse_fields(lines)
 
         fields = dict(headers)
         if len(fields) != len(headers):  # some name repeated; rare, so off the fast path
@@ -185,16 +186,12 @@ def maybe_read_head(buf: bytearray, config: Config) -> RequestHead | None:
 def body_reader(head: RequestHead, config: Config) -> BodyReader | None:
     """The reader for this request's body, or None if it has none (RFC 9112 §6.3).
 
-    A Content-Length above config.max_body_bytes raises ProtocolError 413 at once, so the caller can
-    refuse before sending any 100 Continue.
+    A declared length is within config.max_body_bytes (the head was refused with 413 otherwise); a
+    chunked body is held to it as it arrives.
     """
     if head.chunked:
         return ChunkedReader(config)
     if head.content_length:
-        if head.content_length > config.max_body_bytes:
-            raise ProtocolError(
-                f"Content-Length {head.content_length} exceeds the limit of {config.max_body_bytes}", 413
-            )
         return LengthReader(head.content_length)
     return None
 
@@ -260,10 +257,10 @@ def _combine(headers: list[tuple[str, str]]) -> dict[str, str]:
 
 def _parse_request_line(line: str) -> tuple[str, str, str]:
     """(method, target, version) of a request line without CTLs; HTTP/1.x above 1.1 is served as 1.1."""
-    parts = line.split(" ")
-    if len(parts) != 3:
-        raise ProtocolError(f"malformed request line {line[:100]!r}")
-    method, target, version = parts
+    try:
+        method, target, version = line.split(" ")
+    except ValueError:  # not three parts
+        raise ProtocolError(f"malformed request line {line[:100]!r}") from None
     if method not in _COMMON_METHODS:
         if TOKEN(method) is None:
             raise ProtocolError(f"invalid method {method[:100]!r}")
@@ -347,10 +344,12 @@ def _framing(fields: dict[str, str], version: str, config: Config) -> tuple[int 
         value = values.pop()
     if _DIGITS.fullmatch(value) is None:
         raise ProtocolError(f"invalid Content-Length {value[:100]!r}")
-    # A digit string longer than the limit's cannot be below it; checked before int(), which refuses
-    # strings of thousands of digits.
-    if len(value.lstrip("0")) > len(str(config.max_body_bytes)):
-        raise ProtocolError(f"Content-Length exceeds the limit of {config.max_body_bytes}", 413)
+    # The one check of a declared length against max_body_bytes: here, with the head, so the 413 goes out
+    # before any 100 Continue and the client need not send the body. A digit string longer than the
+    # limit's is over it, which is tested first: int() refuses strings of thousands of digits.
+    limit = config.max_body_bytes
+    if len(value.lstrip("0")) > len(str(limit)) or int(value) > limit:
+        raise ProtocolError(f"Content-Length {value[:100]} exceeds the limit of {limit}", 413)
     return int(value), False
 
 

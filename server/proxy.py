@@ -18,22 +18,27 @@ import ipaddress
 import re
 from collections.abc import Iterable
 
+from server._grammar import TOKEN_PATTERN
+
 __all__ = ["TrustedProxies", "apply_forwarded", "parse_trusted_proxies"]
 
 _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-_CACHE_LIMIT = 1000  # peer addresses already judged; bounded, since clients choose their addresses
 # RFC 7239 §4: forwarded-pair = token "=" value, value = token / quoted-string.
-_PAIR = re.compile(r'\s*([!#$%&\'*+.^_`|~0-9A-Za-z-]+)=("(?:[^"\\]|\\.)*"|[^;,"\s]*)\s*')
+_PAIR = re.compile(rf'\s*({TOKEN_PATTERN})=("(?:[^"\\]|\\.)*"|[^;,"\s]*)\s*')
 
 
 class TrustedProxies:
     """The set of peers whose forwarding headers are believed: `address in trusted`."""
 
-    __slots__ = ("_networks", "_known")
+    __slots__ = ("_networks", "_known", "_cache_entries")
 
-    def __init__(self, networks: Iterable[_Network]) -> None:
+    def __init__(self, networks: Iterable[_Network], cache_entries: int = 0) -> None:
         self._networks = tuple(networks)
+        # Peer addresses already judged, at most `cache_entries` (Config.lookup_cache_entries): clients
+        # choose their addresses. Shared by the worker threads without a lock: under the GIL a dict get or
+        # set is atomic, and two threads judging the same address store the same verdict.
         self._known: dict[str, bool] = {}
+        self._cache_entries = cache_entries
 
     def __bool__(self) -> bool:
         return bool(self._networks)
@@ -42,7 +47,7 @@ class TrustedProxies:
         known = self._known.get(address)
         if known is None:
             known = _in_networks(address, self._networks)
-            if len(self._known) < _CACHE_LIMIT:
+            if len(self._known) < self._cache_entries:
                 self._known[address] = known
         return known
 
@@ -59,8 +64,11 @@ def _in_networks(address: str, networks: tuple[_Network, ...]) -> bool:
     return any(ip in network for network in networks)
 
 
-def parse_trusted_proxies(values: Iterable[str]) -> TrustedProxies:
-    """`--trusted-proxy` values (addresses or CIDR ranges) -> TrustedProxies; ValueError naming a bad one."""
+def parse_trusted_proxies(values: Iterable[str], cache_entries: int = 0) -> TrustedProxies:
+    """`--trusted-proxy` values (addresses or CIDR ranges) -> TrustedProxies; ValueError naming a bad one.
+
+    `cache_entries`: how many verdicts to remember (0: none, for a check of the values alone).
+    """
     networks = []
     for value in values:
         try:
@@ -71,7 +79,7 @@ def parse_trusted_proxies(values: Iterable[str]) -> TrustedProxies:
                 f"--trusted-proxy {value!r} is not an IP address or CIDR range (such as 10.0.0.0/8 or ::1); "
                 "names and wildcards are not accepted"
             ) from None
-    return TrustedProxies(networks)
+    return TrustedProxies(networks, cache_entries)
 
 
 def apply_forwarded(environ: dict, trusted: TrustedProxies) -> None:

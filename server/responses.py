@@ -5,8 +5,14 @@ from __future__ import annotations
 import time
 from email.utils import formatdate
 from http import HTTPStatus
+from typing import TYPE_CHECKING
 
-__all__ = ["body_length", "error_response", "http_date", "reason_phrase"]
+from server.accesslog import log_refused
+
+if TYPE_CHECKING:
+    from server.config import Config
+
+__all__ = ["body_length", "error_response", "http_date", "reason_phrase", "refusal"]
 
 _date_cache: tuple[int, str] = (-1, "")
 
@@ -60,3 +66,15 @@ def error_response(
 def body_length(response: bytes) -> int:
     """The body size of a response from `error_response` (for the access log's size field)."""
     return len(response) - response.find(b"\r\n\r\n") - 4
+
+
+def refusal(status: int, message: str, config: Config, peer_host: str, request_line: str) -> bytes:
+    """The response to a request the server refuses itself (400, 408, 413...), its access line queued.
+
+    nginx and gunicorn log refused requests too. `request_line` is what arrived of the request's line
+    ("" if nothing usable). The caller sends the bytes, then closes the connection.
+    """
+    response = error_response(status, message, config.server_header)
+    if config.access_log:
+        log_refused(peer_host, request_line, status, body_length(response))
+    return response

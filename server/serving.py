@@ -19,7 +19,7 @@ from server.config import Config
 from server.dispatcher import Dispatcher
 from server.listener import Listener, listener_for, open_listeners, raise_fd_limit, server_name
 from server.logfiles import LogFiles
-from server.supervised import WorkerLink, count_requests, worker_signals
+from server.supervised import RETIRE_SIGNAL, WorkerLink, count_requests, worker_signals
 from server.wsgi import WSGIHandler
 
 __all__ = ["Server", "serve"]
@@ -111,7 +111,7 @@ class Server:
             reloader.watch(config.reload_extra, link.changed, config.reload_interval, also)
         if config.max_requests:
             app = count_requests(app, config.max_requests, config.max_requests_jitter, link.retire)
-        _install_stop_handlers(self)
+        _install_stop_handlers(self, retire_on=RETIRE_SIGNAL)
         log.info("worker process %d serving", os.getpid())
         self.serve_in_this_process(app, link)
 
@@ -136,6 +136,14 @@ class Server:
             self._dispatcher.shutdown()
         if self._arbiter is not None:
             self._arbiter.stop()
+
+    def retire(self) -> None:
+        """shutdown() for a worker process being replaced (the arbiter's RETIRE_SIGNAL): others go on
+        serving this address, so idle keep-alive connections stay open until their keep-alive timeout
+        rather than be closed under a client that may be sending on them (Dispatcher.shutdown)."""
+        self._stop.set()
+        if self._dispatcher is not None:
+            self._dispatcher.shutdown(keep_idle=True)
 
     def close(self) -> None:
         """Close the listeners of a server that never served (serve_forever closes them itself)."""
@@ -177,9 +185,14 @@ def install_signal_handlers(server: Server) -> None:
         signal.signal(signum, on_ignored)
 
 
-def _install_stop_handlers(server: Server) -> None:
+def _install_stop_handlers(server: Server, retire_on: int | None = None) -> None:
+    """SIGINT and SIGTERM stop the server; `retire_on` (a worker process's) retires it instead."""
     def on_signal(signum: int, frame: object) -> None:
-        server.shutdown()  # no logging here: the handler may interrupt a logging call on this thread
+        # no logging here: the handler may interrupt a logging call on this thread
+        if signum == retire_on:
+            server.retire()
+        else:
+            server.shutdown()
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)

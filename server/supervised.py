@@ -7,6 +7,13 @@
 
 Writes are non-blocking single bytes (atomic on a pipe); a full or broken pipe drops the message rather
 than ever blocking the dispatcher.
+
+    arbiter ──RETIRE_SIGNAL (SIGTERM)──► a worker being replaced (SIGHUP, --max-requests, SIGTTOU; not
+               under --reload, where the edited code must answer the browser's next request): it
+               drains, and keeps its idle keep-alive connections until their keep-alive timeout, since
+               their clients (a proxy's pool) may send on them at any moment while the address is served
+    arbiter ──STOP_SIGNAL (SIGINT)─────► every worker when the server stops: it drains, and closes idle
+               connections after drain_first_request, as a single-process server does on SIGTERM
 """
 
 from __future__ import annotations
@@ -20,10 +27,13 @@ import signal
 import sys
 from collections.abc import Callable
 
-__all__ = ["BOOT_ERROR", "DUMP_SIGNAL", "WorkerLink", "count_requests", "worker_signals"]
+__all__ = ["BOOT_ERROR", "DUMP_SIGNAL", "RETIRE_SIGNAL", "STOP_SIGNAL", "WorkerLink", "count_requests",
+           "worker_signals"]
 
 BOOT_ERROR = 3  # exit status of a worker that could not load the app (gunicorn's WORKER_BOOT_ERROR)
 DUMP_SIGNAL = signal.SIGUSR2  # the arbiter sends it before killing a silent worker: stacks to stderr
+RETIRE_SIGNAL = signal.SIGTERM  # drain: this worker is replaced, the address stays served
+STOP_SIGNAL = signal.SIGINT  # drain: the whole server stops
 
 READY, BEAT, RETIRE, CHANGED = b"R", b".", b"X", b"C"
 

@@ -3,24 +3,35 @@
     --certfile/--keyfile (+ --ca-certs/--cert-reqs) ──► server_context() ──► ssl.SSLContext | None
 
 TLS 1.2 is the minimum (RFC 8996 deprecates 1.0 and 1.1); ALPN offers only "http/1.1" (RFC 7301), so
-a client that wants h2 falls back instead of failing. The handshake itself is driven without blocking by
-the dispatcher (see `server.dispatcher`), so a slow or silent client never holds a thread.
+a client that wants h2 falls back instead of failing.
+
+All TLS I/O is here: a `Handshake` (one non-blocking step at a time, which the dispatcher thread drives:
+`server.tls_handshake`, so a slow or silent client never holds a thread), then a `TLSConnection`.
+Both let OpenSSL work on memory buffers (`ssl.MemoryBIO`) and move the bytes with plain socket calls.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import select
+import selectors
 import socket
 import ssl
+from typing import TYPE_CHECKING
 
 from server.config import Config
 from server.connection import ClientDisconnected, Connection
 
+if TYPE_CHECKING:
+    from server.listener import Listener
+
 __all__ = ["CERT_REQS", "Handshake", "TLSConnection", "server_context"]
 
 CERT_REQS = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "required": ssl.CERT_REQUIRED}
+# Plaintext encrypted per step of a large send: bounds the ciphertext held at once (a 64 MiB body would
+# otherwise be copied whole), large enough that the steps cost nothing next to the encryption.
+ENCRYPT_BLOCK = 256 * 1024
+_DONTWAIT = socket.MSG_DONTWAIT
 
 
 def server_context(config: Config) -> ssl.SSLContext | None:
@@ -51,20 +62,28 @@ def server_context(config: Config) -> ssl.SSLContext | None:
 class Handshake:
     """A TLS connection whose handshake is under way: driven by the dispatcher, never by a thread.
 
-    It has what the dispatcher's deadline heap and drain need of a parked connection (`sock`,
+    OpenSSL works on memory buffers (see `TLSConnection`); the non-blocking plain socket carries the
+    bytes. It has what the dispatcher's deadline heap and drain need of a parked connection (`sock`,
     `park_gen`, `buf`, `closing`, `close`, `has_pending_bytes`); its deadline is header_timeout.
     """
 
-    __slots__ = ("sock", "address", "park_gen", "buf", "closing", "listener", "events")
+    __slots__ = ("sock", "tls", "incoming", "outgoing", "unsent", "address", "park_gen", "buf", "closing",
+                 "listener", "events", "_recv_size")  # fmt: skip
 
-    def __init__(self, sock: ssl.SSLSocket, address: tuple, listener: object) -> None:
+    def __init__(self, sock: socket.socket, context: ssl.SSLContext, address: tuple, listener: Listener,
+                 recv_size: int) -> None:  # fmt: skip
         self.sock = sock
+        self.incoming = ssl.MemoryBIO()
+        self.outgoing = ssl.MemoryBIO()
+        self.tls = context.wrap_bio(self.incoming, self.outgoing, server_side=True)
+        self.unsent = b""  # our part of the handshake that the socket could not take yet
         self.address = address
         self.listener = listener
         self.park_gen = 0
         self.buf = bytearray()  # always empty: nothing to answer 408 to on expiry, just close
         self.closing = False
         self.events = 0
+        self._recv_size = recv_size
 
     def step(self) -> bool | None:
         """Advance the handshake without blocking: True done, None not yet (see `events`), False failed.
@@ -72,16 +91,43 @@ class Handshake:
         A client speaking plain HTTP to a TLS port fails here (OpenSSL: "http request") and is closed.
         """
         try:
-            self.sock.do_handshake()
-        except ssl.SSLWantReadError:
-            self.events = 1  # selectors.EVENT_READ
-            return None
-        except ssl.SSLWantWriteError:
-            self.events = 2  # selectors.EVENT_WRITE
-            return None
-        except (OSError, ValueError):  # ssl.SSLError is an OSError; so are resets
+            while raw := self.sock.recv(self._recv_size):
+                self.incoming.write(raw)
+            return False  # the client closed before the handshake ended
+        except BlockingIOError:  # all that has arrived is in `incoming`
+            pass
+        except OSError:  # a reset
             return False
-        self.sock.setblocking(True)  # served by a worker from now on, with kernel timeouts
+        try:
+            self.tls.do_handshake()
+            done = True
+        except ssl.SSLWantReadError:
+            done = False
+        except (ssl.SSLError, ValueError):
+            self._flush()  # the alert that says why, if the socket takes it
+            return False
+        if not self._flush():
+            return False
+        if self.unsent:
+            self.events = selectors.EVENT_WRITE
+            return None
+        if done:
+            self.sock.setblocking(True)  # served by a worker from now on, with kernel timeouts
+            return True
+        self.events = selectors.EVENT_READ
+        return None
+
+    def _flush(self) -> bool:
+        """Send what OpenSSL has written so far, as much as the socket takes; False if it is reset."""
+        self.unsent += self.outgoing.read()
+        if self.unsent:
+            try:
+                sent = self.sock.send(self.unsent)
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                return False
+            self.unsent = self.unsent[sent:]
         return True
 
     def has_pending_bytes(self) -> bool:
@@ -93,57 +139,94 @@ class Handshake:
 
 
 class TLSConnection(Connection):
-    """A Connection over TLS: the same interface, through SSLSocket (which takes no send/recv flags).
+    """A Connection over TLS: OpenSSL works on memory buffers, the plain Connection moves the bytes.
 
-    - Received bytes may wait decrypted inside OpenSSL (`pending()`), where epoll cannot see them:
-      `fill` drains them, and a non-waiting `fill` looks there before asking the kernel, so a
+    The socket is a plain one: what arrives is written into an `ssl.MemoryBIO` and decrypted from
+    there; what goes out is encrypted into another and sent with `Connection.send`. So TLS has the
+    same system calls, kernel timeouts and write_timeout (time without progress, with MSG_DONTWAIT and
+    poll) as plain TCP, and MSG_MORE still joins a head to its body. (An SSLSocket cannot: it ignores
+    send flags, and in blocking mode a send that hits SO_SNDTIMEO is retried inside the ssl module
+    for ever, so a client that stopped reading held a worker thread for good.)
+
+    - Bytes received but not yet decrypted, or decrypted but not yet read, wait in the BIO or in
+      OpenSSL, where epoll cannot see them: `fill` looks there before asking the kernel, so a
       connection is never parked with a request already received.
-    - No sendfile: the file is read (os.pread) and sent through TLS.
-    - The write timeout is SO_SNDTIMEO per send call (OpenSSL hides partial progress).
+    - No sendfile: the file is read (os.pread), encrypted and sent.
+    - A large send is encrypted ENCRYPT_BLOCK at a time, so it holds that much ciphertext at most.
     """
 
-    __slots__ = ()
+    __slots__ = ("_tls", "_incoming", "_outgoing")
+
+    def __init__(self, sock: socket.socket, address: tuple, config: Config, rcvtimeo: bytes, sndtimeo: bytes,
+                 tls: ssl.SSLObject, incoming: ssl.MemoryBIO, outgoing: ssl.MemoryBIO) -> None:  # fmt: skip
+        super().__init__(sock, address, config, rcvtimeo, sndtimeo)
+        self._tls = tls
+        self._incoming = incoming
+        self._outgoing = outgoing
 
     def fill(self, wait: bool) -> bool:
-        sock = self.sock
-        if not wait and not sock.pending():
-            poller = select.poll()
-            poller.register(sock.fileno(), select.POLLIN)
-            if not poller.poll(0):
-                return False
+        if self._incoming.pending or self._tls.pending():  # received earlier (with the handshake, say)
+            data = self._decrypt()
+            if data:
+                self.buf += data
+                return True
         try:
-            data = sock.recv(self._recv_size)
-            while sock.pending():
-                data += sock.recv(self._recv_size)
-        except (ssl.SSLWantReadError, BlockingIOError):  # SO_RCVTIMEO step, or half a record so far
+            raw = self.sock.recv(self._recv_size, 0 if wait else _DONTWAIT)
+        except BlockingIOError:  # EAGAIN: nothing yet (the SO_RCVTIMEO step or MSG_DONTWAIT)
             return False
         except OSError as exc:
             raise ClientDisconnected(str(exc)) from exc
-        if not data:
+        if not raw:
             raise ClientDisconnected("peer closed the connection")
+        self._incoming.write(raw)
+        data = self._decrypt()
+        if not data:
+            return False  # half a record so far
         self.buf += data
         return True
 
+    def _decrypt(self) -> bytes:
+        """The plaintext of every whole record received so far (b"" if there is none yet)."""
+        tls, incoming = self._tls, self._incoming
+        chunks = []
+        try:
+            while True:
+                chunks.append(tls.read(self._recv_size))
+                if not (tls.pending() or incoming.pending):
+                    break
+        except ssl.SSLWantReadError:  # the rest of a record is on its way
+            pass
+        except ssl.SSLZeroReturnError:  # close_notify: the client is done
+            if not chunks:
+                raise ClientDisconnected("peer closed the TLS session") from None
+        except (ssl.SSLError, ValueError) as exc:
+            raise ClientDisconnected(str(exc)) from exc
+        if self._outgoing.pending:  # OpenSSL's own answer to what it read (a TLS 1.3 KeyUpdate, say)
+            super().send(self._outgoing.read())
+        return b"".join(chunks)
+
     def has_pending_bytes(self) -> bool:
-        if self.sock.pending():
-            return True
-        poller = select.poll()
-        poller.register(self.sock.fileno(), select.POLLIN)
-        return bool(poller.poll(0))
+        return bool(self._incoming.pending or self._tls.pending()) or super().has_pending_bytes()
 
     def send(self, data: bytes, more: bool = False) -> None:
+        tls, outgoing = self._tls, self._outgoing
         try:
-            self.sock.sendall(data)
-        except (OSError, ValueError) as exc:
+            if len(data) <= ENCRYPT_BLOCK:
+                tls.write(data)
+                super().send(outgoing.read(), more)
+                return
+            view = memoryview(data)
+            for start in range(0, len(view), ENCRYPT_BLOCK):
+                tls.write(view[start : start + ENCRYPT_BLOCK])
+                super().send(outgoing.read(), more or start + ENCRYPT_BLOCK < len(view))
+        except (ssl.SSLError, ValueError) as exc:
             raise ClientDisconnected(str(exc)) from exc
 
     def send_now(self, data: bytes) -> None:
-        """The dispatcher's 408: TLS cannot promise not to block, so it is only sent if room is plain."""
-        poller = select.poll()
-        poller.register(self.sock.fileno(), select.POLLOUT)
-        if poller.poll(0):
-            with contextlib.suppress(OSError, ValueError):
-                self.sock.sendall(data)
+        """The dispatcher's 408: encrypted, then sent without ever blocking (lost if there is no room)."""
+        with contextlib.suppress(ssl.SSLError, ValueError):
+            self._tls.write(data)
+            super().send_now(self._outgoing.read())
 
     def sendfile(self, fd: int, offset: int, count: int) -> int:
         sent = 0
@@ -154,20 +237,3 @@ class TLSConnection(Connection):
             self.send(block)
             sent += len(block)
         return sent
-
-    def start_closing(self) -> None:
-        self.closing = True
-        self.buf.clear()
-        with contextlib.suppress(OSError, ValueError):
-            self.sock.setblocking(False)  # the dispatcher's discard() must never block
-            self.sock.shutdown(socket.SHUT_WR)
-
-    def discard(self) -> bool:
-        try:
-            while self.sock.recv(self._recv_size):
-                pass
-            return False
-        except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
-            return True
-        except (OSError, ValueError):
-            return False

@@ -17,11 +17,11 @@ import os
 import time
 from typing import Protocol
 
-from server.accesslog import log_refused, request_line_of
+from server.accesslog import request_line_of
 from server.body_spool import BodyPending
 from server.connection import ClientDisconnected, Connection
 from server.http11 import ProtocolError
-from server.responses import body_length, error_response
+from server.responses import refusal
 from server.wsgi import WSGIHandler
 
 __all__ = ["worker_loop"]
@@ -115,8 +115,6 @@ def _serve(conn: Connection, handler: WSGIHandler, pool: _Pool) -> None:
                     continue
                 pool.park(conn)
                 return
-            if handler.draining and conn.requests:
-                break  # shutting down: no further request on this connection (a first one is served)
             if pool.may_linger():
                 if conn.fill(True) or _linger(conn, pool):
                     continue
@@ -127,12 +125,10 @@ def _serve(conn: Connection, handler: WSGIHandler, pool: _Pool) -> None:
     except ProtocolError as exc:
         log.info("bad request from %s: %s (%d)", conn.peer_host, exc, exc.status)
         conn.unread = True
-        response = error_response(exc.status, str(exc), handler.config.server_header)
-        if handler.access_log:  # nginx and gunicorn log refused requests too
-            line = request_line_of(conn.buf, handler.config.max_request_line)
-            log_refused(conn.peer_host, line, exc.status, body_length(response))
+        config = handler.config
+        line = request_line_of(conn.buf, config.max_request_line)  # a refused head is left in buf
         with contextlib.suppress(ClientDisconnected):
-            conn.send(response)
+            conn.send(refusal(exc.status, str(exc), config, conn.peer_host, line))
     except BodyPending:  # the body is on its way: the dispatcher receives it, no thread waits for it
         pool.park(conn)
         return

@@ -15,9 +15,9 @@ from server.config import Config
 from server.connection import Connection
 from server.http11 import BodyReader, RequestHead
 
-__all__ = ["EMPTY_INPUT", "ErrorStream", "FileWrapper", "Input"]
+__all__ = ["CONTINUE", "EMPTY_INPUT", "ErrorStream", "FileWrapper", "Input"]
 
-_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
 class Input:
@@ -38,7 +38,7 @@ class Input:
         conn = self._conn
         if self._continue:
             self._continue = False
-            conn.send(_CONTINUE)
+            conn.send(CONTINUE)
         while not reader.done:
             if conn.buf:
                 data = reader.read(conn.buf)  # consumes all it can; may raise ProtocolError

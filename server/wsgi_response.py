@@ -22,7 +22,7 @@ from server.accesslog import log_access
 from server.connection import Connection, RequestTimeout
 from server.http11 import BodyReader, ProtocolError, RequestHead
 from server.responses import error_response, http_date
-from server.wsgi_checks import as_bytes, check_header, check_status, checked_headers, checked_status
+from server.wsgi_checks import as_bytes
 from server.wsgi_input import FileWrapper
 
 if TYPE_CHECKING:
@@ -40,30 +40,27 @@ class Response:
     """The state of one response: what the app declared, what has been sent, how the body is framed."""
 
     __slots__ = (
-        "handler", "conn", "head", "reader", "status", "lines", "content_length", "code", "sent",
-        "keep_alive", "no_body", "chunked", "remaining", "bytes_sent", "environ", "logged",
+        "handler", "conn", "head", "reader", "environ", "code", "lines", "content_length", "sent",
+        "keep_alive", "no_body", "chunked", "remaining", "bytes_sent", "logged",
     )  # fmt: skip
 
     def __init__(self, handler: WSGIHandler, conn: Connection, head: RequestHead, reader: BodyReader | None,
                  environ: dict) -> None:  # fmt: skip
         self.handler = handler
-        self.environ = environ
-        self.logged = False  # the access line was written already (see _start)
         self.conn = conn
         self.head = head
         self.reader = reader
-        self.status: str | None = None
-        # The status line, the app's header lines, then the Date and Server lines unless the app sent its
-        # own, formatted; `_start` adds the framing lines.
-        self.lines: list[str] = []
-        self.content_length: int | None = None  # declared by the app
-        self.code = 0
+        self.environ = environ
+        self.code = 0  # the status code; 0 until start_response
+        # Set by start_response: `lines`, the status line, the app's header lines, then the Date and Server
+        # lines unless the app sent its own, as bytes (`_frame` adds the framing lines); `content_length`,
+        # the app's Content-Length or None.
         self.sent = False  # the status line and headers are on the wire
-        self.keep_alive = False
-        self.no_body = False
-        self.chunked = False
-        self.remaining: int | None = None  # body bytes still allowed by Content-Length
         self.bytes_sent = 0
+        self.logged = False  # the access line was written already (see _log_before_send)
+        self.remaining: int | None = None  # body bytes still allowed by a length (finish reads it early)
+        # Set by `_frame` (every response passes there, but for a failure: `fail` sets it): `keep_alive`,
+        # `no_body`, `chunked`.
 
     def start_response(self, status: str, headers: list, exc_info=None) -> Callable[[bytes], None]:
         """PEP 3333 start_response: validate, remember, and return write()."""
@@ -73,52 +70,35 @@ class Response:
                     raise exc_info[1].with_traceback(exc_info[2])
             finally:
                 exc_info = None  # PEP 3333: avoid a traceback <-> frame reference cycle
-        elif self.status is not None:
+        elif self.code:
             raise AssertionError("start_response() called a second time without exc_info")
-        try:
-            self.code, status_line = checked_status[status]
-        except (KeyError, TypeError):
-            self.code, status_line = check_status(status)
-        if type(headers) is not list:
-            raise TypeError(f"response headers must be a list of (name, value) tuples, not {type(headers)}")
-        lines = [status_line]
-        content_length = None
-        date = server = True
-        for item in headers:
-            try:
-                line, note = checked_headers[item]
-            except (KeyError, TypeError):
-                line, note = check_header(item)
-            lines.append(line)
-            if note is not None:
-                if note == "date":
-                    date = False
-                elif note == "server":
-                    server = False
-                else:
-                    content_length = note
         handler = self.handler
-        if date and server:  # the app sent neither: the usual case, no formatting per request
+        code, lines, content_length, has_date, has_server = handler.checked_head.lines(status, headers)
+        if has_date or has_server:
+            self._own_lines(lines, has_date, has_server)
+        else:  # the usual case: the server's Date and Server lines, formatted once a second
             until, extra = handler.default_lines
             if time.time() >= until:
                 extra = handler.refresh_default_lines()
             lines.append(extra)
-        else:
-            if date:
-                lines.append(f"Date: {http_date()}\r\n")
-            if server:
-                lines.append(handler.server_line)
-        self.status = status
+        self.code = code
         self.lines = lines
         self.content_length = content_length
         return self.write
+
+    def _own_lines(self, lines: list[bytes], has_date: bool, has_server: bool) -> None:
+        """The server's Date and Server lines, each unless the app sent its own."""
+        if not has_date:
+            lines.append(f"Date: {http_date()}\r\n".encode("latin-1"))
+        if not has_server:
+            lines.append(self.handler.server_line)
 
     # --- body --------------------------------------------------------------------------------------------
 
     def finish(self, result: Iterable[bytes]) -> None:
         """Send the whole response for the iterable the app returned."""
         kind = type(result)
-        if (kind is list or kind is tuple) and not self.sent and self.status is not None:
+        if (kind is list or kind is tuple) and not self.sent and self.code:
             # The whole body is known: one send for headers and body, and a Content-Length we can state.
             body = result[0] if len(result) == 1 else b"".join(result)
             if type(body) is not bytes:
@@ -127,7 +107,7 @@ class Response:
             if self.remaining:
                 self._end()  # the app's Content-Length promised more than the body holds
             return
-        if kind is FileWrapper and not self.sent and self._sendfile(result):
+        if kind is FileWrapper and not self.sent and self.code and self._sendfile(result):
             return
         for chunk in result:
             self.write(chunk)
@@ -147,31 +127,52 @@ class Response:
         self._send_body(chunk, more=False)
 
     def _start(self, first: bytes, known_length: bool) -> None:
-        """Send the status line and headers, framed per RFC 9112 §6.3, with the first body bytes."""
-        if self.status is None:
+        """Send the status line and headers, with the first body bytes.
+
+        `known_length`: `first` is the whole body (a list body, or none at all).
+        """
+        if not self.code:
             raise RuntimeError("the application sent body bytes before calling start_response()")
+        self._frame(first, known_length)
+        self.sent = True
+        size = len(first)
+        if known_length and self.handler.access_log:
+            self._log_before_send(size)
+        lines = self.lines
+        if not size or self.no_body:
+            self.conn.send(b"".join(lines), more=not known_length and not self.no_body)
+        elif known_length and size <= self.remaining:  # type: ignore[operator]  # known_length: it is set
+            # The common whole-body response within its length: one send, no framing to decide.
+            self.remaining -= size  # type: ignore[operator]
+            self.bytes_sent = size
+            lines.append(first)
+            self.conn.send(b"".join(lines))
+        else:
+            self._send_body(first, more=False, prefix=b"".join(lines))
+
+    def _frame(self, first: bytes, known_length: bool) -> None:
+        """Add the framing lines: how the body ends (RFC 9112 §6.3), if the connection stays open (§9.3)."""
         head = self.head
-        code = self.code
         lines = self.lines
         length = self.content_length
-        # After a response, the connection can carry another request only if this response has a
-        # clear end, the client wants it (RFC 9112 §9.3), its body will have been read, and we are not
-        # shutting down.
-        keep_alive = head.keep_alive and not self.handler.draining
-        if code in _NO_BODY_STATUS:
-            no_body = True
+        if self.code in _NO_BODY_STATUS:
+            self.no_body = no_body = True
         else:
-            no_body = head.method == "HEAD"
+            self.no_body = no_body = head.method == "HEAD"
             if length is None and known_length:
                 length = len(first)
-                lines.append(f"Content-Length: {length}\r\n")
+                lines.append(b"Content-Length: %d\r\n" % length)
+        # The connection can carry another request only if this response has a clear end, the client
+        # wants it, its body will have been read, and we are not shutting down.
+        keep_alive = head.keep_alive and not self.handler.draining
         http11 = head.version == "HTTP/1.1"
+        self.chunked = False
         if length is not None:
             self.remaining = length
         elif not no_body:
             if http11:
                 self.chunked = True
-                lines.append("Transfer-Encoding: chunked\r\n")
+                lines.append(b"Transfer-Encoding: chunked\r\n")
             else:
                 keep_alive = False  # HTTP/1.0 without a length: the body ends when we close
         reader = self.reader
@@ -180,33 +181,21 @@ class Response:
             # 100-continue, never come): we close instead, and say so.
             keep_alive = False
         if not keep_alive:
-            lines.append("Connection: close\r\n\r\n")
+            lines.append(b"Connection: close\r\n\r\n")
         elif not http11:
-            lines.append("Connection: keep-alive\r\n\r\n")
+            lines.append(b"Connection: keep-alive\r\n\r\n")
         else:
-            lines.append("\r\n")
+            lines.append(b"\r\n")
         self.keep_alive = keep_alive
-        self.no_body = no_body
-        data = "".join(lines).encode("latin-1")
-        self.sent = True
-        if known_length and self.handler.access_log:
-            # The whole response is known: log it before the send. Work done after the last send
-            # competes for the GIL with the client's next request, and measured under load that
-            # multiplied the keep-alive p99 latency (13 ms -> several hundred).
-            size = 0 if no_body else min(len(first), self.remaining or 0)
-            log_access(self.environ, code, size)
-            self.logged = True
-        if first and not no_body:
-            size = len(first)
-            if known_length and size <= length:  # type: ignore[operator]  # known_length: length is set
-                # The common whole-body response within its length: one send, no framing to decide.
-                self.remaining = length - size  # type: ignore[operator]
-                self.bytes_sent = size
-                self.conn.send(data + first)
-            else:
-                self._send_body(first, more=False, prefix=data)
-        else:
-            self.conn.send(data, more=not known_length and not no_body)
+
+    def _log_before_send(self, size: int) -> None:
+        """The access line of a response known whole, written before its send.
+
+        Work done after the last send competes for the GIL with the client's next request: measured under
+        load, logging after it multiplied the keep-alive p99 latency (13 ms -> several hundred).
+        """
+        log_access(self.environ, self.code, 0 if self.no_body else min(size, self.remaining or 0))
+        self.logged = True
 
     def _send_body(self, chunk: bytes, more: bool, prefix: bytes = b"") -> None:
         if self.no_body or not chunk:
@@ -253,7 +242,7 @@ class Response:
         size = max(0, info.st_size - offset)
         if self.content_length is None:
             self.content_length = size
-            self.lines.append(f"Content-Length: {size}\r\n")
+            self.lines.append(b"Content-Length: %d\r\n" % size)
         count = min(size, self.content_length)
         self._start(b"", count == 0)  # headers with MSG_MORE only if file bytes follow
         if not self.no_body and count:

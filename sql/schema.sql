@@ -74,3 +74,34 @@ ALTER TABLE favorites MODIFY user_id INT UNSIGNED NOT NULL,
 ALTER TABLE favorites DROP INDEX IF EXISTS uq_favorites_district;
 ALTER TABLE favorites ADD CONSTRAINT fk_favorites_user FOREIGN KEY IF NOT EXISTS (user_id)
                       REFERENCES users (id) ON DELETE CASCADE;
+
+-- Search by part of a name (repository.search: district LIKE '%南%') without scanning every area: each
+-- character of each name, so the LIKE runs only on the areas holding one of the search's characters
+-- (116 for 南, not 3,422). Kept in step with `areas` by the database itself, however the areas are loaded
+-- or changed: the triggers below on insert and update, the foreign key's cascade on delete. The INSERT
+-- IGNORE after them fills it for areas loaded before it existed (and repairs it, idempotently).
+CREATE TABLE IF NOT EXISTS area_chars (
+    ch          CHAR(1)      NOT NULL,
+    district_id INT UNSIGNED NOT NULL,
+    PRIMARY KEY (ch, district_id),
+    KEY idx_area_chars_area (district_id),
+    CONSTRAINT fk_area_chars_area FOREIGN KEY (district_id) REFERENCES areas (district_id)
+        ON DELETE CASCADE ON UPDATE CASCADE
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci;
+CREATE OR REPLACE TRIGGER areas_chars_insert AFTER INSERT ON areas FOR EACH ROW
+    FOR i IN 1 .. CHAR_LENGTH(NEW.district) DO
+        INSERT IGNORE INTO area_chars (ch, district_id) VALUES (SUBSTRING(NEW.district, i, 1), NEW.district_id);
+    END FOR;
+-- sql/areas.sql reloads with INSERT ... ON DUPLICATE KEY UPDATE, which fires this for every area: only a
+-- name that really changed (byte for byte) rewrites its characters.
+CREATE OR REPLACE TRIGGER areas_chars_update AFTER UPDATE ON areas FOR EACH ROW
+    IF CAST(OLD.district AS BINARY) <> CAST(NEW.district AS BINARY) THEN
+        DELETE FROM area_chars WHERE district_id = NEW.district_id;
+        FOR i IN 1 .. CHAR_LENGTH(NEW.district) DO
+            INSERT IGNORE INTO area_chars (ch, district_id)
+                VALUES (SUBSTRING(NEW.district, i, 1), NEW.district_id);
+        END FOR;
+    END IF;
+INSERT IGNORE INTO area_chars (ch, district_id)
+    WITH RECURSIVE n (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 64)  -- district: VARCHAR(64)
+    SELECT SUBSTRING(a.district, n.i, 1), a.district_id FROM areas a JOIN n ON n.i <= CHAR_LENGTH(a.district);

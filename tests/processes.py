@@ -11,7 +11,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -51,6 +51,17 @@ def running(command: Sequence[str], *, port: int, cwd: Path = ROOT, env: dict[st
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@contextmanager
+def started(start: Callable[[], object], stop: Callable[[], object]) -> Iterator[None]:
+    """`start()`, then `stop()` however the block ends (if `start()` raises, it is not called): the
+    session's MariaDB (tests/favorites), the whole cluster (tests/cluster)."""
+    start()
+    try:
+        yield
+    finally:
+        stop()
 
 
 def _wait_until_listening(process: subprocess.Popen, port: int, log: Path) -> None:

@@ -83,10 +83,7 @@ def create_app(settings: Settings | None = None) -> App:
     @app.teardown_request
     def release_connection(request: Request, exc: BaseException | None) -> None:
         # Always runs: the connection goes back to the pool, which rolls back a transaction left open.
-        con = getattr(request.state, "db", None)
-        if con is not None:
-            request.state.db = None
-            database.release(con)
+        views.release_db(request, database)
 
     @app.errorhandler(DatabaseUnavailable)
     def database_unavailable(request: Request, error: DatabaseUnavailable) -> Response:

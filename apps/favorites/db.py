@@ -5,7 +5,8 @@ short timeouts, so a load balancer's health check is never queued behind pages w
 database. Both connect lazily: the app starts even when the database is down.
 
 A request takes a connection only when a view first needs one and gives it back in a teardown hook
-(see app.py); the pool rolls back only a transaction left open, so autocommit reads cost no extra round trip.
+(see app.py), or before slow work that needs none (views.release_db: logins give it back while they hash
+the password); the pool rolls back only a transaction left open, so autocommit reads cost no extra round trip.
 
 The timeouts (settings.py) bound every wait: a page gives up after at most the pool wait, or a connect,
 or a ping plus a connect, or one read timeout (the first failing query ends the request with a 503).

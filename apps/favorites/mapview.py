@@ -9,16 +9,16 @@ for every area with coordinates: the area itself large, its children small, each
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
 from markupsafe import Markup
 
-__all__ = ["MapPoint", "china_map", "project"]
+__all__ = ["MapPoint", "area_points", "china_map", "project"]
 
 OUTLINES = Path(__file__).resolve().parent / "map_outlines.json"
 
@@ -42,17 +42,35 @@ def project(longitude: float, latitude: float) -> tuple[float, float]:
     return (float(longitude) - p["lon0"]) * p["kx"], (p["lat0"] - float(latitude)) * p["ky"]
 
 
-def china_map(points: Iterable[MapPoint], *, highlight: int | None = None, label: str = "中国地图") -> Markup:
-    """The SVG: every province's outline, `highlight` (a province code) filled, then the points."""
-    data = _outlines()
-    width, height = data["projection"]["width"], data["projection"]["height"]
-    out = [f'<svg class="china-map" viewBox="0 0 {width} {height}" role="img" aria-label={quoteattr(label)} '
-           'xmlns="http://www.w3.org/2000/svg">',
-           f"<title>{escape(label)}</title>", '<g class="provinces">']
-    for code, path in sorted(data["provinces"].items()):
+def area_points(area, children: Iterable, href: Callable[[int], str]) -> list[MapPoint]:
+    """The area page's points (repository.Area objects in): each child a link, then the area itself."""
+    points = [MapPoint(c.longitude, c.latitude, c.district, href(c.district_id)) for c in children]
+    points.append(MapPoint(area.longitude, area.latitude, area.district, main=True))
+    return points
+
+
+@lru_cache(maxsize=64)  # one per province (34) and None: highlight is a province code from the database
+def _provinces(highlight: int | None) -> str:
+    """The outlines' SVG, the same for every page with this highlight: drawn once, not per request.
+
+    It depends only on map_outlines.json, a file of the release (read once per process), so a new
+    outline file takes a restart, as new code does; nothing in it comes from the database.
+    """
+    out = ['<g class="provinces">']
+    for code, path in sorted(_outlines()["provinces"].items()):
         cls = "province current" if highlight is not None and int(code) == highlight else "province"
         out.append(f'<path class="{cls}" d="{path}"/>')
     out.append("</g>")
+    return "".join(out)
+
+
+def china_map(points: Iterable[MapPoint], *, highlight: int | None = None, label: str = "中国地图") -> Markup:
+    """The SVG: every province's outline, `highlight` (a province code) filled, then the points."""
+    projection = _outlines()["projection"]
+    width, height = projection["width"], projection["height"]
+    out = [f'<svg class="china-map" viewBox="0 0 {width} {height}" role="img" aria-label={quoteattr(label)} '
+           'xmlns="http://www.w3.org/2000/svg">',
+           f"<title>{escape(label)}</title>", _provinces(highlight)]
     points = [p for p in points if p.longitude is not None and p.latitude is not None]
     points.sort(key=lambda p: p.main)  # the main point last: drawn on top
     out.append('<g class="points">')

@@ -20,9 +20,8 @@ from pymysql.constants import ER
 
 from .db import database_errors
 
-__all__ = ["Area", "Favorite", "Page", "UnknownArea", "collect", "favorites", "get_area", "children",
-           "child_points",
-           "ping", "provinces", "remove", "search", "search_terms", "set_note", "balanced_size",
+__all__ = ["Area", "Favorite", "Page", "UnknownArea", "collect", "favorites", "get_area", "area_family",
+           "page_of", "ping", "provinces", "remove", "search", "search_terms", "set_note", "balanced_size",
            "NOTE_MAX_CHARS", "create_user", "user_by_name", "login_wait", "record_login_failure",
            "clear_login_failures"]
 
@@ -42,8 +41,18 @@ class Area:
     longitude: Decimal | None
     latitude: Decimal | None
     ancestors: tuple[tuple[int, str], ...]    # (code, name) from the province down to the parent
-    children: int = 0                         # how many direct children (get_area only)
-    collected: bool = False                   # whether it is a favourite (get_area only)
+    children: int = 0                         # how many direct children (get_area, area_family)
+    collected: bool = False                   # whether it is a favourite (get_area, area_family)
+
+    @property
+    def province(self) -> int:
+        """The code of the province the area is in (its own for a province)."""
+        return self.ancestors[0][0] if self.ancestors else self.district_id
+
+    @property
+    def lineage(self) -> str:
+        """The ancestors' names, province first: "广东省 / 深圳市" (the lists show it beside each area)."""
+        return " / ".join(name for _, name in self.ancestors)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,30 +147,60 @@ def provinces(con) -> list[Area]:
         return [_area(row) for row in cur.fetchall()]
 
 
-def _paged(con, where: str, params: tuple, number: int, per_page: int, total: int | None = None) -> Page:
-    # `where` is one of this module's constant fragments; only `params` carry outside values.
+def area_family(con, district_id: int, user_id: int | None = None) -> tuple[Area, list[Area]] | None:
+    """An area (breadcrumb, number of children, whether `user_id` collected it) and all its direct
+    children in code order: one query, one round trip, for the area page (a page of the children in
+    the list, every one of them on the map; the largest family has 38). None when no area has this code.
+    """
     with _cursor(con) as cur:
-        if total is None:
-            cur.execute(f"SELECT COUNT(*) FROM areas a WHERE {where}", params)
+        # The area's row first; the children's breadcrumbs come from the same joins (parent = the area).
+        cur.execute(f"SELECT {_AREA}, a.district_id = %s AND EXISTS (SELECT 1 FROM favorites f "
+                    "        WHERE f.user_id = %s AND f.district_id = a.district_id) "
+                    f"FROM areas a {_AREA_JOINS} WHERE a.district_id = %s OR a.pid = %s "
+                    "ORDER BY a.district_id <> %s, a.district_id",
+                    (district_id, user_id, district_id, district_id, district_id))
+        rows = cur.fetchall()
+    if not rows or rows[0][0] != district_id:
+        return None
+    kids = [_area(row) for row in rows[1:]]
+    area = dataclasses.replace(_area(rows[0]), children=len(kids), collected=bool(rows[0][_AREA_WIDTH]))
+    return area, kids
+
+
+def page_of(items: list, number: int, per_page: int) -> Page:
+    """Page `number` of rows already fetched, in the balanced pages the database queries use."""
+    size = balanced_size(len(items), per_page)
+    return Page(items[(number - 1) * size:number * size], len(items), number, size)
+
+
+# One page of the areas matching `where` and their total, in one query and one scan: the window functions
+# count and number the matches, the page size follows from the count as in balanced_size()
+# (CEIL(total / pages) with pages = CEIL(total / most); test_repository checks they agree), and only the
+# page's rows are joined to their parents. `where` is one of this module's constant fragments over `m`;
+# only the parameters carry outside values.
+_PAGED = f"""
+    SELECT {_AREA}, a.total FROM (
+        SELECT m.district_id, m.district, m.level, m.pid, m.longitude, m.latitude,
+               COUNT(*) OVER () AS total, ROW_NUMBER() OVER (ORDER BY m.level, m.district_id) AS n
+        FROM areas m WHERE {{where}}) a {_AREA_JOINS}
+    WHERE a.n > (%s - 1) * CEIL(a.total / CEIL(a.total / %s))
+      AND a.n <= %s * CEIL(a.total / CEIL(a.total / %s))
+    ORDER BY a.n
+"""
+
+
+def _paged(con, where: str, params: tuple, number: int, per_page: int) -> Page:
+    with _cursor(con) as cur:
+        cur.execute(_PAGED.format(where=where), (*params, number, per_page, number, per_page))
+        rows = cur.fetchall()
+        if rows:
+            total = rows[0][_AREA_WIDTH]
+        elif number == 1:
+            total = 0  # nothing matches: page 1 of anything that does holds rows
+        else:  # past the last page (a 404 that says how many pages there are): count them
+            cur.execute(f"SELECT COUNT(*) FROM areas m WHERE {where}", params)
             (total,) = cur.fetchone()
-        size = balanced_size(total, per_page)
-        cur.execute(f"SELECT {_AREA} FROM areas a {_AREA_JOINS} WHERE {where} "
-                    "ORDER BY a.level, a.district_id LIMIT %s OFFSET %s",
-                    (*params, size, (number - 1) * size))
-        return Page([_area(row) for row in cur.fetchall()], total, number, size)
-
-
-def children(con, area: Area, number: int = 1, per_page: int = 20) -> Page:
-    """One page of an area's direct children; their count comes with the area (get_area), no COUNT query."""
-    return _paged(con, "a.pid = %s", (area.district_id,), number, per_page, total=area.children)
-
-
-def child_points(con, district_id: int) -> list[tuple[int, str, Decimal | None, Decimal | None]]:
-    """Every direct child's (code, name, longitude, latitude), for the map (all pages at once)."""
-    with _cursor(con) as cur:
-        cur.execute("SELECT district_id, district, longitude, latitude FROM areas WHERE pid = %s "
-                    "ORDER BY district_id", (district_id,))
-        return list(cur.fetchall())
+    return Page([_area(row) for row in rows], total, number, balanced_size(total, per_page))
 
 
 def _like_contains(text: str) -> str:
@@ -178,15 +217,30 @@ def search_terms(text: str) -> tuple[str, bool]:
     return (compact.lower() if is_pinyin else compact), is_pinyin
 
 
+def _indexed_char(text: str) -> str | None:
+    """A character of `text` to look up in area_chars, or None when scanning every name is cheaper: a CJK
+    ideograph (one collation weight, never ignorable, so every name LIKE '%text%' holds an equal one) that
+    is not in hundreds of names."""
+    return next((ch for ch in text if ("\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf")
+                 and ch not in _COMMON_CHARS), None)
+
+
+_COMMON_CHARS = frozenset("省市区县")  # each in 700 to 1,433 of the 3,422 names: scanning is cheaper
+
+
 def search(con, text: str, number: int = 1, per_page: int = 20) -> Page:
     """Areas whose name contains `text`, or whose pinyin or initials start with it (shenzhen, sz);
     provinces first, then cities, then counties."""
     compact, is_pinyin = search_terms(text)
     if is_pinyin:
         prefix = _like_contains(compact)[1:]  # escaped, and no leading %: a prefix match uses the index
-        return _paged(con, "(a.pinyin LIKE %s ESCAPE '!' OR a.initials LIKE %s ESCAPE '!')",
+        return _paged(con, "(m.pinyin LIKE %s ESCAPE '!' OR m.initials LIKE %s ESCAPE '!')",
                       (prefix, prefix), number, per_page)
-    return _paged(con, "a.district LIKE %s ESCAPE '!'", (_like_contains(compact),), number, per_page)
+    char = _indexed_char(compact)
+    if char is None:  # nothing selective to look up (区, digits, punctuation): every name is tried
+        return _paged(con, "m.district LIKE %s ESCAPE '!'", (_like_contains(compact),), number, per_page)
+    return _paged(con, "m.district_id IN (SELECT c.district_id FROM area_chars c WHERE c.ch = %s) "
+                  "AND m.district LIKE %s ESCAPE '!'", (char, _like_contains(compact)), number, per_page)
 
 
 def collect(con, user_id: int, district_id: int) -> bool:

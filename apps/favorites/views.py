@@ -14,10 +14,10 @@ from miniweb import App, BadRequest, NotFound, Request, Response, flash, json_re
 from . import account_views
 from . import repository as repo
 from .account_views import current_user, local_path
-from .mapview import MapPoint, china_map
+from .mapview import MapPoint, area_points, china_map
 from .replicas import Databases
 
-__all__ = ["register", "note_problem", "PER_PAGE", "SEARCH_MAX_CHARS", "LEVEL_NAMES"]
+__all__ = ["register", "release_db", "note_problem", "PER_PAGE", "SEARCH_MAX_CHARS", "LEVEL_NAMES"]
 
 PER_PAGE = 20            # rows per page: a phone screen or two
 SEARCH_MAX_CHARS = 50    # the longest area name has 15 characters; longer input is a mistake or abuse
@@ -44,6 +44,19 @@ def _code(raw: str | None) -> int | None:
     return int(raw) if raw and raw.isascii() and raw.isdigit() and len(raw) == 6 else None
 
 
+def release_db(request: Request, database: Databases) -> None:
+    """Give the request's connection, if it took one, back to its pool (the next db() takes another).
+
+    The teardown hook calls it after every request; a view calls it before slow work that needs no
+    database (a password hash, ~50 ms of CPU), so that logins at once do not hold every pooled
+    connection while they hash and keep the other pages waiting for one.
+    """
+    con = getattr(request.state, "db", None)
+    if con is not None:
+        request.state.db = None
+        database.release(con)
+
+
 def register(app: App, database: Databases, static_dir: Path) -> None:
     """Add the demo's routes to `app`."""
 
@@ -55,7 +68,7 @@ def register(app: App, database: Databases, static_dir: Path) -> None:
             con = request.state.db = database.connection(request)  # primary or replica: replicas.py
         return con
 
-    account_views.register(app, db)
+    account_views.register(app, db, lambda request: release_db(request, database))
 
     def login_first(request: Request, back: str) -> Response:
         flash(request, "请先登录。", "info")
@@ -79,16 +92,16 @@ def register(app: App, database: Databases, static_dir: Path) -> None:
     @app.route(r"/areas/([0-9]{6})", name="area")
     def area(request: Request, district_id: str) -> Response:
         number = _page_number(request)
-        con = db(request)
-        place = area_or_404(request, district_id)
-        page = repo.children(con, place, number, PER_PAGE)
+        user = current_user(request)
+        family = repo.area_family(db(request), int(district_id), user[0] if user else None)
+        if family is None:
+            raise NotFound(f"没有代码为 {district_id} 的地区")
+        place, kids = family
+        page = repo.page_of(kids, number, PER_PAGE)
         if page.total:
             _check_page_exists(page)
-        kids = repo.child_points(con, place.district_id) if page.total else []
-        points = [MapPoint(lon, lat, name, app.url_for("area", code)) for code, name, lon, lat in kids]
-        points.append(MapPoint(place.longitude, place.latitude, place.district, main=True))
-        province = place.ancestors[0][0] if place.ancestors else place.district_id
-        area_map = china_map(points, highlight=province, label=f"{place.district}在中国的位置")
+        area_map = china_map(area_points(place, kids, lambda code: app.url_for("area", code)),
+                             highlight=place.province, label=f"{place.district}在中国的位置")
         return app.render(request, "area.html", area=place, page=page, levels=LEVEL_NAMES,
                           child_name=CHILD_NAMES.get(place.level, ""), collected=place.collected,
                           area_map=area_map)
@@ -131,8 +144,9 @@ def register(app: App, database: Databases, static_dir: Path) -> None:
     def _favorites_page(request: Request, error: str | None = None, error_id: int | None = None,
                         draft: str = "") -> Response:
         rows = repo.favorites(db(request), current_user(request)[0])
+        here = app.url_for("favorites")
         fav_map = china_map([MapPoint(f.area.longitude, f.area.latitude, f.area.district,
-                                      app.url_for("favorites") + f"#fav-{f.area.district_id}") for f in rows],
+                                      f"{here}#fav-{f.area.district_id}") for f in rows],
                             label="我的收藏在地图上的位置")
         return app.render(request, "favorites.html", favorites=rows, fav_map=fav_map,
                           error=error, error_id=error_id, draft=draft,

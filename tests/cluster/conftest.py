@@ -14,6 +14,7 @@ import pymysql
 import pytest
 
 from scripts.cluster import Cluster
+from tests.processes import started
 
 RECOVERY_TIMEOUT = 60.0   # a restarted part must be back in use within this (nginx retries a host after 5 s)
 
@@ -27,11 +28,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     cluster = Cluster(tmp_path_factory.mktemp("cluster"), port=0, app_port=0)
-    cluster.up()
-    try:
+    with started(cluster.up, cluster.down):
         yield cluster
-    finally:
-        cluster.down()
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import uuid
@@ -110,3 +111,18 @@ def test_status_names_every_part_and_the_replication_lag(cluster) -> None:
     assert replication["io_running"] == "Yes" and replication["sql_running"] == "Yes"
     assert isinstance(replication["seconds_behind_primary"], int)
     assert replication["primary_gtid"]
+
+
+def test_nginx_closes_idle_upstream_connections_before_the_app_hosts_do() -> None:
+    """The keep-alive timeout rule (README, "Running on several machines"), on the file users deploy.
+
+    The host must never close an idle connection first: nginx may be sending a POST on it just then,
+    and a POST it has sent is never sent again (a 502). Hosts run with the server's default timeout.
+    """
+    from server.config import Config
+
+    conf = (ROOT / "deploy" / "nginx.conf").read_text(encoding="utf-8")
+    upstream = re.search(r"upstream miniweb \{(.*?)\n    \}", conf, re.S).group(1)
+    nginx_idle = re.search(r"^\s*keepalive_timeout (\d+)s;", upstream, re.M)
+    assert nginx_idle, "no keepalive_timeout in the upstream block: nginx's default is 60 s"
+    assert int(nginx_idle.group(1)) < Config().keepalive_timeout

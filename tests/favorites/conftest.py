@@ -16,7 +16,7 @@ from apps.favorites import repository as repo
 from apps.favorites.db import Database
 from apps.favorites.settings import Settings, parse_database_url
 from scripts.localdb import LocalMariaDB
-from tests.processes import free_port, running
+from tests.processes import free_port, running, started
 
 TEST_SECRET_KEY = "tests-secret-key"
 
@@ -31,11 +31,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalMariaDB]:
     db = LocalMariaDB(tmp_path_factory.mktemp("mariadb"), port=free_port())
-    db.start()
-    try:
+    with started(db.start, db.stop):
         yield db
-    finally:
-        db.stop()
 
 
 @pytest.fixture(scope="session")

@@ -146,3 +146,23 @@ def test_welcome_notices_survive_the_new_session(anon, con) -> None:
     assert "账号已创建" in sign_up(anon).html.find(class_="notice").text
     anon.get("/").forms["logout-form"].submit(status=303)
     assert "欢迎回来" in log_in(anon).follow().html.find(class_="notice").text
+
+
+def test_no_connection_is_held_while_a_password_is_hashed(wsgi_app, anon, con, monkeypatch) -> None:
+    # Twenty logins at once used to hold every pooled connection while hashing (~50 ms of CPU each), so
+    # other requests waited for one and, under load, gave up with a 503 (seen in test_race).
+    pool = wsgi_app.database.primary.pool
+    held: list[int] = []
+
+    def counting(real):
+        def wrapper(*args):
+            held.append(pool.open_connections - pool.idle_connections)  # checked out right now
+            return real(*args)
+        return wrapper
+
+    monkeypatch.setattr(accounts, "hash_password", counting(accounts.hash_password))
+    monkeypatch.setattr(accounts, "verify_password", counting(accounts.verify_password))
+    sign_up(anon)
+    log_in(webtest.TestApp(wsgi_app))
+    log_in(webtest.TestApp(wsgi_app), password="wrong password", status=400)
+    assert held == [0, 0, 0]

@@ -17,14 +17,37 @@ def names(page: repo.Page) -> list[str]:
 
 
 def test_children_are_paginated_in_balanced_pages(con) -> None:
-    guangdong = repo.get_area(con, 440000)
-    assert guangdong.children == 21  # counted in the same query as the area
-    first = repo.children(con, guangdong, 1, 20)
+    guangdong, cities = repo.area_family(con, 440000)
+    assert guangdong.children == 21 == len(cities)  # counted in the same query as the area
+    assert guangdong.district == "广东省" and all(c.ancestors == ((440000, "广东省"),) for c in cities)
+    first = repo.page_of(cities, 1, 20)
     assert first.total == 21 and first.pages == 2 and first.per_page == 11
     assert names(first)[:3] == ["广州市", "韶关市", "深圳市"]
-    last = repo.children(con, guangdong, 2, 20)
+    last = repo.page_of(cities, 2, 20)
     assert len(first.items) == 11 and len(last.items) == 10  # not 20 + 1
     assert not set(names(first)) & set(names(last))
+    assert repo.page_of(cities, 3, 20).items == []
+
+
+def questions(con) -> int:
+    """Statements this connection has sent so far (the SHOW itself included)."""
+    with con.cursor() as cur:
+        cur.execute("SHOW SESSION STATUS LIKE 'Questions'")
+        return int(cur.fetchone()[1])
+
+
+def test_an_area_and_its_children_come_in_one_round_trip(con) -> None:
+    before = questions(con)
+    shenzhen, districts = repo.area_family(con, 440300)
+    assert questions(con) - before == 2  # area_family's one query, and the second SHOW
+    assert shenzhen.ancestors == ((440000, "广东省"),) and shenzhen.children == len(districts) == 9
+    assert [d.district_id for d in districts] == sorted(d.district_id for d in districts)
+    assert all(d.ancestors == ((440000, "广东省"), (440300, "深圳市")) and d.lineage == "广东省 / 深圳市"
+               for d in districts)
+    county, none = repo.area_family(con, 440305)
+    assert county.district == "南山区" and county.children == 0 and none == []
+    assert county.province == 440000 and repo.area_family(con, 440000)[0].province == 440000
+    assert repo.area_family(con, 999999) is None
 
 
 @pytest.mark.parametrize(("total", "most", "size"), [(0, 20, 1), (5, 20, 5), (20, 20, 20), (21, 20, 11),
@@ -37,14 +60,14 @@ def test_balanced_size(total: int, most: int, size: int) -> None:
 
 
 def test_shenzhen_has_its_new_districts_and_no_placeholders(con) -> None:
-    shenzhen = repo.get_area(con, 440300)
-    page = repo.children(con, shenzhen, 1, 20)
+    _, districts = repo.area_family(con, 440300)
+    page = repo.page_of(districts, 1, 20)
     assert {"龙华区", "坪山区", "光明区"} <= set(names(page))
     longhua = next(a for a in page.items if a.district == "龙华区")
     assert longhua.longitude is not None  # filled from the boundary's centroid at generation time
     assert repo.search(con, "市辖区", 1, 20).total == 0
-    beijing = repo.get_area(con, 110000)  # a municipality: its districts hang under it directly
-    assert "东城区" in names(repo.children(con, beijing, 1, 20))
+    _, beijing = repo.area_family(con, 110000)  # a municipality: its districts hang under it directly
+    assert "东城区" in [a.district for a in beijing]
 
 
 @pytest.mark.parametrize("text", ["深圳", "深 圳", " 深圳 ", "shenzhen", "shen zhen", "ShenZhen", "sz",
@@ -57,6 +80,42 @@ def test_search_finds_by_part_of_the_name(con) -> None:
     page = repo.search(con, "南山", 1, 50)
     assert "南山区" in names(page)
     assert all("南山" in n for n in names(page))
+
+
+def _scan(con, text: str) -> list[int]:
+    """What search(text) must find, by the plain scan the character index (area_chars) stands in for."""
+    with con.cursor() as cur:
+        cur.execute("SELECT district_id FROM areas WHERE district LIKE %s ORDER BY level, district_id",
+                    (f"%{text}%",))
+        return [row[0] for row in cur.fetchall()]
+
+
+@pytest.mark.parametrize("text", ["南", "南山", "山南", "区", "市辖", "自治", "新区", "族自治县", "深",
+                                  "圳市", "澳门"])
+def test_search_pages_hold_exactly_the_matches(con, text: str) -> None:
+    first = repo.search(con, text, 1, 20)
+    found = [a.district_id for n in range(1, first.pages + 1) for a in repo.search(con, text, n, 20).items]
+    assert found == _scan(con, text) and first.total == len(found), text  # every match once, in order
+    assert first.per_page == repo.balanced_size(first.total, 20)  # the SQL's page size is balanced_size's
+    past = repo.search(con, text, first.pages + 1, 20)  # past the end: no rows, the right total (a 404)
+    assert past.items == [] and past.total == first.total and past.pages == first.pages
+
+
+def test_the_character_index_follows_renamed_areas(con, mariadb) -> None:
+    admin = mariadb.admin_connect(database=mariadb.database)  # the app may not write areas; an admin may
+    try:
+        with admin.cursor() as cur:
+            cur.execute("UPDATE areas SET district = '鑫测试区' WHERE district_id = 440305")  # was 南山区
+        assert [a.district_id for a in repo.search(con, "鑫测", 1, 20).items] == [440305]
+        assert 440305 not in [a.district_id for a in repo.search(con, "南山", 1, 20).items]
+        with admin.cursor() as cur:
+            cur.execute("UPDATE areas SET district = '南山区' WHERE district_id = 440305")
+        assert repo.search(con, "鑫测", 1, 20).total == 0
+        assert 440305 in [a.district_id for a in repo.search(con, "南山", 1, 20).items]
+    finally:
+        with admin.cursor() as cur:
+            cur.execute("UPDATE areas SET district = '南山区' WHERE district_id = 440305")
+        admin.close()
 
 
 @pytest.mark.parametrize("text", ["%", "_", "!", "\\", "%%", "南_区", "深%"])
@@ -75,6 +134,10 @@ def test_collect_once(con, uid) -> None:
     assert repo.collect(con, uid, 440300) is False
     assert [f.area.district for f in repo.favorites(con, uid)] == ["深圳市"]
     assert repo.get_area(con, 440300, uid).collected and not repo.get_area(con, 440000, uid).collected
+    shenzhen, districts = repo.area_family(con, 440300, uid)
+    assert shenzhen.collected and not repo.area_family(con, 440300)[0].collected  # nobody's: not collected
+    repo.collect(con, uid, 440305)
+    assert not any(d.collected for d in repo.area_family(con, 440300, uid)[1])  # marked on the area only
 
 
 def test_collect_unknown_area(con, uid) -> None:

@@ -10,6 +10,9 @@ import pytest
 from server import Config, Server
 from tests.server.client import Running
 
+# Plain asserts in the shared helper module explain their failures as a test's would.
+pytest.register_assert_rewrite("tests.server.sansio")
+
 
 @pytest.fixture
 def serve() -> Iterator[Callable[..., Running]]:

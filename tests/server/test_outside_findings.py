@@ -41,9 +41,17 @@ def test_an_informational_final_status_is_a_500_and_logged(serve, caplog, status
         reader = ResponseReader(sock)
         for _ in range(2):
             response, body = reader.next()
-            assert response.status == 500
-            assert b"never sent" not in body
-    assert any("informational" in str(r.exc_info[1]) for r in caplog.records if r.exc_info)
+            assert (response.status, response.getheader("Connection")) == (500, None)
+            assert body.startswith(b"500 ") and b"never sent" not in body
+    logged = [
+        record.exc_info[1]
+        for record in caplog.records
+        if record.name == "server.wsgi_response"
+        and record.getMessage().startswith("error in WSGI application")
+    ]
+    # One record per request, naming the start_response check that refused the status.
+    wanted = f"status {status!r} is informational (1xx), not a final response"
+    assert [(type(exc), str(exc)) for exc in logged] == [(ValueError, wanted)] * 2
 
 
 def _stalled_reader(running, path: str = "/") -> tuple[socket.socket, float]:

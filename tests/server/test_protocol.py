@@ -9,6 +9,7 @@ import select
 import socket
 import threading
 import time
+from http import HTTPStatus
 
 import pytest
 
@@ -240,37 +241,74 @@ def test_no_100_continue_when_the_app_does_not_read(serve):
 # --- errors: a small valid response, Connection: close, then close -----------------------------------------
 
 
-def _error(raw: bytes, status: int) -> None:
+def _error(raw: bytes, status: int, words: str = "") -> None:
+    """raw is one error response with this status and its reason, then the close; its text names the fault."""
     head, _, body = raw.partition(b"\r\n\r\n")
     lines = head.split(b"\r\n")
-    assert lines[0].startswith(b"HTTP/1.1 %d " % status), raw[:200]
+    status_line = b"%d %s" % (status, HTTPStatus(status).phrase.encode())
+    assert lines[0] == b"HTTP/1.1 " + status_line, raw[:200]
     headers = dict(line.split(b": ", 1) for line in lines[1:])
     assert headers[b"Connection"] == b"close"
     assert int(headers[b"Content-Length"]) == len(body)  # and nothing after it: the server closed
-    assert body.startswith(b"%d " % status)
+    first, _, message = body.partition(b"\n")
+    assert first == status_line
+    assert words.encode() in message, body
 
 
 @pytest.mark.parametrize(
-    ("request_bytes", "status"),
+    ("request_bytes", "status", "words"),
     [
-        (b"GET / HTTP/1.1\r\n\r\n", 400),  # no Host
-        (b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
-        (b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400),
-        (b"GET / HTTP/1.1\r\nHost: x\r\nBad Name: 1\r\n\r\n", 400),
-        (b"GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n folded\r\n\r\n", 400),
-        (b"GET * HTTP/1.1\r\nHost: x\r\n\r\n", 400),
-        (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400),
-        (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999999\r\n\r\n", 413),
-        (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
-        (b"GET / HTTP/1.1\r\nHost: x\r\n" + b"X-A: 1\r\n" * 101 + b"\r\n", 431),
-        (b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 70000 + b"\r\n\r\n", 431),
-        (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
-        (b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505),
+        (b"GET / HTTP/1.1\r\n\r\n", 400, "missing Host header"),
+        (
+            b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+            400,
+            "both Content-Length and Transfer-Encoding",
+        ),
+        (
+            b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+            400,
+            "conflicting Content-Length values '1, 2'",
+        ),
+        (b"GET / HTTP/1.1\r\nHost: x\r\nBad Name: 1\r\n\r\n", 400, "invalid header name 'Bad Name'"),
+        (b"GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n folded\r\n\r\n", 400, "obs-fold"),
+        (b"GET * HTTP/1.1\r\nHost: x\r\n\r\n", 400, 'request-target "*" is only allowed with OPTIONS'),
+        (
+            b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            400,
+            "malformed chunk size line b'zz'",
+        ),
+        (
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999999\r\n\r\n",
+            413,
+            "exceeds the limit of 67108864",
+        ),
+        (
+            b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+            414,
+            "request line longer than 8192 bytes",
+        ),
+        (
+            b"GET / HTTP/1.1\r\nHost: x\r\n" + b"X-A: 1\r\n" * 101 + b"\r\n",
+            431,
+            "more than 100 header fields",
+        ),
+        (
+            b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 70000 + b"\r\n\r\n",
+            431,
+            "header section larger than 65536 bytes",
+        ),
+        (
+            b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
+            501,
+            "unsupported Transfer-Encoding 'gzip'",
+        ),
+        (b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505, "HTTP version HTTP/2.0 not supported"),
     ],
 )
-def test_protocol_errors_end_to_end(serve, request_bytes, status):
+def test_protocol_errors_end_to_end(serve, request_bytes, status, words):
+    # The status line's reason and the body's text are what a client (and its user) reads: both checked.
     running = serve(apps.echo_body)
-    _error(running.exchange(request_bytes), status)
+    _error(running.exchange(request_bytes), status, words)
 
 
 def test_chunked_body_over_the_limit_is_413(serve):

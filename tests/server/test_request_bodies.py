@@ -11,7 +11,7 @@ import time
 import pytest
 
 from tests.server import wsgi_apps as apps
-from tests.server.client import WAIT, read_all
+from tests.server.client import WAIT, ResponseReader, read_all
 
 
 def test_slow_uploads_do_not_pin_worker_threads(serve):
@@ -67,6 +67,18 @@ def test_a_chunked_body_reaches_the_app_with_a_content_length(serve):
     assert info["body"] == "hello chunked world"
 
 
+def test_a_body_received_in_many_pieces_gets_the_length_of_all_of_them(serve):
+    # recv_size 16: the body arrives over many receives, so CONTENT_LENGTH must add up every piece.
+    running = serve(apps.echo_environ, recv_size=16)
+    pieces = [b"%02d" % n + b"x" * 8 for n in range(12)]  # 120 bytes in twelve chunks
+    chunked = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\n\r\n"
+    raw = running.exchange(
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + chunked
+    )
+    info = json.loads(raw.partition(b"\r\n\r\n")[2])
+    assert (info["CONTENT_LENGTH"], info["body"]) == ("120", b"".join(pieces).decode())
+
+
 def test_a_large_body_is_spooled_beyond_the_memory_bound(serve):
     seen = {}
 
@@ -100,7 +112,8 @@ def test_a_bad_chunk_arriving_later_is_a_400(serve):
         time.sleep(0.2)  # let the dispatcher take over receiving; the test holds either way
         sock.sendall(b"zz\r\n")
         raw = read_all(sock)
-    assert raw.startswith(b"HTTP/1.1 400 ")
+    assert raw.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+    assert raw.endswith(b"\r\n\r\n400 Bad Request\nmalformed chunk size line b'zz'\n")  # the fault, named
 
 
 def test_django_receives_a_chunked_upload_from_requests(tmp_path):
@@ -124,3 +137,30 @@ def test_django_receives_a_chunked_upload_from_requests(tmp_path):
     finally:
         process.terminate()
         process.communicate(timeout=WAIT)
+
+
+def test_expect_100_continue_with_a_chunked_body_is_invited_at_once_and_de_chunked(serve):
+    """No length to refuse it by: 100 Continue before the app runs (RFC 9110 §10.1.1: immediately), then
+    the body is received ahead like any chunked one, so an app reading only CONTENT_LENGTH gets it."""
+    seen = []
+
+    def reads_content_length_only(environ, start_response):  # as Django does
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        seen.append(environ["wsgi.input"].read(length) if length else b"")
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+        return [b"ok"]
+
+    running = serve(reads_content_length_only)
+    with running.connect() as sock:
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                     b"Expect: 100-continue\r\n\r\n")  # fmt: skip
+        interim = b""
+        while b"\r\n\r\n" not in interim:  # the client sends nothing until invited
+            chunk = sock.recv(4096)
+            assert chunk, "closed before 100 Continue"
+            interim += chunk
+        assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+        assert seen == []  # invited before the app ran
+        sock.sendall(b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+        response, body = ResponseReader(sock).next()
+    assert (response.status, body, seen) == (200, b"ok", [b"hello world"])

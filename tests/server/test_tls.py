@@ -8,6 +8,7 @@ import shutil
 import socket
 import ssl
 import subprocess
+import threading
 import time
 import warnings
 
@@ -156,3 +157,85 @@ def test_cli_tls_options(certificate, tmp_path):
     reqs = run_cli("8899", "tests.server.wsgi_apps:hello", "--certfile", certificate[0],
                    "--cert-reqs", "required")  # fmt: skip
     assert reqs.returncode == 2 and "needs --ca-certs" in reqs.stderr
+
+
+def test_write_timeout_over_tls_counts_from_the_last_progress(tls_serve, certificate):
+    """As on plain TCP: a slow reader keeps its response; one that stops reading is dropped about
+    write_timeout after its last read (before: never, the TLS send retried for ever and held the thread).
+    """
+    timeout = 2.0
+    closed = threading.Event()
+    closed_at: list[float] = []
+
+    class Body:
+        def __iter__(self):
+            yield b"y" * (64 * 1024 * 1024)
+
+        def close(self) -> None:
+            closed_at.append(time.monotonic())
+            closed.set()
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return Body()
+
+    running = tls_serve(app, write_timeout=timeout)
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.settimeout(WAIT)
+    raw.connect(("127.0.0.1", running.port))
+    sock = _client_context(certificate).wrap_socket(raw, server_hostname="localhost")
+    try:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        # Slow but steady: 2 MiB every quarter of the timeout, for three timeouts. Never dropped.
+        reading_until = time.monotonic() + 3 * timeout
+        while time.monotonic() < reading_until:
+            received = 0
+            while received < 2 * 1024 * 1024:
+                received += len(sock.recv(65536))
+            assert not closed.wait(timeout / 4), "a client still reading was dropped"
+        last_read = time.monotonic()
+        assert closed.wait(WAIT), "the stalled TLS client was never dropped"
+        elapsed = closed_at[0] - last_read
+        assert elapsed < 1.75 * timeout, f"dropped {elapsed:.2f}s after the last read (limit {timeout}s)"
+    finally:
+        sock.close()
+
+
+def test_a_tls_body_still_arriving_is_received_by_the_dispatcher(tls_serve, certificate):
+    """One worker thread: while a TLS upload waits for the rest of its body, another client is served;
+    the body, decrypted by the dispatcher as it arrives, reaches the app de-chunked with its length."""
+    running = tls_serve(apps.echo_environ, threads=1, body_timeout=5.0)
+    upload = _tls_socket(running, certificate)
+    try:
+        upload.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+        other = http.client.HTTPSConnection("localhost", running.port, timeout=WAIT,
+                                            context=_client_context(certificate))  # fmt: skip
+        other.request("GET", "/meanwhile")
+        assert json.loads(other.getresponse().read())["PATH_INFO"] == "/meanwhile"
+        other.close()
+        upload.sendall(b"6\r\n world\r\n0\r\n\r\n")
+        response, body = ResponseReader(upload).next()
+        info = json.loads(body)
+        assert (response.status, info["body"], info["CONTENT_LENGTH"]) == (200, "hello world", "11")
+    finally:
+        upload.close()
+
+
+def test_required_client_certificates_admit_a_client_with_one_only(tls_serve, certificate):
+    """--ca-certs + --cert-reqs required (the test certificate is its own CA): a client with the
+    certificate is served; one without is refused with TLS's "certificate required" alert."""
+    running = tls_serve(apps.hello, ca_certs=certificate[0], cert_reqs="required")
+    with_cert = _client_context(certificate)
+    with_cert.load_cert_chain(*certificate)
+    conn = http.client.HTTPSConnection("localhost", running.port, timeout=WAIT, context=with_cert)
+    conn.request("GET", "/")
+    assert conn.getresponse().read() == b"Hello, World!"
+    conn.close()
+    with pytest.raises(ssl.SSLError, match="CERTIFICATE_REQUIRED"):
+        sock = _tls_socket(running, certificate)  # TLS 1.3: the alert comes with the first read
+        try:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            sock.recv(4096)
+        finally:
+            sock.close()

@@ -1,14 +1,14 @@
 """The start_response checks called directly (PEP 3333, RFC 9110 §5): each refusal, its type and reason.
 
-The server tests reach these only through its caches (a status or header validated once is looked up
-afterwards), so a broken check could hide behind an entry an earlier test left; here every call checks.
+The server reaches the checks through its handler's `CheckedHead`, which checks a status or header once
+and then looks it up; here every call checks, and `CheckedHead` is tested on its own.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from server.wsgi_checks import as_bytes, check_header, check_status
+from server.wsgi_checks import CheckedHead, as_bytes, check_header, check_status
 
 
 @pytest.mark.parametrize(
@@ -84,15 +84,45 @@ def test_as_bytes():
         as_bytes("text")
 
 
-def test_checked_values_are_what_the_hot_path_looks_up():
-    # wsgi_response looks a status or header up in these caches before it would call the checks, so an
-    # entry must be exactly what the check returned (values unlikely to be cached by earlier tests).
-    from server.wsgi_checks import checked_headers, checked_status
+def test_checked_head_gives_the_checks_results_also_when_remembered():
+    checked = CheckedHead(limit=10)
+    # A header value with obs-text goes out as the latin-1 byte it stands for (PEP 3333).
+    assert checked.lines("200 OK", [("X-Tab", "a\tb\xff")])[1][1] == b"X-Tab: a\tb\xff\r\n"
+    headers = [("Content-Type", "text/plain"), ("Content-Length", "13"), ("X-A", "1")]
+    expected = (200, [b"HTTP/1.1 200 OK\r\n", b"Content-Type: text/plain\r\n", b"Content-Length: 13\r\n",
+                      b"X-A: 1\r\n"], 13, False, False)  # fmt: skip
+    assert checked.lines("200 OK", headers) == expected
+    assert checked.lines("200 OK", list(headers)) == expected  # now from the memo
+    own = [("Date", "Tue, 15 Nov 1994 08:12:31 GMT"), ("Server", "app")]
+    for _ in range(2):
+        assert checked.lines("200 OK", own[:1])[2:] == (None, True, False)  # a Date of its own only
+        assert checked.lines("200 OK", own[1:])[2:] == (None, False, True)  # a Server only
+        code, lines, length, has_date, has_server = checked.lines("404 Not Found", own)
+        assert (code, length, has_date, has_server) == (404, None, True, True)
+        assert lines == [b"HTTP/1.1 404 Not Found\r\n", f"Date: {own[0][1]}\r\n".encode(), b"Server: app\r\n"]
 
-    status = "299 Cache Probe"
-    assert check_status(status) == checked_status[status] == (299, "HTTP/1.1 299 Cache Probe\r\n")
-    item = ("X-Cache-Probe", "v1")
-    assert check_header(item) == checked_headers[item] == ("X-Cache-Probe: v1\r\n", None)
+
+def test_checked_head_refuses_every_time_and_stays_bounded():
+    checked = CheckedHead(limit=2)
+    for _ in range(2):  # an invalid value is never remembered as valid
+        with pytest.raises(ValueError, match="hop-by-hop"):
+            checked.lines("200 OK", [("Connection", "close")])
+        with pytest.raises(ValueError, match="invalid status"):
+            checked.lines("200", [])
+        with pytest.raises(TypeError, match="is not a"):
+            checked.lines("200 OK", [["X", "list"]])
+        message = r"must be a list of \(name, value\) tuples, not <class 'tuple'>$"
+        with pytest.raises(TypeError, match=message):
+            checked.lines("200 OK", (("X", "tuple"),))
+        with pytest.raises(ValueError, match="informational"):
+            checked.lines("103 Early Hints", [])
+    for n in range(5):  # past the bound, values are still checked and formatted, just not kept
+        headers = [("Content-Length", str(n)), ("X-N", str(n))]
+        code, lines, length, _, _ = checked.lines(f"2{n:02} S{n}", headers)
+        assert (code, length) == (200 + n, n)
+        status_line = b"HTTP/1.1 2%02d S%d\r\n" % (n, n)
+        assert lines == [status_line, b"Content-Length: %d\r\n" % n, b"X-N: %d\r\n" % n]
+    assert len(checked._statuses) == len(checked._headers) == 2  # memory stays bounded
 
 
 @pytest.mark.parametrize("status", ["100 Continue", "103 Early Hints", "199 x"])

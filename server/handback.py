@@ -1,0 +1,76 @@
+"""Connections handed back from worker threads to the dispatcher thread, and the wake-up that says so.
+
+    worker: park(conn) ──► HandBack.put: queue.SimpleQueue, then one byte on a socketpair
+    dispatcher: the socketpair's read end is readable in its selector ──► HandBack.take() ──► parked
+
+The wake-up is coalesced: while one byte is pending, no worker writes another. That is safe because
+the dispatcher clears the flag *before* it empties the queue, and a worker queues *before* it reads the
+flag: a connection queued after the flag was cleared is either taken in this round or wakes the next.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import socket
+from typing import Any
+
+__all__ = ["HandBack", "take_all"]
+
+
+def take_all(items: queue.SimpleQueue) -> list[Any]:
+    """What `items` holds now, taken out without waiting."""
+    taken = []
+    while True:
+        try:
+            taken.append(items.get_nowait())
+        except queue.Empty:
+            return taken
+
+
+class HandBack:
+    """A queue any thread may put into and only the dispatcher thread takes from, with its wake-up."""
+
+    __slots__ = ("_queue", "_reader", "_writer", "_pending")
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._reader, self._writer = socket.socketpair()
+        self._reader.setblocking(False)
+        self._writer.setblocking(False)
+        self._pending = False
+
+    @property
+    def wake_socket(self) -> socket.socket:
+        """The end to watch for reading in the dispatcher's selector."""
+        return self._reader
+
+    def put(self, item: Any) -> None:
+        """Hand `item` to the dispatcher thread (any thread)."""
+        self._queue.put(item)
+        self.wake()
+
+    def wake(self) -> None:
+        """Make the dispatcher's select() return soon (any thread, a signal handler too)."""
+        if not self._pending:
+            self._pending = True
+            with contextlib.suppress(OSError):  # buffer full (a wake-up is pending anyway) or closed
+                self._writer.send(b"\0")
+
+    def take(self) -> list[Any]:
+        """Everything handed back so far (dispatcher thread, once its wake socket is readable)."""
+        try:
+            while self._reader.recv(4096):
+                pass
+        except BlockingIOError:
+            pass
+        self._pending = False
+        return take_all(self._queue)
+
+    def leftovers(self) -> list[Any]:
+        """Empty the queue without reading the wake-up bytes (at close)."""
+        return take_all(self._queue)
+
+    def close(self) -> None:
+        self._reader.close()
+        self._writer.close()

@@ -1,0 +1,28 @@
+"""The map's SVG (no database): the outlines are drawn once per highlighted province, and stay right."""
+
+from __future__ import annotations
+
+import re
+
+from apps.favorites.mapview import MapPoint, china_map
+
+
+def _current(svg: str) -> list[str]:
+    return re.findall(r'<path class="province current" d="([^"]*)"', svg)
+
+
+def test_each_page_highlights_its_own_province_and_only_that_one() -> None:
+    guangdong = china_map([MapPoint(114.05, 22.54, "深圳市", main=True)], highlight=440000, label="深圳")
+    beijing = china_map([MapPoint(116.4, 39.9, "北京市", main=True)], highlight=110000, label="北京")
+    again = china_map([MapPoint(114.05, 22.54, "深圳市", main=True)], highlight=440000, label="深圳")
+    none = china_map([], label="我的收藏")
+    assert len(_current(guangdong)) == 1 and len(_current(beijing)) == 1 and _current(none) == []
+    assert _current(guangdong) != _current(beijing) and again == guangdong  # cached per province
+    assert guangdong.count('<path class="province') == none.count('<path class="province') == 34
+    assert 'aria-label="北京"' in beijing and "<title>深圳市</title>" in guangdong  # per page, not cached
+
+
+def test_labels_and_links_are_escaped() -> None:
+    svg = china_map([MapPoint(114.0, 22.5, "<b>&", href='/x"y')], label='"<地图>"')
+    assert "<b>" not in svg and "&lt;b&gt;&amp;" in svg and 'href=\'/x"y\'' in svg
+    assert "aria-label='\"&lt;地图&gt;\"'" in svg
