@@ -205,7 +205,3 @@ def test_ping_answers_on_a_live_connection(con) -> None:
     assert repo.ping(con) is None
     assert repo.ping(con) is None  # and again: the result set was read, the connection is usable
 
-
-def test_children_default_to_the_first_page_of_at_most_20(con) -> None:
-    page = repo.children(con, repo.get_area(con, 440000))  # Guangdong's 21 cities: 11 + 10
-    assert (page.number, page.total, page.per_page, len(page.items)) == (1, 21, 11, 11)
