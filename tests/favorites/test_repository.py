@@ -141,8 +141,9 @@ def test_collect_once(con, uid) -> None:
 
 
 def test_collect_unknown_area(con, uid) -> None:
-    with pytest.raises(repo.UnknownArea):
+    with pytest.raises(repo.UnknownArea) as unknown:
         repo.collect(con, uid, 999999)
+    assert unknown.value.args == (999999,)  # the code, for the page that says which area is unknown
     assert repo.favorites(con, uid) == []
 
 
@@ -157,7 +158,7 @@ def test_note_round_trips_exactly(con, uid) -> None:
 def test_note_limit_is_200_characters(con, uid) -> None:
     repo.collect(con, uid, 440300)
     assert repo.set_note(con, uid, 440300, "深" * repo.NOTE_MAX_CHARS)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="^a note has at most 200 characters$"):
         repo.set_note(con, uid, 440300, "深" * (repo.NOTE_MAX_CHARS + 1))
     assert repo.favorites(con, uid)[0].note == "深" * repo.NOTE_MAX_CHARS
 
@@ -182,3 +183,25 @@ def test_favorites_are_per_user(con, uid) -> None:
     assert repo.remove(con, uid, 440300) and [f.note for f in repo.favorites(con, other)] == ["乙的备注"]
     assert repo.create_user(con, "Alice", "x") and repo.create_user(con, "alice", "x") is None  # one name
     assert repo.create_user(con, "甲用户", "x") is None
+
+
+def test_search_defaults_to_the_first_page_of_at_most_20(con) -> None:
+    page = repo.search(con, "山")  # 183 names: 10 pages of 19 (at most 21 a page would be 9 of 21)
+    assert (page.number, page.total, page.per_page, page.pages) == (1, 183, 19, 10)
+    assert names(page) == names(repo.search(con, "山", 1, 20))
+
+
+@pytest.mark.parametrize(
+    ("text", "terms"),
+    [("Shen Zhen", ("shenzhen", True)), ("SZ", ("sz", True)), ("深 圳", ("深圳", False)),
+     ("A1", ("A1", False)), ("Ü", ("Ü", False))],
+)
+def test_search_terms(text: str, terms: tuple[str, bool]) -> None:
+    """Pinyin (ASCII letters only) is lower-cased; anything else is kept as typed, spaces dropped."""
+    assert repo.search_terms(text) == terms
+
+
+def test_ping_answers_on_a_live_connection(con) -> None:
+    assert repo.ping(con) is None
+    assert repo.ping(con) is None  # and again: the result set was read, the connection is usable
+

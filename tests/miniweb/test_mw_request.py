@@ -75,8 +75,9 @@ def test_urlencoded_form_utf8_and_multi_values():
 
 def test_urlencoded_form_invalid_utf8_is_400():
     client = webtest.TestApp(_app())
-    client.post("/form", "note=%FF", content_type="application/x-www-form-urlencoded", status=400)
-    client.post("/form", b"note=\xff", content_type="application/x-www-form-urlencoded", status=400)
+    for body in ("note=%FF", b"note=\xff"):
+        response = client.post("/form", body, content_type="application/x-www-form-urlencoded", status=400)
+        assert "The form body is not valid UTF-8." in response.text, body
 
 
 def test_missing_form_field_is_400():
@@ -164,10 +165,14 @@ def test_bad_json_is_400_and_wrong_type_is_415():
     client = webtest.TestApp(_app())
     response = client.post("/json", b"{not json", content_type="application/json", status=400)
     assert "not valid JSON" in response.text
-    client.post("/json", b"\xff\xfe\x00", content_type="application/json", status=400)
-    client.post("/json", b"", content_type="application/json", status=400)
-    client.post("/json", b'{"a": 1}', content_type="text/plain", status=415)
-    client.post("/json", b"[" * 100_000 + b"]" * 100_000, content_type="application/json", status=400)
+    for body in (b"\xff\xfe\x00", b""):  # a UTF-16 BOM with a truncated character; nothing at all
+        response = client.post("/json", body, content_type="application/json", status=400)
+        assert "The body is not valid JSON" in response.text, body
+    response = client.post("/json", b'{"a": 1}', content_type="text/plain", status=415)
+    assert "Expected a JSON body (Content-Type: application/json)." in response.text
+    deep = b"[" * 100_000 + b"]" * 100_000
+    response = client.post("/json", deep, content_type="application/json", status=400)
+    assert "The JSON body is nested too deeply." in response.text
 
 
 def test_body_is_read_once_and_cached():

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import uuid
+
 import pytest
 import webtest
 
 from miniweb import App, BuildError
 from miniweb.errors import MethodNotAllowed, NotFound
-from miniweb.routing import Route, Router
+from miniweb.routing import RequestRedirect, Route, Router, path_url, url_prefix
 
 
 def _noop(*args, **kwargs):
@@ -312,3 +315,81 @@ def test_url_for_refuses_patterns_it_cannot_reverse():
 
     with pytest.raises(BuildError, match="too complex"):
         app.url_for("files")
+
+
+def test_url_for_checks_each_typed_group_with_its_own_converter():
+    """Unnamed groups take the converters of the handler's positional parameters in order; named groups
+    are skipped in that count and use their own."""
+    app = App(template_folder=None)
+
+    @app.route(r"/m/(?P<tag>[a-z]+)/([0-9.]+)/([0-9]+)/(?P<n>[0-9]+)")
+    def measure(request, amount: float, count: int, tag, n: int):
+        return f"{tag} {amount!r} {count!r} {n!r}"
+
+    assert app.url_for("measure", 1.5, 2, tag="x", n=3) == "/m/x/1.5/2/3"
+    assert webtest.TestApp(app).get("/m/x/1.5/2/3").text == "x 1.5 2 3"
+    with pytest.raises(BuildError, match=r"cannot take '2\.5' for a group: the handler wants to_int$"):
+        app.url_for("measure", 1.5, 2.5, tag="x", n=3)
+    with pytest.raises(BuildError, match=r"cannot take '3\.5' for n: the handler wants to_int$"):
+        app.url_for("measure", 1.5, 2, tag="x", n=3.5)
+    with pytest.raises(BuildError, match=r"needs a value for a group$"):
+        app.url_for("measure", 1.5, tag="x", n=3)
+    with pytest.raises(BuildError, match=r"needs a value for n$"):
+        app.url_for("measure", 1.5, 2, tag="x")
+
+
+def test_url_for_keeps_the_literal_characters_a_path_may_carry():
+    app = App(template_folder=None)
+
+    @app.route(r"/u/~me:x@y!\$&'\*\+,;=/([0-9]+)")
+    def odd(request, n):
+        return n
+
+    assert app.url_for("odd", 7) == "/u/~me:x@y!$&'*+,;=/7"
+    assert webtest.TestApp(app).get(app.url_for("odd", 7)).text == "7"
+
+
+def test_url_for_counts_unnamed_groups_one_by_one():
+    app = App(template_folder=None)
+
+    @app.route(r"/t/([0-9.]+)/([0-9]+)/([0-9a-f-]{36})")
+    def three(request, a: float, b: int, c: uuid.UUID):
+        return f"{a!r} {b!r} {c}"
+
+    key = uuid.UUID(int=7)
+    assert app.url_for("three", 0.5, 2, key) == f"/t/0.5/2/{key}"
+    with pytest.raises(BuildError, match=r"cannot take 'x' for a group: the handler wants UUID$"):
+        app.url_for("three", 0.5, 2, "x")
+
+
+def test_mount_prefix_and_path_keep_what_a_path_may_carry():
+    assert url_prefix("/shop:eu@x~1/") == "/shop:eu@x~1"
+    assert url_prefix("/appX/") == "/appX"  # only the "/" is dropped
+    assert url_prefix("/d\xc3\xa9mo 1%") == "/d%C3%A9mo%201%25"
+    assert path_url("/a:b@c/d;e=f/中") == "/a:b@c/d;e=f/%E4%B8%AD"
+
+
+def test_a_path_ending_in_a_slash_is_never_redirected_to_two():
+    router = Router()
+    router.add(Route(r"/files/(.*)/", frozenset({"GET"}), _noop, "files"))
+    with pytest.raises(RequestRedirect, match="^/files/x/$") as redirect:
+        router.match("GET", "/files/x")
+    assert redirect.value.path == "/files/x/"
+    with pytest.raises(NotFound):
+        router.match("GET", "/files/")  # "/files//" would match the pattern: no redirect there
+
+
+def test_only_routes_ending_in_a_literal_slash_redirect():
+    router = Router()
+    router.add(Route(r"/files/(.*)", frozenset({"GET"}), _noop, "files"))  # "/files/" matches, "/files" no
+    with pytest.raises(NotFound):
+        router.match("GET", "/files")
+
+
+def test_a_name_taken_by_a_handler_without_a_qualname_is_named_by_its_repr():
+    router = Router()
+    first = functools.partial(_noop, "first")
+    router.add(Route("/a", frozenset({"GET"}), first, "same"))
+    message = r"used by functools\.partial\(<function _noop.* for /a; pass name=\.\.\. to tell them apart$"
+    with pytest.raises(ValueError, match=message):
+        router.add(Route("/b", frozenset({"GET"}), _noop, "same"))

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import time
 
 import pytest
 import webtest
 
 from miniweb import App, Request, flash, get_flashed_messages, redirect
-from miniweb.sessions import SessionConfig, SessionSigner, SessionTooLarge
+from miniweb.sessions import Session, SessionConfig, SessionSigner, SessionTooLarge
 
 
 def _app(tmp_path=None, **options) -> App:
@@ -175,6 +179,7 @@ def test_session_too_large_is_a_clear_error(caplog):
     client = webtest.TestApp(_app())
     client.post("/big", status=500)
     assert "SessionTooLarge" in caplog.text and "4093-byte limit" in caplog.text
+    assert "store large data server-side and only its id in the session" in caplog.text
     with pytest.raises(SessionTooLarge):
         SessionSigner([b"k"], SessionConfig()).dumps({"blob": "x" * 5000})
 
@@ -214,3 +219,157 @@ def test_get_flashed_messages_is_stable_within_a_request():
         "again": [["success", "已收藏"], ["info", "plain"]],
     }
     assert client.get("/messages").json == {"first": [], "again": []}
+
+
+def _with_ops(**options) -> App:
+    """The test app plus one route per dict operation; each answers what the handler saw."""
+    app = _app(**options)
+    operations = {
+        "del": lambda session: session.__delitem__("name"),
+        "pop": lambda session: session.pop("name"),
+        "pop-missing": lambda session: session.pop("missing", "default"),
+        "popitem": lambda session: list(session.popitem()),
+        "setdefault-new": lambda session: session.setdefault("other", "set"),
+        "setdefault-kept": lambda session: session.setdefault("name", "ignored"),
+        "update": lambda session: session.update({"a": 1}, b=2),
+        "clear": lambda session: session.clear(),
+    }
+
+    @app.route("/op/(.+)", methods=["POST"], csrf=False)
+    def operate(request: Request, operation: str):
+        session = request.session
+        before = {"new": session.new, "modified": session.modified}
+        result = operations[operation](session)
+        return {"result": result, "before": before, "modified": session.modified, "data": dict(session)}
+
+    @app.route("/all")
+    def everything(request: Request):
+        return {"data": dict(request.session), "new": request.session.new}
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("operation", "result", "modified", "data"),
+    [
+        ("del", None, True, {}),
+        ("pop", "x", True, {}),
+        ("pop-missing", "default", False, {"name": "x"}),
+        ("popitem", ["name", "x"], True, {}),
+        ("setdefault-new", "set", True, {"name": "x", "other": "set"}),
+        ("setdefault-kept", "x", False, {"name": "x"}),
+        ("update", None, True, {"name": "x", "a": 1, "b": 2}),
+        ("clear", None, True, {}),
+    ],
+)
+def test_every_change_through_the_dict_api_is_saved(operation, result, modified, data):
+    client = webtest.TestApp(_with_ops())
+    client.post("/set", {"name": "x"})
+    response = client.post(f"/op/{operation}")
+    assert response.json == {
+        "result": result,
+        "before": {"new": False, "modified": False},
+        "modified": modified,
+        "data": data,
+    }
+    assert (_session_cookie(response) is not None) is modified  # written exactly when changed
+    assert client.get("/all").json == {"data": data, "new": not data}
+
+
+def test_a_new_session_emptied_again_sets_no_cookie():
+    client = webtest.TestApp(_with_ops())
+    response = client.post("/op/clear")  # a browser without a session cookie
+    assert response.json["before"] == {"new": True, "modified": False}
+    assert _session_cookie(response) is None  # nothing to delete in the browser
+
+
+def test_regenerate_on_a_session_of_its_own():
+    session = Session({"user": "mallory"}, new=False)
+    session.regenerate()  # outside a request: no CSRF nonce to rotate, no error
+    assert session == {} and session.modified
+
+
+def test_cookie_path_and_domain_are_those_configured_for_writing_and_deleting():
+    app = _app(session=SessionConfig(path="/shop", domain="shop.example"))
+
+    @app.route("/shop/(set|clear)", methods=["POST"], csrf=False)
+    def shop(request: Request, action: str):
+        if action == "set":
+            request.session["cart"] = [1]
+        else:
+            request.session.clear()
+        return action
+
+    client = webtest.TestApp(app, extra_environ={"HTTP_HOST": "shop.example"})
+    written = _session_cookie(client.post("/shop/set"))
+    assert "; Path=/shop" in written and "; Domain=shop.example" in written
+    deleted = _session_cookie(client.post("/shop/clear"))
+    assert "Max-Age=0" in deleted and "; Path=/shop" in deleted and "; Domain=shop.example" in deleted
+
+
+KEY = b"session-secret"
+
+
+def _signed(payload: str, stamp: str, key: bytes = KEY) -> str:
+    """A cookie value built as the module docstring documents, by another implementation."""
+    message = f"{payload}.{stamp}".encode()
+    signature = hmac.new(key, b"miniweb.session." + message, hashlib.sha256).digest()
+    return f"{payload}.{stamp}.{_b64(signature)}"
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def test_cookie_format_is_the_documented_one():
+    signer = SessionSigner([KEY], SessionConfig())
+    data = {"名": "张三", "n": [1, 2]}  # compact UTF-8 JSON, not \u escapes
+    payload = _b64(json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode())
+    assert signer.dumps(data, now=1_700_000_000) == _signed(payload, "1700000000")
+    padded = {"a": 1}  # base64 of '{"a":1}' needs padding, which the cookie leaves out
+    assert signer.dumps(padded, now=1_700_000_000) == _signed(_b64(b'{"a":1}'), "1700000000")
+    assert "=" not in signer.dumps(padded, now=1_700_000_000)
+    assert signer.loads(_signed(payload, "1700000000"), now=1_700_000_000) == data
+
+
+def test_a_signed_cookie_with_a_bad_stamp_or_body_is_ignored_not_an_error():
+    signer = SessionSigner([KEY], SessionConfig())
+    now = 1_700_000_000
+    payload = _b64(b'{"a":1}')
+    assert signer.loads(_signed(payload, f"{now:012d}"), now=now) == {"a": 1}  # 12 digits: the limit
+    for stamp in (f"{now:013d}", "17e8", "", "١٧٠٠٠٠٠٠٠٠", "-1"):  # too long, not ASCII digits
+        assert signer.loads(_signed(payload, stamp), now=now) is None, stamp
+    assert signer.loads(_signed(_b64(b"[1, 2]"), str(now)), now=now) is None  # JSON, but not an object
+    assert signer.loads(signer.dumps([1, 2], now=now), now=now) is None  # type: ignore[arg-type]
+    assert signer.loads("é.1.AAAA") is None  # not ASCII before a signature that decodes
+
+
+def test_age_limits_are_inclusive_and_measured_at_now():
+    config = SessionConfig(max_age=3600)
+    signer = SessionSigner([KEY], config)
+    value = signer.dumps({"a": 1}, now=1_000_000)
+    assert signer.loads(value, now=1_000_000 + 3600) == {"a": 1}  # exactly max_age old
+    assert signer.loads(value, now=1_000_000 + 3601) is None
+    assert signer.loads(value, now=1_000_000 - 60) == {"a": 1}  # 60 s ahead of our clock: accepted
+    assert signer.loads(value, now=1_000_000 - 61) is None
+    assert signer.loads(signer.dumps({"a": 1}), now=time.time() + 40 * 24 * 3600) is None
+
+
+def test_size_limit_is_exact():
+    data = {"blob": "y" * 100}
+    size = len("miniweb_session") + 1 + len(SessionSigner([KEY], SessionConfig()).dumps(data, now=1))
+    assert SessionSigner([KEY], SessionConfig(max_bytes=size)).dumps(data, now=1)  # fits exactly
+    message = (
+        rf"^the session cookie would be {size} bytes, over the {size - 1}-byte limit browsers keep; "
+        "store large data server-side and only its id in the session$"
+    )
+    with pytest.raises(SessionTooLarge, match=message):
+        SessionSigner([KEY], SessionConfig(max_bytes=size - 1)).dumps(data, now=1)
+
+
+def test_signer_refuses_empty_keys_and_values_json_cannot_store():
+    for keys in ([], [b""], [b"k", b""]):
+        with pytest.raises(ValueError, match="^sessions need a non-empty secret_key$"):
+            SessionSigner(keys, SessionConfig())
+    with pytest.raises(TypeError, match="^the session holds a value JSON cannot store: "):
+        SessionSigner([KEY], SessionConfig()).dumps({"tags": {"a", "b"}})

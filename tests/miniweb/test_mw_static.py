@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import struct
+import sys
 
 import pytest
 import webtest
 
 from miniweb import App, SecurityHeaders, StaticFiles
+from miniweb.errors import HTTPError
 
 
 @pytest.fixture
@@ -188,3 +191,255 @@ def test_static_security_headers_once_each_hsts_on_https_and_the_files_own_cache
                 assert names.count("x-frame-options") == 1 and names.count("cache-control") == 1
                 assert response.headers["Cache-Control"] == "public, max-age=3600"  # the file's own
                 assert ("strict-transport-security" in names) == (scheme == "https")
+
+
+def test_headers_as_sent_and_last_modified_from_the_file(site, wsgi_call):
+    """The exact header list (names as spelt on the wire) of a 200 and a 304, Last-Modified from mtime."""
+    target = site / "css" / "site.css"
+    os.utime(target, (946782245, 946782245))  # 2000-01-02 03:04:05 UTC
+    static = StaticFiles(site, max_age=60)
+    status, headers, _ = wsgi_call(static, "/static/css/site.css")
+    assert status == "200 OK"
+    etag = f'"{target.stat().st_mtime_ns:x}-{target.stat().st_size:x}"'
+    assert headers == [
+        ("ETag", etag),
+        ("Last-Modified", "Sun, 02 Jan 2000 03:04:05 GMT"),
+        ("Cache-Control", "public, max-age=60"),
+        ("Content-Type", "text/css; charset=utf-8"),
+        ("Accept-Ranges", "bytes"),
+        ("Content-Length", "20"),
+    ]
+    for conditional in (
+        {"HTTP_IF_NONE_MATCH": etag},
+        {"HTTP_IF_MODIFIED_SINCE": "Sun, 02 Jan 2000 03:04:05 GMT"},
+    ):
+        status, headers, body = wsgi_call(static, "/static/css/site.css", **conditional)
+        assert (status, body) == ("304 Not Modified", b"")
+        assert headers == [
+            ("ETag", etag),
+            ("Last-Modified", "Sun, 02 Jan 2000 03:04:05 GMT"),
+            ("Cache-Control", "public, max-age=60"),
+        ]
+
+
+def test_content_types_of_unknown_and_compressed_files(site):
+    (site / "blob.zzqx").write_bytes(b"\x00\x01")
+    (site / "logs.tar.gz").write_bytes(b"\x1f\x8b")
+    (site / "notes.txt").write_text("plain", encoding="utf-8")
+    client = webtest.TestApp(StaticFiles(site))
+    assert client.get("/static/blob.zzqx").headers["Content-Type"] == "application/octet-stream"
+    # Not "application/x-tar" with Content-Encoding: a browser would unpack it while saving.
+    assert client.get("/static/logs.tar.gz").headers["Content-Type"] == "application/octet-stream"
+    assert client.get("/static/notes.txt").headers["Content-Type"] == "text/plain; charset=utf-8"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "back\\slash.txt",  # a separator on Windows
+        "c:drive.txt",  # a drive letter on Windows
+    ],
+)
+def test_refused_names_stay_refused_when_such_a_file_exists(site, wsgi_call, name):
+    (site / name).write_text("refused by name", encoding="utf-8")
+    status, _, body = wsgi_call(StaticFiles(site), "/static/" + name)
+    assert status.startswith("404") and b"refused" not in body
+
+
+@pytest.mark.parametrize("path", ["/static/css//site.css", "/static/css/site.css/", "/static/css/./site.css"])
+def test_empty_and_dot_segments_are_refused_though_they_would_resolve(site, wsgi_call, path):
+    """Each of these would normalise to css/site.css, which exists: refuse, don't normalise."""
+    assert wsgi_call(StaticFiles(site), "/static/css/site.css")[0] == "200 OK"
+    status, _, body = wsgi_call(StaticFiles(site), path)
+    assert status.startswith("404") and b"color" not in body, path
+
+
+def test_nul_byte_message(site):
+    response = webtest.TestApp(StaticFiles(site)).get("/static/css%00.txt", status=400, expect_errors=True)
+    assert "<p>The path contains a NUL byte.</p>" in response.text
+
+
+def test_revalidating_a_cached_file_with_another_method_is_still_405(site):
+    client = webtest.TestApp(StaticFiles(site))
+    etag = client.get("/static/css/site.css").headers["ETag"]  # cached now
+    response = client.post("/static/css/site.css", headers={"If-None-Match": etag}, status=405)
+    assert response.headers["Allow"] == "GET, HEAD"
+    head = client.head("/static/css/site.css", headers={"If-None-Match": etag}, status=304)
+    assert head.headers["ETag"] == etag
+
+
+def test_a_bare_environ(site):
+    """Only PATH_INFO: the method defaults to GET; no PATH_INFO at all is not ours."""
+    static = StaticFiles(site)
+    assert not static.handles({})
+    assert static.handles({"PATH_INFO": "/static/x"}) and not static.handles({"PATH_INFO": "/staticx"})
+    captured = []
+    for _ in range(2):  # the second answer comes from the cache
+        body = static({"PATH_INFO": "/static/css/site.css"}, lambda status, headers: captured.append(status))
+        assert b"".join(body) == b"body { color: red }\n"
+        body.close()
+    assert captured == ["200 OK", "200 OK"]
+
+
+def test_response_for_gives_a_response_to_change(site):
+    static = StaticFiles(site, max_age=120)
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/static/css/site.css"}
+    response = static.response_for(environ)
+    response.headers["X-Extra"] = "1"
+    client = webtest.TestApp(lambda env, start: static.response_for(env)(env, start))
+    page = client.get("/static/css/site.css")
+    assert page.text == "body { color: red }\n" and page.headers["Cache-Control"] == "public, max-age=120"
+    assert page.headers["Content-Type"] == "text/css; charset=utf-8"
+    assert response.headers["X-Extra"] == "1" and response.status_code == 200
+    assert static.response_for({"PATH_INFO": "/static/css/site.css"}).status_code == 200  # GET by default
+    client.get("/static/css/site.css", headers={"If-None-Match": page.headers["ETag"]}, status=304)
+    head = client.head("/static/css/site.css")
+    assert head.body == b"" and head.headers["Content-Length"] == "20"
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "error"),
+    [
+        ("/static/../secret.txt", "GET", "NotFound"),
+        ("/static/escape", "GET", "NotFound"),
+        ("/static/nope.txt", "GET", "NotFound"),
+        ("/static/css/site.css", "POST", "MethodNotAllowed"),
+        ("/static/css/site.css\x00", "GET", "BadRequest"),
+    ],
+)
+def test_response_for_raises_what_serve_would_answer(site, path, method, error):
+    with pytest.raises(HTTPError) as raised:
+        StaticFiles(site).response_for({"REQUEST_METHOD": method, "PATH_INFO": path})
+    assert type(raised.value).__name__ == error
+    if error == "MethodNotAllowed":
+        assert raised.value.allowed == ["GET", "HEAD"]
+
+
+def _serve(static, path, **environ):
+    """``StaticFiles.serve`` on a bare environ: (returned code, status line, headers, body bytes)."""
+    started = {}
+    code, body = static.serve(
+        {"REQUEST_METHOD": "GET", "PATH_INFO": path, **environ},
+        lambda status, headers: started.update(status=status, headers=headers),
+    )
+    try:
+        data = b"".join(body)
+    finally:
+        getattr(body, "close", lambda: None)()
+    return code, started["status"], started["headers"], data
+
+
+def test_serve_returns_the_code_it_started(site):
+    """The code is what the app's request log records: the same as the status line, on every path."""
+    static = StaticFiles(site)
+    code, status, _, data = _serve(static, "/static/css/site.css")
+    assert (code, status, data) == (200, "200 OK", b"body { color: red }\n")
+    etag = dict(_serve(static, "/static/css/site.css")[2])["ETag"]
+    cold = StaticFiles(site)  # nothing cached: the full path answers the conditional request
+    for each in (static, cold):
+        assert _serve(each, "/static/css/site.css", HTTP_IF_NONE_MATCH=etag)[:2] == (304, "304 Not Modified")
+    code, status, headers, data = _serve(static, "/static/css/site.css", HTTP_RANGE="bytes=0-3")
+    assert (code, status, data) == (206, "206 Partial Content", b"body")
+    assert headers[-2:] == [("Content-Range", "bytes 0-3/20"), ("Content-Length", "4")]
+    # Range is defined for GET only (RFC 9110 §14.2): a HEAD gets the whole file's headers, no body.
+    code, status, headers, data = _serve(
+        static, "/static/css/site.css", REQUEST_METHOD="HEAD", HTTP_RANGE="bytes=0-3"
+    )
+    assert (code, status, data) == (200, "200 OK", b"") and ("Content-Length", "20") in headers
+    assert _serve(static, "/static/css/site.css", REQUEST_METHOD="HEAD")[:2] == (200, "200 OK")
+
+
+def test_if_modified_since_alone_on_a_cold_cache(site):
+    target = site / "css" / "site.css"
+    os.utime(target, (946782245, 946782245))
+    since = "Sun, 02 Jan 2000 03:04:05 GMT"
+    code, _, headers, _ = _serve(StaticFiles(site), "/static/css/site.css", HTTP_IF_MODIFIED_SINCE=since)
+    assert code == 304
+    assert headers[1:] == [("Last-Modified", since), ("Cache-Control", "public, max-age=3600")]
+    earlier = "Sun, 02 Jan 2000 03:04:04 GMT"
+    assert _serve(StaticFiles(site), "/static/css/site.css", HTTP_IF_MODIFIED_SINCE=earlier)[0] == 200
+
+
+def test_revalidation_sees_a_file_changed_or_removed_since_it_was_cached(site):
+    """The first request after the change is the conditional one: the cached validators must not answer."""
+    client = webtest.TestApp(StaticFiles(site))
+    target = site / "css" / "site.css"
+    old = client.get("/static/css/site.css").headers["ETag"]
+    target.write_text("body { color: blue; margin: 0 }\n", encoding="utf-8")
+    fresh = client.get("/static/css/site.css", headers={"If-None-Match": old}, status=200)
+    assert fresh.text == "body { color: blue; margin: 0 }\n"
+    target.unlink()
+    client.get("/static/css/site.css", headers={"If-None-Match": fresh.headers["ETag"]}, status=404)
+
+
+@pytest.mark.parametrize(
+    ("prefix", "url"),
+    [
+        ("", "/css/site.css"),
+        ("/", "/css/site.css"),
+        ("X/", "/X/css/site.css"),
+        ("/X-Files/", "/X-Files/css/site.css"),
+    ],
+)
+def test_prefixes(site, prefix, url):
+    static = StaticFiles(site, prefix=prefix)
+    assert webtest.TestApp(static).get(url).text == "body { color: red }\n"
+    assert static.handles({"PATH_INFO": url})
+
+
+def test_default_max_age_is_an_hour(site):
+    response = webtest.TestApp(StaticFiles(site)).get("/static/css/site.css")
+    assert response.headers["Cache-Control"] == "public, max-age=3600"
+
+
+class _OpenWatch:
+    """Counts the times a file is opened, through Linux inotify (IN_OPEN): the kernel's own record of
+    the open(2) calls, queued before each call returns, so reading it afterwards needs no waiting."""
+
+    IN_OPEN, IN_NONBLOCK = 0x20, 0o4000
+
+    def __init__(self, path) -> None:
+        import ctypes
+        import ctypes.util
+
+        self._libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        self._fd = self._libc.inotify_init1(self.IN_NONBLOCK)
+        if self._fd < 0 or self._libc.inotify_add_watch(self._fd, os.fsencode(path), self.IN_OPEN) < 0:
+            pytest.skip("inotify is not available here")
+        self.opens = 0
+
+    def count(self) -> int:
+        while True:
+            try:
+                data = os.read(self._fd, 65536)
+            except BlockingIOError:
+                return self.opens
+            offset = 0
+            while offset < len(data):  # struct inotify_event: wd, mask, cookie, len, then len bytes of name
+                _, mask, _, size = struct.unpack_from("iIII", data, offset)
+                self.opens += bool(mask & self.IN_OPEN)
+                offset += 16 + size
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify is Linux's")
+def test_revalidation_of_a_cached_file_costs_a_stat_not_an_open(site):
+    """The documented hot path: a 304 for a file served before is one stat; only a 200 opens it."""
+    static = StaticFiles(site)
+    path = "/static/css/site.css"
+    headers = dict(_serve(static, path)[2])  # served once: remembered
+    watch = _OpenWatch(site / "css" / "site.css")
+    try:
+        for conditional in (
+            {"HTTP_IF_NONE_MATCH": headers["ETag"]},
+            {"HTTP_IF_MODIFIED_SINCE": headers["Last-Modified"]},
+            {"HTTP_IF_NONE_MATCH": headers["ETag"], "REQUEST_METHOD": "HEAD"},
+        ):
+            assert _serve(static, path, **conditional)[0] == 304, conditional
+        assert watch.count() == 0
+        assert _serve(static, path)[0] == 200
+        assert watch.count() == 1
+    finally:
+        watch.close()
