@@ -37,7 +37,7 @@ PARTS = (
     ("Jinja2 rendering (templates, macros, escaping; url_for calls inside)",
      lambda f, n: f.endswith("jinja2/environment.py") and n == "render"),
     ("url_for (templates and the view's map links)",
-     lambda f, n: f.endswith(("miniweb/app.py", "bench/flask_favorites.py")) and n == "url_for"),
+     lambda f, n: f.endswith(("miniweb/urls.py", "bench/flask_favorites.py")) and n == "url_for"),
     ("PyMySQL: execute and fetch",
      lambda f, n: "pymysql/cursors" in f and n in ("execute", "fetchall", "fetchone")),
     ("the map's SVG (china_map)", lambda f, n: f.endswith("mapview.py") and n == "china_map"),
