@@ -15,6 +15,37 @@ from apps.favorites import repository as repo
 from tests.favorites.conftest import PASSWORD, USER, sign_up, user_id
 
 RACERS = 20
+AREA, AREA_PATH = 440300, "/areas/440300"
+ADDED, ALREADY = "已收藏深圳市。", "深圳市已经收藏过了，没有重复添加。"  # views.collect's two notices
+_NOTICES = re.compile(r'<p class="notice [^"]*" role="status">([^<]*)</p>')  # templates/base.html
+
+
+def outcome(location: str, page: str) -> str:
+    """What one racer saw after its collect: "added", "already", or else what did happen.
+
+    Judged by where the 303 went *and* by the whole notice, never by the absence of the other notice: a
+    collect without a login also answers 303 (to /login?next=...), and an earlier version of this test
+    counted that as "added" ("added" twice, one row) when a racer's login had failed under load.
+    """
+    if urlsplit(location).path != AREA_PATH:
+        return f"redirected to {location}"
+    notices = _NOTICES.findall(page)
+    return {(ADDED,): "added", (ALREADY,): "already"}.get(tuple(notices), f"notices {notices}")
+
+
+def test_outcome_names_a_collect_without_login(anon) -> None:
+    """The mistake the old classification made: an anonymous collect (a 303 too) is not "added"."""
+    resp = anon.get(AREA_PATH).forms["collect-form"].submit(status=303)
+    assert outcome(resp.location, resp.follow().text).startswith("redirected to ")
+
+
+def test_outcome_reads_both_notices(web) -> None:
+    form = web.get(AREA_PATH).forms["collect-form"]
+    seen = []
+    for _ in range(2):  # each redirect followed before the next post, as a racer does
+        resp = form.submit(status=303)
+        seen.append(outcome(resp.location, resp.follow().text))
+    assert seen == ["added", "already"]
 
 
 def test_twenty_concurrent_collects_make_one_row(wsgi_app, con) -> None:
@@ -26,17 +57,16 @@ def test_twenty_concurrent_collects_make_one_row(wsgi_app, con) -> None:
         login = client.get("/login").forms["login-form"]  # the same user in twenty browsers
         login["username"], login["password"] = USER, PASSWORD
         login.submit(status=303)
-        form = client.get("/areas/440305").forms["collect-form"]
+        form = client.get(AREA_PATH).forms["collect-form"]
         barrier.wait()  # every racer holds a ready form; now all post at once
         resp = form.submit(status=303)
-        notice = resp.follow().html.find(class_="notice").text
-        return "already" if "已经收藏过了" in notice else "added"
+        return outcome(resp.location, resp.follow().text)
 
     with ThreadPoolExecutor(RACERS) as pool:
         outcomes = list(pool.map(racer, range(RACERS)))
 
-    assert sorted(outcomes) == ["added"] + ["already"] * (RACERS - 1)
-    assert [f.area.district_id for f in repo.favorites(con, user_id(con))] == [440305]
+    assert sorted(outcomes) == ["added"] + ["already"] * (RACERS - 1), outcomes
+    assert [f.area.district_id for f in repo.favorites(con, user_id(con))] == [AREA]
 
 
 def test_twenty_concurrent_collects_over_real_http(live_server: str, con) -> None:
@@ -71,14 +101,12 @@ def test_twenty_concurrent_collects_over_real_http(live_server: str, con) -> Non
             if resp.status != 303:  # not logged in (a 503 under load): the collect below would be anonymous
                 barrier.wait()  # the others still race
                 return resp.status, f"login answered {resp.status}"
-            _, body = send("GET", "/areas/440300")
+            _, body = send("GET", AREA_PATH)
             barrier.wait()
-            resp, _ = send("POST", "/areas/440300/collect", {"csrf_token": token(body)})
-            _, page = send("GET", resp.getheader("Location", ""))
-            # Each outcome by its own notice: a page with neither (a 503, the login form) is not "added".
-            if "已经收藏过了" in page or "已收藏深圳市。" in page:
-                return resp.status, "already" if "已经收藏过了" in page else "added"
-            return resp.status, page[:200]
+            resp, _ = send("POST", f"{AREA_PATH}/collect", {"csrf_token": token(body)})
+            location = resp.getheader("Location", "")
+            _, page = send("GET", location)
+            return resp.status, outcome(location, page)
         finally:
             conn.close()
 
@@ -88,5 +116,5 @@ def test_twenty_concurrent_collects_over_real_http(live_server: str, con) -> Non
 
     assert {status for status, _ in results} == {303}, results
     kinds = sorted(kind for _, kind in results)
-    assert kinds == ["added"] + ["already"] * (RACERS - 1)
-    assert [f.area.district_id for f in repo.favorites(con, user_id(con))] == [440300]
+    assert kinds == ["added"] + ["already"] * (RACERS - 1), results
+    assert [f.area.district_id for f in repo.favorites(con, user_id(con))] == [AREA]
