@@ -108,6 +108,11 @@ class Route:
         self.converters: RouteConverters | None = route_converters(
             self.handler, self.pattern, len(self._positional), list(self.regex.groupindex)
         )
+        self._plan = self._build_plan()
+        # A path with no group, which its own pattern matches: url_for returns it as it is.
+        static, self._built_static = self.static_path, None
+        if static is not None and (match := self.regex.fullmatch(static)) is not None and not match.groups():
+            self._built_static = quote(static, safe=_PATH_SAFE)
 
     def arguments(self, match: re.Match[str]) -> tuple[tuple[str, ...], dict[str, str]]:
         """Handler arguments from a match: unnamed groups positional, named groups by keyword."""
@@ -136,6 +141,22 @@ class Route:
             raise NotFound() from None
         return args, kwargs
 
+    def _build_plan(self) -> list[tuple[str | patterns.Slot, str | None, Any]] | None:
+        """``url_for``'s steps, worked out once: (literal, its percent-encoding, None) for text and
+        (slot, None, its converter or None) for a group; None if the pattern is too complex to build."""
+        if self._template is None:
+            return None
+        plan: list[tuple[str | patterns.Slot, str | None, Any]] = []
+        unnamed = 0
+        for piece in self._template:
+            if isinstance(piece, str):
+                plan.append((piece, quote(piece, safe=_PATH_SAFE), None))
+                continue
+            plan.append((piece, None, self._converter_for(piece, unnamed)))
+            if piece.name is None:
+                unnamed += 1
+        return plan
+
     def _converter_for(self, slot: patterns.Slot, index: int) -> Any:
         """The converter of a template slot (``index``: its rank among the unnamed groups), or None."""
         if self.converters is None:
@@ -147,17 +168,18 @@ class Route:
 
     def build(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
         """The percent-encoded path for these arguments; the rest of ``kwargs`` is left for the query."""
-        if self._template is None:
+        if self._built_static is not None and not args:
+            return self._built_static
+        if self._plan is None:
             raise BuildError(f"route {self.name!r} ({self.pattern}) is too complex to build URLs from")
         positional = list(args)
         raw: list[str] = []
         encoded: list[str] = []
         values: list[str] = []
-        unnamed = 0
-        for piece in self._template:
-            if isinstance(piece, str):
-                raw.append(piece)
-                encoded.append(quote(piece, safe=_PATH_SAFE))
+        for piece, quoted, convert in self._plan:
+            if quoted is not None:  # literal text, percent-encoded once at registration
+                raw.append(piece)  # type: ignore[arg-type]
+                encoded.append(quoted)
                 continue
             if piece.name is not None and piece.name in kwargs:
                 value = kwargs.pop(piece.name)
@@ -168,9 +190,6 @@ class Route:
                     f"route {self.name!r} ({self.pattern}) needs a value for {piece.name or 'a group'}"
                 )
             value = str(value)  # 3, 1.5, UUID(...) -> their one spelling, checked below
-            convert = self._converter_for(piece, unnamed)
-            if piece.name is None:
-                unnamed += 1
             if convert is not None:
                 try:
                     convert(value)
@@ -182,7 +201,7 @@ class Route:
             values.append(value)
             raw.append(value)
             # Each value is one opaque argument: "/" and "?" inside it must be escaped too.
-            encoded.append(quote(value, safe=""))
+            encoded.append(value if value.isascii() and value.isalnum() else quote(value, safe=""))
         if positional:
             raise BuildError(f"route {self.name!r} ({self.pattern}) got {len(positional)} extra argument(s)")
         match = self.regex.fullmatch("".join(raw))
