@@ -28,6 +28,7 @@ import errno
 import logging
 import queue
 import selectors
+import signal
 import threading
 import time
 from typing import Protocol
@@ -187,12 +188,29 @@ class Dispatcher:
             self._threads.append(thread)
         if self._supervision is not None:
             self._supervision.ready()
+        previous_fd = self._catch_signals()
         try:
             while not self._finished():
                 self._tick()
         finally:
+            if previous_fd is not None:
+                signal.set_wakeup_fd(previous_fd)  # before the socket it points to is closed
             self._close_all()
             accesslog.flush()  # a --workers child leaves with os._exit, past the atexit hook
+
+    def _catch_signals(self) -> int | None:
+        """Make every signal wake select(), whichever thread the kernel delivers it to.
+
+        Python runs signal handlers (SIGTERM's: shutdown()) on the main thread only, and the kernel may
+        deliver a process signal to any thread: to a worker thread, it does not interrupt the main
+        thread's select(), whose timeout is None when nothing is parked, and the handler would wait for
+        the next connection, forever. set_wakeup_fd makes the C handler write a byte to our wake-up
+        socket from any thread. Main thread only (an embedder's serve_forever() on another thread
+        keeps its signals, if any, to itself); returns the previous fd, to restore on exit.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            return None
+        return signal.set_wakeup_fd(self._returns.wake_fd, warn_on_full_buffer=False)
 
     def _tick(self) -> None:
         for key, _ in self._selector.select(self._timeout()):

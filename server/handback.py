@@ -45,6 +45,11 @@ class HandBack:
         """The end to watch for reading in the dispatcher's selector."""
         return self._reader
 
+    @property
+    def wake_fd(self) -> int:
+        """The end a wake-up is written to (non-blocking), for `signal.set_wakeup_fd`."""
+        return self._writer.fileno()
+
     def put(self, item: Any) -> None:
         """Hand `item` to the dispatcher thread (any thread)."""
         self._queue.put(item)
