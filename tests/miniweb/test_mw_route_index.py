@@ -64,6 +64,14 @@ def test_patterns_with_inline_flags_are_not_indexed():
     assert (route._prefix, route._suffix, route._segments) == ("", "", [])
 
 
+def test_combined_routes_keep_the_routers_dotall_flag():
+    # Two routes in one combined regex (same prefix, no suffix): "." must match a decoded newline
+    # (%0A) there too, as it does in each route's own regex.
+    router = _router(r"/f/(\d+)", r"/f/(.+)")
+    route, args, _ = router.match("GET", "/f/a\nb")
+    assert (route.name, args) == ("r1", ("a\nb",))
+
+
 def test_quantified_slash_does_not_end_a_segment():
     router = _router(r"/(\d+)/ab/?(\d+)", r"/(\d+)/cd/(\d+)")
     assert router.match("GET", "/1/ab2")[0].name == "r0"
