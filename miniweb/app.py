@@ -17,7 +17,7 @@ import jinja2
 
 from .blueprints import Blueprint
 from .csrf import UNSAFE_METHODS, CsrfProtect
-from .error_handling import ErrorHandling, ErrorKey
+from .error_handling import ErrorHandlers, ErrorHandling, ErrorKey, check_error_key
 from .flash import template_get_flashed_messages
 from .messages import Messages
 from .patterns import check_pattern
@@ -91,7 +91,7 @@ class App(RequestCycle, ErrorHandling, UrlBuilding, MethodShortcuts):
         # One "miniweb.request" line per request (miniweb.logs); off: the server's access log is the one.
         self.request_log = request_log
         self.router = Router()
-        self._error_handlers: dict[ErrorKey, Callable[..., Any]] = {}
+        self._error_handlers: ErrorHandlers = {}
         self._before: list[Callable[[Request], Any]] = []
         self._after: list[Callable[[Request, Response], Response]] = []
         self._teardown: list[Callable[[Request, BaseException | None], None]] = []
@@ -152,13 +152,11 @@ class App(RequestCycle, ErrorHandling, UrlBuilding, MethodShortcuts):
         """Register ``handler(request, error)`` for an HTTP status code or an exception class.
 
         For an HTTPError, a handler for its code (or a class of that code, such as ``NotFound``) wins
-        over one for a class without a code (``HTTPError``, ``Exception``), as in Flask.
+        over one for a class without a code (``HTTPError``, ``Exception``), as in Flask. For a request routed
+        to a route group, the group's handlers (``Blueprint.errorhandler``) are tried before the app's at
+        each of those steps (``error_handling.find_handler``).
         """
-        if isinstance(key, int) and not isinstance(key, bool):
-            if not 400 <= key <= 599:
-                raise ValueError(f"errorhandler({key}): error handlers are for 4xx and 5xx statuses")
-        elif not (isinstance(key, type) and issubclass(key, BaseException)):
-            raise TypeError(f"errorhandler() takes a status code or an exception class, got {key!r}")
+        check_error_key(key)
 
         def decorator(handler: F) -> F:
             check_hook(handler, "errorhandler", "handler(request, error)")

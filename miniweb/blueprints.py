@@ -10,13 +10,23 @@
     @admin.get(r"/users/(?P<user_id>[0-9]+)")
     def user(request, user_id: int): ...      # serves /admin/users/7; url_for("admin.user", user_id=7)
 
+    @admin.errorhandler(403)
+    def no_entry(request, error): ...         # a 403 of this group's routes (the app's elsewhere)
+
     app.register_blueprint(admin)
 
 The prefix is prepended to each pattern as regex text (``"/admin"`` + ``r"/users/..."``), so it is
 written like a pattern and checked like one. Order per request: the app's ``before_request`` hooks, then
-the group's (only once the route is known: a 404 runs the app's alone); after the handler, the group's
-``after_request`` hooks, then the app's. Routes are registered when ``register_blueprint`` is called, in
-the order they were declared; a group belongs to one app.
+the group's (only once the route is known: a 404 runs the app's alone); after the handler (or a
+``before_request`` hook's answer), the group's ``after_request`` hooks, then the app's. Routes are
+registered when ``register_blueprint`` is called, in the order they were declared; a group belongs to one
+app, and what it registers (routes, errorhandlers) is declared before that.
+
+``errorhandler`` answers errors raised while handling a request routed to the group (its handlers, the
+before/after hooks of that request, the app's included), before the app's handlers, in Flask's order
+(``error_handling.find_handler``). A path no route matches (404), or matched under another method (405),
+is routed to no group: the app's handlers answer it, as in Flask. ``app_errorhandler`` registers an
+app-wide handler when the group is registered.
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .error_handling import ErrorHandlers, ErrorKey, check_error_key
 from .patterns import check_pattern
 from .shortcuts import MethodShortcuts
 from .signatures import check_hook
@@ -53,6 +64,9 @@ class Blueprint(MethodShortcuts):
         self.url_prefix = url_prefix
         self.before_hooks: list[Callable[..., Any]] = []
         self.after_hooks: list[Callable[..., Any]] = []
+        #: Read by ``App._handle_exception`` for requests routed to this group (empty: only the app's).
+        self.error_handlers: ErrorHandlers = {}
+        self._app_error_handlers: list[tuple[ErrorKey, Callable[..., Any]]] = []
         self._routes: list[tuple[str, Callable[..., Any], frozenset[str], str, bool]] = []
         self._app: App | None = None
 
@@ -64,8 +78,7 @@ class Blueprint(MethodShortcuts):
         method_set = frozenset(m.upper() for m in (methods or ["GET"]))
 
         def decorator(handler: F) -> F:
-            if self._app is not None:
-                raise RuntimeError(f"Blueprint {self.name!r} is registered already: add routes before that")
+            self._check_not_registered("routes")
             self._routes.append((pattern, handler, method_set, name or handler.__name__, csrf))
             return handler
 
@@ -83,6 +96,36 @@ class Blueprint(MethodShortcuts):
         self.after_hooks.append(hook)
         return hook
 
+    def errorhandler(self, key: ErrorKey) -> Callable[[F], F]:
+        """Like ``App.errorhandler`` (same keys, same ``handler(request, error)``), for errors raised while
+        handling a request routed to this group; tried before the app's handlers (see the module's text)."""
+        check_error_key(key)
+
+        def decorator(handler: F) -> F:
+            self._check_not_registered("errorhandlers")
+            check_hook(handler, "errorhandler", "handler(request, error)")
+            self.error_handlers[key] = handler
+            return handler
+
+        return decorator
+
+    def app_errorhandler(self, key: ErrorKey) -> Callable[[F], F]:
+        """``App.errorhandler(key)`` for the whole app, done when this group is registered (Flask's
+        ``Blueprint.app_errorhandler``); key and signature are checked here."""
+        check_error_key(key, "app_errorhandler")
+
+        def decorator(handler: F) -> F:
+            self._check_not_registered("errorhandlers")
+            check_hook(handler, "app_errorhandler", "handler(request, error)")
+            self._app_error_handlers.append((key, handler))
+            return handler
+
+        return decorator
+
+    def _check_not_registered(self, what: str) -> None:
+        if self._app is not None:
+            raise RuntimeError(f"Blueprint {self.name!r} is registered already: add {what} before that")
+
     def register(self, app: App) -> None:
         """Add this group's routes to ``app`` (``app.register_blueprint(bp)`` calls this)."""
         if self._app is not None:
@@ -91,3 +134,5 @@ class Blueprint(MethodShortcuts):
         for pattern, handler, methods, name, csrf in self._routes:
             body = pattern[1:] if pattern.startswith("^") else pattern
             app.add_route(self.url_prefix + body, handler, methods, f"{self.name}.{name}", csrf, group=self)
+        for key, handler in self._app_error_handlers:
+            app.errorhandler(key)(handler)

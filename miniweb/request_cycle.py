@@ -156,11 +156,11 @@ class RequestCycle:
             route, args, kwargs = self.router.match(method, request.path)
         except (HTTPError, RequestRedirect) as error:  # 400 (bad path), 404, 405, 308: hooks run first
             return self._miss(request, error)
+        request.route = route  # before the app's hooks: their errors and answers belong to the group too
         for hook in self._before:
             result = hook(request)
             if result is not None:
                 return self.make_response(result)
-        request.route = route
         group = route.group
         if group is not None:
             for hook in group.before_hooks:
