@@ -8,7 +8,7 @@ Thread ownership (written down, as gunicorn's gthread does):
 - Worker threads (`server.worker`) own a Connection from `next_connection()` until they `park()` it
   (back to the main thread through `_returns`, a `server.handback.HandBack`: a queue plus one wake-up
   byte on a socketpair) or `release()` it.
-- Shared state: the `_work` queue, `_returns`, `_open` (under `_lock`), `_calls` (`call_soon`), and
+- Shared state: the `_work` queue, `_returns` (also carrying `call_soon`), `_open` (under `_lock`), and
   `handler.draining`, a flag only the main thread sets.
 
 Under the arbiter (`--workers`), a `Supervision` link joins the selector: the read end of a pipe from the
@@ -32,8 +32,6 @@ import selectors
 import signal
 import threading
 import time
-from collections import deque
-from collections.abc import Callable
 from typing import Protocol
 
 from server import accesslog
@@ -80,7 +78,7 @@ class Dispatcher:
     __slots__ = ("handler", "config", "_listeners", "_selector", "_work", "_returns", "_wake", "park",
                  "_deadlines", "_lock", "_open", "_idle", "_max", "_paused", "_resume_at", "_threads",
                  "_exited", "_rcvtimeo", "_sndtimeo", "linger", "_supervision", "_next_beat", "_handshakes",
-                 "_bodies", "_drain", "_calls")  # fmt: skip
+                 "_bodies", "_drain", "call_soon")  # fmt: skip
 
     def __init__(self, listeners: list[Listener], handler: WSGIHandler, config: Config,
                  max_connections: int, supervision: Supervision | None = None) -> None:  # fmt: skip
@@ -92,7 +90,7 @@ class Dispatcher:
         self._returns = HandBack()  # connections parked by workers, and the wake-up of select()
         self._wake = self._returns.wake
         self.park = self._returns.put  # worker threads: an idle connection back to the poller (no extra call)
-        self._calls: deque[Callable[[], object]] = deque()  # call_soon() (deque: atomic append, popleft)
+        self.call_soon = self._returns.call_soon  # any thread, signal handlers: run a callable on this one
         self._deadlines = Deadlines()
         self._lock = threading.Lock()
         self._open = 0  # connections accepted and not yet closed
@@ -127,15 +125,6 @@ class Dispatcher:
         closes them after all. Safe from any thread and from a signal handler.
         """
         self._drain.request(grace, keep_idle)
-        self._wake()
-
-    def call_soon(self, callback: Callable[[], object]) -> None:
-        """Run `callback` (which must not raise) on the dispatcher's thread at its next wake-up.
-
-        Any thread, and signal handlers, which must not log themselves: logging takes locks and writes
-        to buffered streams that the code the signal interrupted, on the same thread, may be using.
-        """
-        self._calls.append(callback)
         self._wake()
 
     # --- worker threads -----------------------------------------------------------------------------------
@@ -325,9 +314,7 @@ class Dispatcher:
         now = time.monotonic()
         for conn in self._returns.take():
             self._park(conn, now)
-        calls = self._calls  # after take() cleared the wake-up flag: one queued later wakes the next round
-        while calls:
-            calls.popleft()()
+        self._returns.run_calls()
 
     def _park(self, conn: Connection, now: float) -> None:
         if self._drain.swept and self._drain.closes(conn):
@@ -413,5 +400,4 @@ class Dispatcher:
             listener.close()
         self._selector.close()
         self._returns.close()
-        while self._calls:  # the loop has ended: still on the dispatcher's thread
-            self._calls.popleft()()
+        self._returns.run_calls()  # asked for after the last tick

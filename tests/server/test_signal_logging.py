@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import signal
 import sys
 import threading
@@ -20,6 +21,7 @@ from collections.abc import Iterator
 import pytest
 
 from server.config import Config
+from server.handback import HandBack
 from server.serving import Server, install_signal_handlers
 from tests.server.client import WAIT
 
@@ -121,3 +123,19 @@ def test_call_soon_runs_on_the_serving_thread_whoever_asks(recorder):
         serving.join(WAIT)
     assert ran == ["serving", "serving"]
     assert not serving.is_alive()
+
+
+def test_hand_back_calls_wake_the_selector_and_run_in_order_once():
+    handback = HandBack()
+    ran: list[int] = []
+    try:
+        handback.call_soon(lambda: ran.append(1))
+        handback.call_soon(lambda: ran.append(2))
+        assert select.select([handback.wake_socket], [], [], 0)[0]  # the dispatcher's select() returns
+        assert ran == []  # nothing runs on the asking thread
+        assert handback.take() == []  # calls are not connections
+        handback.run_calls()
+        handback.run_calls()
+        assert ran == [1, 2]
+    finally:
+        handback.close()
