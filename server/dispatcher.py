@@ -8,8 +8,8 @@ Thread ownership (written down, as gunicorn's gthread does):
 - Worker threads (`server.worker`) own a Connection from `next_connection()` until they `park()` it
   (back to the main thread through `_returns`, a `server.handback.HandBack`: a queue plus one wake-up
   byte on a socketpair) or `release()` it.
-- Shared state: the `_work` queue, `_returns`, `_open` (under `_lock`), and `handler.draining`, a flag
-  only the main thread sets.
+- Shared state: the `_work` queue, `_returns` (also carrying `call_soon`), `_open` (under `_lock`), and
+  `handler.draining`, a flag only the main thread sets.
 
 Under the arbiter (`--workers`), a `Supervision` link joins the selector: the read end of a pipe from the
 parent (EOF: the parent is gone, drain quickly and exit: no orphans), and a heartbeat written from `_tick`
@@ -19,7 +19,8 @@ mode) nothing of this runs: one `is None` test per tick, none per request.
 Two jobs the main thread does for parked connections have modules of their own, which act on the
 dispatcher's selector and deadlines through what it passes them: TLS handshakes
 (`server.tls_handshake`) and request bodies received before dispatch (`server.body_receiver`). The
-deadlines are a heap that is never scanned (`server.deadlines`).
+deadlines are a heap that is never scanned (`server.deadlines`). The graceful stop after `shutdown()`
+(what is closed, what is kept, when it is over) is `server.drain`'s, acting through the dispatcher.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from server.body_receiver import BodyReceiver
 from server.config import Config
 from server.connection import Connection
 from server.deadlines import Deadlines
+from server.drain import Drain
 from server.handback import HandBack, take_all
 from server.listener import Listener
 from server.responses import refusal
@@ -71,6 +73,13 @@ class Supervision(Protocol):
 class Dispatcher:
     """Accepts connections, parks idle ones in epoll, expires deadlines, and runs the worker pool."""
 
+    # Slots: CPython 3.11 reads instance attributes fast only while an instance dict holds few enough
+    # keys; at 32 attributes every read on the park path was slower, +2,600 instructions (3 %) a cycle.
+    __slots__ = ("handler", "config", "_listeners", "_selector", "_work", "_returns", "_wake", "park",
+                 "_deadlines", "_lock", "_open", "_idle", "_max", "_paused", "_resume_at", "_threads",
+                 "_exited", "_rcvtimeo", "_sndtimeo", "linger", "_supervision", "_next_beat", "_handshakes",
+                 "_bodies", "_drain", "call_soon")  # fmt: skip
+
     def __init__(self, listeners: list[Listener], handler: WSGIHandler, config: Config,
                  max_connections: int, supervision: Supervision | None = None) -> None:  # fmt: skip
         self.handler = handler
@@ -81,6 +90,7 @@ class Dispatcher:
         self._returns = HandBack()  # connections parked by workers, and the wake-up of select()
         self._wake = self._returns.wake
         self.park = self._returns.put  # worker threads: an idle connection back to the poller (no extra call)
+        self.call_soon = self._returns.call_soon  # any thread, signal handlers: run a callable on this one
         self._deadlines = Deadlines()
         self._lock = threading.Lock()
         self._open = 0  # connections accepted and not yet closed
@@ -88,29 +98,22 @@ class Dispatcher:
         self._max = max_connections
         self._paused = False  # not accepting: at max_connections, or out of file descriptors
         self._resume_at: float | None = None
-        self._stop = False
-        self._drain_deadline: float | None = None
-        # Draining: connections accepted but silent so far keep their chance to send a first request
-        # until this moment (closing them at once would reset a client whose request is on its way).
-        self._fresh_until: float | None = None
-        # Retiring (shutdown(keep_idle=True), the arbiter replacing this worker): idle keep-alive
-        # connections stay open until their keep-alive timeout, since their clients may still use them.
-        self._keep_idle = False
-        self._closed_idle: bool | None = None  # past _fresh_until: new silent ones closed (True: idle too)
-        self._threads_told = False  # draining, nothing open: the worker threads have their stop sentinels
         self._threads: list[threading.Thread] = []
         self._exited = 0  # worker threads that have left their loop (under _lock)
         self._rcvtimeo, self._sndtimeo = Connection.socket_timeouts(config)
         self.linger = config.keepalive_linger
         self._supervision = supervision
         self._next_beat = 0.0
-        self._grace = config.graceful_timeout
         # What the main thread does for parked connections besides watching them, each in its own module:
         expire_at, unpark, closed = self._deadlines.set, self._unpark, self._closed
         self._handshakes = HandshakeDriver(self._selector, config, expire_at=expire_at, unpark=unpark,
                                            admit=self._admit, opened=self._opened, closed=closed)  # fmt: skip
         self._bodies = BodyReceiver(config, expire_at=expire_at, unpark=unpark,
                                     to_worker=self._work.put, closed=closed)  # fmt: skip
+        self._drain = Drain(config, stop_accepting=self._stop_accepting, parked=self._parked,
+                            close=self._close_parked, stop_threads=self._stop_threads,
+                            open_count=lambda: self._open,
+                            threads_left=lambda: len(self._threads) - self._exited)  # fmt: skip
 
     # --- any thread ---------------------------------------------------------------------------------------
 
@@ -118,13 +121,10 @@ class Dispatcher:
         """Begin a graceful shutdown (`grace` seconds for requests in flight, default graceful_timeout).
 
         `keep_idle`: this process retires while others keep serving the same address, so idle keep-alive
-        connections are kept until their keep-alive timeout (see _begin_drain). A later call without it
+        connections are kept until their keep-alive timeout (server.drain). A later call without it
         closes them after all. Safe from any thread and from a signal handler.
         """
-        if grace is not None:
-            self._grace = min(self._grace, grace)
-        self._keep_idle = keep_idle and (self._keep_idle or not self._stop)
-        self._stop = True
+        self._drain.request(grace, keep_idle)
         self._wake()
 
     # --- worker threads -----------------------------------------------------------------------------------
@@ -168,7 +168,7 @@ class Dispatcher:
         with self._lock:
             self._open -= 1
             paused = self._paused
-        if paused or self._drain_deadline is not None:  # draining: the last one closed ends the drain
+        if paused or self._drain.deadline is not None:  # draining: the last one closed ends the drain
             self._wake()
 
     # --- main thread ----------------------------------------------------------------------------------------
@@ -190,7 +190,7 @@ class Dispatcher:
             self._supervision.ready()
         previous_fd = self._catch_signals()
         try:
-            while not self._finished():
+            while not self._drain.finished():
                 self._tick()
         finally:
             if previous_fd is not None:
@@ -225,9 +225,7 @@ class Dispatcher:
                 self._orphaned()
             elif data.closing:  # lingering close: drop the bytes, close at EOF
                 if not data.discard():
-                    self._unpark(data)
-                    data.close()
-                    self._closed()
+                    self._close_parked(data)
             elif data.receiving is not None:  # a request body arriving: take it, no thread needed
                 self._bodies.receive(data)
             else:  # a parked connection spoke: a worker serves it
@@ -238,11 +236,10 @@ class Dispatcher:
         if self._supervision is not None and now >= self._next_beat:
             self._supervision.beat()
             self._next_beat = now + self._supervision.interval
-        if self._stop and self._drain_deadline is None:
-            self._begin_drain(now)
-        if self._drain_deadline is not None and not self._threads_told:
-            self._drain_step(now)
-        if self._paused and self._drain_deadline is None:
+        drain = self._drain
+        if drain.requested:
+            drain.step(now)
+        if self._paused and drain.deadline is None:
             self._maybe_resume(now)
 
     def _unpark(self, conn: Connection | Handshake) -> None:
@@ -254,10 +251,8 @@ class Dispatcher:
         wake_at = [] if first is None else [first]
         if self._paused and self._resume_at is not None:
             wake_at.append(self._resume_at)
-        if self._drain_deadline is not None:
-            wake_at.append(self._drain_deadline)
-        if self._fresh_until is not None and self._closed_idle is None:
-            wake_at.append(self._fresh_until)
+        if self._drain.due is not None:
+            wake_at.append(self._drain.due)
         if self._supervision is not None:
             wake_at.append(self._next_beat)
         return max(0.0, min(wake_at) - time.monotonic()) if wake_at else None
@@ -319,9 +314,10 @@ class Dispatcher:
         now = time.monotonic()
         for conn in self._returns.take():
             self._park(conn, now)
+        self._returns.run_calls()
 
     def _park(self, conn: Connection, now: float) -> None:
-        if self._closed_idle is not None and _silent(conn) and (conn.requests == 0 or not self._keep_idle):
+        if self._drain.swept and self._drain.closes(conn):
             conn.close()
             self._closed()
             return
@@ -362,28 +358,16 @@ class Dispatcher:
         """The arbiter is gone (even SIGKILL closes its end of the pipe): stop accepting and leave soon."""
         assert self._supervision is not None
         self._selector.unregister(self._supervision.parent_fd())
-        if not self._stop:
+        if not self._drain.requested:
             log.error("the parent process has gone: stopping this worker process")
         self.shutdown(self._supervision.orphan_grace)
-        if self._drain_deadline is not None:  # already draining: shorten the drain
-            soon = time.monotonic() + self._supervision.orphan_grace
-            self._drain_deadline = min(self._drain_deadline, soon)
+        self._drain.shorten(time.monotonic() + self._supervision.orphan_grace)  # if already draining
 
-    def _begin_drain(self, now: float) -> None:
-        """Stop accepting; open connections then end as they would have, but for these differences.
+    # --- what the drain (server.drain) does through the dispatcher ---------------------------------------
 
-        Every response says Connection: close. A parked connection silent so far (a new one, or an idle
-        keep-alive one) gets drain_first_request to send its request (it may be on its way), then is
-        closed -- unless this worker retires (keep_idle): then an idle keep-alive connection stays open
-        until its keep-alive timeout, because its client may send a request on it at any moment, and
-        closing it first would reset that request, which a proxy never retries for a POST. A proxy whose
-        idle timeout is below ours (deploy/nginx.conf) closes it first, or sends one last request.
-        The whole drain is bounded by graceful_timeout; the worker threads stop once nothing is open.
-        """
-        graceful = self._grace
+    def _stop_accepting(self) -> None:
+        """Every response says Connection: close from now on; the listening sockets are closed."""
         self.handler.draining = True
-        self._drain_deadline = now + graceful
-        self._fresh_until = now + min(graceful, self.config.drain_first_request)
         for listener in self._listeners:
             # Connections the kernel has completed (the accept backlog) were accepted as far as the
             # client can tell: take them and serve them, instead of resetting them with the socket.
@@ -392,37 +376,17 @@ class Dispatcher:
             if not self._paused:
                 self._selector.unregister(listener.sock)
             listener.close()
-        # Logged once it is true: this process holds no listening socket any more.
-        idle = "keeping idle keep-alive connections until their timeout, " if self._keep_idle else ""
-        log.info("shutting down: no new connections; %sfinishing requests in flight (up to %gs)", idle,
-                 graceful)  # fmt: skip
 
-    def _drain_step(self, now: float) -> None:
-        """Close parked connections that may no longer speak; once none is open, stop the worker threads."""
-        assert self._fresh_until is not None
-        if now >= self._fresh_until and self._closed_idle != (not self._keep_idle):
-            self._closed_idle = not self._keep_idle  # see _park for those parked later
-            for conn in self._parked():
-                if _silent(conn) and (conn.requests == 0 or not self._keep_idle):
-                    self._unpark(conn)
-                    conn.close()
-                    self._closed()
-        if self._open == 0:
-            self._threads_told = True
-            for _ in self._threads:
-                self._work.put(None)
+    def _close_parked(self, conn: Connection) -> None:
+        self._unpark(conn)
+        conn.close()
+        self._closed()
 
-    def _finished(self) -> bool:
-        if self._drain_deadline is None:
-            return False
-        if self._exited == len(self._threads):
-            return True
-        if time.monotonic() >= self._drain_deadline:
-            log.warning("graceful timeout: abandoning %d connections still in progress", self._open)
-            return True
-        return False
+    def _stop_threads(self) -> None:
+        for _ in self._threads:
+            self._work.put(None)
 
-    def _parked(self) -> list[Connection]:
+    def _parked(self) -> list[Connection | Handshake]:
         return [key.data for key in self._selector.get_map().values()
                 if isinstance(key.data, (Connection, Handshake))]  # fmt: skip
 
@@ -436,9 +400,4 @@ class Dispatcher:
             listener.close()
         self._selector.close()
         self._returns.close()
-
-
-def _silent(conn: Connection | Handshake) -> bool:
-    """A parked connection with no request under way: a new one that has not sent its first request
-    yet, or an idle keep-alive one (a TLS handshake, a lingering close, half a head, a body are not)."""
-    return conn.__class__ is not Handshake and not conn.closing and conn.receiving is None and not conn.buf
+        self._returns.run_calls()  # asked for after the last tick

@@ -13,7 +13,9 @@ import os
 import signal
 import socket
 import threading
+from collections import deque
 from collections.abc import Callable
+from functools import partial
 
 from server.config import Config
 from server.dispatcher import Dispatcher
@@ -25,6 +27,9 @@ from server.wsgi import WSGIHandler
 __all__ = ["Server", "serve"]
 
 log = logging.getLogger(__name__)
+
+_IGNORED = ("%s ignored: this server runs as one process; start it with --workers N (N >= 1) for SIGHUP "
+            "reloads and SIGTTIN/SIGTTOU")  # fmt: skip
 
 
 class Server:
@@ -56,6 +61,7 @@ class Server:
         self.port: int = address[1]
         self._stop = threading.Event()
         self._dispatcher: Dispatcher | None = None
+        self._calls: deque[Callable[[], object]] = deque()  # call_soon()s not yet handed to the dispatcher
         self._arbiter = None
 
     @property
@@ -124,7 +130,25 @@ class Server:
         self._dispatcher = dispatcher
         if self._stop.is_set():  # shutdown() came before the dispatcher existed
             dispatcher.shutdown()
+        self._hand_over_calls(dispatcher)  # those made before it existed
         dispatcher.run()
+
+    def call_soon(self, callback: Callable[[], object]) -> None:
+        """Run `callback` on the serving thread soon (Dispatcher.call_soon; single-process mode). Safe
+        from any thread and from a signal handler; made before serving starts, it waits for it."""
+        self._calls.append(callback)
+        dispatcher = self._dispatcher  # set before serve_in_this_process hands over: none is missed
+        if dispatcher is not None:
+            self._hand_over_calls(dispatcher)
+
+    def _hand_over_calls(self, dispatcher: Dispatcher) -> None:
+        calls = self._calls
+        while True:  # maybe on two threads at once: popleft is atomic, so each call is handed over once
+            try:
+                callback = calls.popleft()
+            except IndexError:
+                return
+            dispatcher.call_soon(callback)
 
     def shutdown(self) -> None:
         """Stop accepting, finish requests in flight (up to graceful_timeout), close idle connections.
@@ -177,8 +201,9 @@ def install_signal_handlers(server: Server) -> None:
         server.logfiles.reopen()
 
     def on_ignored(signum: int, frame: object) -> None:
-        log.warning("%s ignored: this server runs as one process; start it with --workers N (N >= 1) for "
-                    "SIGHUP reloads and SIGTTIN/SIGTTOU", signal.Signals(signum).name)  # fmt: skip
+        # Logged by the dispatcher's loop, not here: the handler may interrupt a logging call on this
+        # thread (a reentrant write to the same stream raises; a handler with a plain lock deadlocks).
+        server.call_soon(partial(log.warning, _IGNORED, signal.Signals(signum).name))
 
     signal.signal(signal.SIGUSR1, on_reopen)
     for signum in (signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU):
