@@ -634,8 +634,20 @@ def _warnings_while(run):
     return result, [(r.levelname, r.getMessage()) for r in records]
 
 
-def test_an_unreadable_file_is_a_404_with_a_warning(open_site):
+def _readable_here(root, wsgi_call):
+    """The same site served as the test runner (``serve`` and ``response_for``): a readable file is 200.
+
+    Also what makes mutmut, which records the functions each test calls in its own process (the
+    unprivileged child's calls are not seen), run these tests against the mutants of those functions."""
+    static = StaticFiles(root)
+    assert _serve(static, "/static/plain.txt")[:2] == (200, "200 OK")
+    status, _, body = wsgi_call(lambda env, start: static.response_for(env)(env, start), "/static/plain.txt")
+    assert (status, body) == ("200 OK", b"readable")
+
+
+def test_an_unreadable_file_is_a_404_with_a_warning(open_site, wsgi_call):
     """chmod 000: not served (404, no byte of it), and the log says which file and why."""
+    _readable_here(open_site, wsgi_call)
 
     def task():
         static = StaticFiles(open_site)
@@ -672,8 +684,9 @@ def _raises(call, *args):
     raise AssertionError("no HTTPError raised")
 
 
-def test_a_cached_file_made_unreadable_is_a_404_with_a_warning(open_site):
+def test_a_cached_file_made_unreadable_is_a_404_with_a_warning(open_site, wsgi_call):
     """Served once (remembered), then chmod 000 by its owner: the next GET finds out, 404 and the warning."""
+    _readable_here(open_site, wsgi_call)
 
     def task():
         static = StaticFiles(open_site)
