@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import struct
 import sys
+from pathlib import Path
 
 import pytest
 import webtest
@@ -594,13 +595,29 @@ def _as_unprivileged(task):
     return found["result"]
 
 
+def _a_directory_others_can_enter():
+    """A temporary directory whose every ancestor other users may enter (``$TMPDIR`` may be private:
+    pytest's and scripts/mutate.py's are), for files nobody must reach."""
+    import stat
+    import tempfile
+
+    for candidate in (tempfile.gettempdir(), "/tmp", "/var/tmp", "/dev/shm"):
+        path = Path(candidate).resolve()
+        try:
+            if all(os.stat(p).st_mode & stat.S_IXOTH for p in (path, *path.parents)) and path.is_dir():
+                return str(path)
+        except OSError:
+            continue
+    pytest.skip("no temporary directory other users can enter")
+
+
 @pytest.fixture
 def open_site():
     """A static directory nobody can reach (pytest's tmp_path is private to root), owned by nobody."""
     import shutil
     import tempfile
 
-    top = tempfile.mkdtemp(prefix="miniweb-static-")
+    top = tempfile.mkdtemp(prefix="miniweb-static-", dir=_a_directory_others_can_enter())
     try:
         os.chmod(top, 0o755)
         root = os.path.join(top, "static")
