@@ -46,7 +46,7 @@ CACHE_ENTRIES = 4096  # default bound of files remembered (a static tree is rare
 _HEADER_NAMES = ("etag", "last-modified", "cache-control", "content-type", "accept-ranges", "content-length",
                  "content-range")  # fmt: skip
 _NO_HEADERS: tuple[tuple[str, str], ...] = ()
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)  # os.open makes it non-inheritable (PEP 446)
 
 
 class _File:
@@ -145,10 +145,11 @@ def _open(path: str) -> tuple[OpenFile, os.stat_result]:
     """``path`` open, with the ``fstat`` of what was opened (OSError as ``os.open`` raises it)."""
     fd = os.open(path, _OPEN_FLAGS)
     try:
-        return OpenFile(fd, path), os.fstat(fd)
+        st = os.fstat(fd)
     except BaseException:
-        os.close(fd)
+        os.close(fd)  # before any OpenFile owns it: closed once, never a number reused meanwhile
         raise
+    return OpenFile(fd, path), st
 
 
 class StaticFiles:

@@ -508,7 +508,7 @@ def test_the_open_file_reads_whole_blocks_across_short_reads(tmp_path, monkeypat
     monkeypatch.setattr(static_module.os, "read", lambda fd, n: real_read(fd, min(n, 3)))
     file, st = static_module._open(str(tmp_path / "f.bin"))
     try:
-        assert st.st_size == 50 and file.name == str(tmp_path / "f.bin")
+        assert st.st_size == 50 and file.name == str(tmp_path / "f.bin") and not file.closed
         assert file.read(10) == bytes(range(10)) and file.tell() == 10
         assert file.read(0) == b""
         assert file.seek(45) == 45 and file.read(10) == bytes(range(45, 50))
@@ -521,6 +521,23 @@ def test_the_open_file_reads_whole_blocks_across_short_reads(tmp_path, monkeypat
     with pytest.raises(ValueError, match="closed file"):
         file.fileno()
     file.close()  # twice: nothing happens (the descriptor number may belong to another file by now)
+
+
+def test_opening_closes_the_descriptor_when_fstat_fails(tmp_path, monkeypatch):
+    from miniweb import static as static_module
+
+    (tmp_path / "f.bin").write_bytes(b"x")
+    before = sorted(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
+
+    def fail(fd):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(static_module.os, "fstat", fail)
+    with pytest.raises(OSError, match="Input/output"):
+        static_module._open(str(tmp_path / "f.bin"))
+    monkeypatch.undo()
+    if before is not None:
+        assert sorted(os.listdir("/proc/self/fd")) == before
 
 
 def test_an_open_file_a_server_never_closed_is_closed_when_collected(tmp_path):
