@@ -518,7 +518,7 @@ def test_the_open_file_reads_whole_blocks_across_short_reads(tmp_path, monkeypat
     finally:
         file.close()
     assert file.closed
-    with pytest.raises(ValueError, match="closed file"):
+    with pytest.raises(ValueError, match=r"^I/O operation on closed file$"):
         file.fileno()
     file.close()  # twice: nothing happens (the descriptor number may belong to another file by now)
 
@@ -573,12 +573,15 @@ def _as_unprivileged(task):
     """``task()`` (returning JSON-able data) run where a chmod-000 file is really unreadable.
 
     Root reads every file, so as root it runs in a forked child that first drops to nobody (setgid, then
-    setuid), and sends its result back over a pipe; as anyone else, here. Skipped if the drop fails.
+    setuid); as anyone else, here. Skipped if the drop fails.
     """
+    return _in_child(task, drop_privileges=True) if os.geteuid() == 0 else task()
+
+
+def _in_child(task, drop_privileges=False):
+    """``task()`` (returning JSON-able data) in a forked child, its result sent back over a pipe."""
     import json
 
-    if os.geteuid() != 0:
-        return task()
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: never returns into pytest
@@ -586,14 +589,17 @@ def _as_unprivileged(task):
         try:
             os.close(read_end)
             try:
-                os.setgroups([])
-                os.setgid(_NOBODY)
-                os.setuid(_NOBODY)
-                result = {"result": task()}
+                if drop_privileges:
+                    os.setgroups([])
+                    os.setgid(_NOBODY)
+                    os.setuid(_NOBODY)
             except PermissionError as exc:
                 result = {"skip": f"cannot drop privileges: {exc}"}
-            except BaseException as exc:  # reported to the parent, which fails the test with it
-                result = {"error": repr(exc)}
+            else:
+                try:
+                    result = {"result": task()}
+                except BaseException as exc:  # reported to the parent, which fails the test with it
+                    result = {"error": repr(exc)}
             with os.fdopen(write_end, "w") as out:
                 json.dump(result, out)
         except BaseException:
@@ -604,7 +610,7 @@ def _as_unprivileged(task):
     with os.fdopen(read_end) as received:
         text = received.read()  # EOF when the child exits: a bounded wait
     _, status = os.waitpid(pid, 0)
-    assert status == 0 and text, f"the unprivileged child failed (wait status {status})"
+    assert status == 0 and text, f"the child failed (wait status {status})"
     found = json.loads(text)
     if "skip" in found:
         pytest.skip(found["skip"])
@@ -734,3 +740,43 @@ def test_a_cached_file_made_unreadable_is_a_404_with_a_warning(open_site, wsgi_c
     assert found["first"] == "readable" and "readable" not in found["second"]
     path = os.path.join(os.path.realpath(open_site), "plain.txt")
     assert [tuple(item) for item in found["logged"]] == [("WARNING", f"static file {path} is not readable")]
+
+
+def test_an_open_file_may_be_descriptor_0(tmp_path):
+    """A server started with stdin closed gets descriptor 0 for the first file it opens: a file like any
+    other (read, closed), not one taken for closed. In a child: pytest-xdist talks over this process's."""
+    from miniweb import static as static_module
+
+    (tmp_path / "f.bin").write_bytes(b"zero")
+
+    def task():
+        os.close(0)
+        file, _ = static_module._open(str(tmp_path / "f.bin"))
+        found = {"fd": file.fileno(), "closed": file.closed, "data": file.read().decode()}
+        file.close()
+        try:
+            os.fstat(0)
+        except OSError:
+            found["closed after"] = True
+        return found
+
+    assert _in_child(task) == {"fd": 0, "closed": False, "data": "zero", "closed after": True}
+
+
+def test_a_changed_file_dropped_from_the_cache_by_another_request_meanwhile(site, monkeypatch):
+    """Threads share the cache: while one request finds a cached file changed, another may have dropped
+    its entry already. The first goes on (checks the file again), it does not fail on the missing entry."""
+    from miniweb import static as static_module
+
+    static = StaticFiles(site)
+    path = "/static/css/site.css"
+    assert _serve(static, path)[0] == 200  # remembered
+    (site / "css" / "site.css").write_text("body { color: blue; margin: 0 }\n", encoding="utf-8")
+    real_open = os.open
+
+    def open_after_another_thread(name, flags, *args):
+        static._files.pop(path, None)  # what the other request did in the meantime
+        return real_open(name, flags, *args)
+
+    monkeypatch.setattr(static_module.os, "open", open_after_another_thread)
+    assert _serve(static, path)[3] == b"body { color: blue; margin: 0 }\n"
