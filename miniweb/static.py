@@ -46,7 +46,9 @@ CACHE_ENTRIES = 4096  # default bound of files remembered (a static tree is rare
 _HEADER_NAMES = ("etag", "last-modified", "cache-control", "content-type", "accept-ranges", "content-length",
                  "content-range")  # fmt: skip
 _NO_HEADERS: tuple[tuple[str, str], ...] = ()
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)  # os.open makes it non-inheritable (PEP 446)
+# O_NONBLOCK: a FIFO swapped in for a remembered file must not block the worker until someone writes to it
+# (for a regular file it changes nothing). os.open makes the descriptor non-inheritable itself (PEP 446).
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
 
 
 class _File:

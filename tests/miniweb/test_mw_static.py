@@ -780,3 +780,32 @@ def test_a_changed_file_dropped_from_the_cache_by_another_request_meanwhile(site
 
     monkeypatch.setattr(static_module.os, "open", open_after_another_thread)
     assert _serve(static, path)[3] == b"body { color: blue; margin: 0 }\n"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_remembered_file_replaced_by_a_fifo_is_a_404_without_waiting_for_a_writer(site):
+    """Opening a FIFO for reading waits for a writer, unless non-blocking: the request must not hang."""
+    import threading
+
+    static = StaticFiles(site)
+    path = "/static/css/site.css"
+    etag = dict(_serve(static, path)[2])["ETag"]  # remembered
+    target = site / "css" / "site.css"
+    target.unlink()
+    os.mkfifo(target)
+    found = []
+
+    def requests():
+        for conditional in ({}, {"HTTP_IF_NONE_MATCH": etag}):
+            try:
+                _serve(static, path, **conditional)
+            except HTTPError as error:
+                found.append(error.code)
+
+    worker = threading.Thread(target=requests, daemon=True)
+    worker.start()
+    worker.join(timeout=30)  # a bound, not a timing: the answer needs no wait at all
+    if worker.is_alive():  # stuck in open(): give it a writer so that the thread ends
+        os.close(os.open(target, os.O_WRONLY | os.O_NONBLOCK))
+        worker.join(timeout=30)
+    assert found == [404, 404]
