@@ -809,3 +809,22 @@ def test_a_remembered_file_replaced_by_a_fifo_is_a_404_without_waiting_for_a_wri
         os.close(os.open(target, os.O_WRONLY | os.O_NONBLOCK))
         worker.join(timeout=30)
     assert found == [404, 404]
+
+
+def test_ranges_and_whole_files_survive_short_reads_without_a_file_wrapper(site, monkeypatch):
+    """Under a server without wsgi.file_wrapper the body is read: every block whole, however few bytes
+    each read(2) returns (FileSlice reads the part through OpenFile.read)."""
+    from miniweb import static as static_module
+
+    data = bytes(i % 241 for i in range(70_000))
+    (site / "big.bin").write_bytes(data)
+    real_read = os.read
+    monkeypatch.setattr(static_module.os, "read", lambda fd, n: real_read(fd, min(n, 1000)))
+    static = StaticFiles(site)
+    code, _, headers, body = _serve(static, "/static/big.bin", HTTP_RANGE="bytes=100-69999")
+    assert code == 206 and body == data[100:] and dict(headers)["Content-Length"] == "69900"
+    chunks = static.serve({"PATH_INFO": "/static/big.bin"}, lambda status, headers: None)[1]
+    try:
+        assert [len(chunk) for chunk in chunks] == [65536, 70_000 - 65536]
+    finally:
+        chunks.close()
