@@ -6,14 +6,19 @@ refused if any segment is ``..``/``.``/empty (before anything is resolved), then
 included) and checked again against the real root.
 
 The hot path: a file that passed those checks is remembered by its URL path with what its responses
-need (real path, ETag, Last-Modified, Content-Type, the header list), keyed by the file's identity
+need (real path, ETag, Last-Modified, Content-Type, the header lists), keyed by the file's identity
 ``(inode, device, mtime_ns, size)``. The next request for it costs one ``open`` + ``fstat`` (200), or one
 ``stat`` (304 revalidation, no open); a file that changed or was replaced is looked up and checked
-again from the start, so a symlink swapped in later cannot lead outside the root.
+again from the start, so a symlink swapped in later cannot lead outside the root. At most
+``cache_entries`` files are remembered (past that the cache starts over). The file is opened with
+``os.open`` and handed to the server as an :class:`OpenFile`, which ``wsgi.file_wrapper`` sends with
+``sendfile`` (python -m bench.staticpath measures this path against a bare ``file_wrapper`` app).
 
     GET /static/app.css ─► cache hit? ─► conditional? stat ─► same file, not modified ─► 304
                                │                  └──────────► open + fstat ─► same file ─► 200/206/416
                                └─ miss or changed ─► decode ─► guard ─► realpath ─► check ─► remember
+
+A HEAD with ``Range`` gets the 200's headers: only GET has range semantics (RFC 9110 §14.2).
 """
 
 from __future__ import annotations
@@ -24,31 +29,35 @@ import os
 import stat as stat_module
 from collections.abc import Callable, Iterable, Sequence
 from email.utils import formatdate
-from typing import Any, BinaryIO
+from typing import Any
 
 from .errors import BadRequest, HTTPError, MethodNotAllowed, NotFound
 from .ranges import content_range, file_part, requested_range
 from .request import decode_path
 from .response import Response, _FileIterator, _not_modified, error_response, send_file
 
-__all__ = ["StaticFiles"]
+__all__ = ["CACHE_ENTRIES", "OpenFile", "StaticFiles"]
 
 logger = logging.getLogger(__name__)
 
 _BLOCK = 64 * 1024  # block size handed to wsgi.file_wrapper (and the fallback iterator)
-_CACHE_ENTRIES = 4096  # files remembered; past this the cache starts over (a static tree is rarely bigger)
+CACHE_ENTRIES = 4096  # default bound of files remembered (a static tree is rarely bigger)
 # Every header a file response of ours may carry (304: the first three).
 _HEADER_NAMES = ("etag", "last-modified", "cache-control", "content-type", "accept-ranges", "content-length",
                  "content-range")  # fmt: skip
 _NO_HEADERS: tuple[tuple[str, str], ...] = ()
+# O_NONBLOCK: a FIFO swapped in for a remembered file must not block the worker until someone writes to it
+# (for a regular file it changes nothing). os.open makes the descriptor non-inheritable itself (PEP 446).
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
 
 
 class _File:
     """What the responses for one checked file need, computed once per version of the file."""
 
-    __slots__ = ("path", "key", "size", "etag", "mtime", "last_modified", "headers", "headers_304")
+    __slots__ = ("path", "key", "size", "etag", "mtime", "last_modified", "headers", "headers_200",
+                 "headers_304")  # fmt: skip
 
-    def __init__(self, path: str, st: os.stat_result, max_age: int) -> None:
+    def __init__(self, path: str, st: os.stat_result, max_age: int | None) -> None:
         self.path = path
         self.key = _identity(st)
         self.size = st.st_size
@@ -58,12 +67,9 @@ class _File:
         validators = [("ETag", self.etag), ("Last-Modified", self.last_modified)]
         if max_age is not None:
             validators.append(("Cache-Control", f"public, max-age={int(max_age)}"))
-        self.headers_304 = validators  # RFC 9110 §15.4.5: the validators and Cache-Control of a 200
-        self.headers = [
-            *validators,
-            ("Content-Type", _content_type(path)),
-            ("Accept-Ranges", "bytes"),
-        ]
+        self.headers_304 = tuple(validators)  # RFC 9110 §15.4.5: the validators and Cache-Control of a 200
+        self.headers = (*validators, ("Content-Type", _content_type(path)), ("Accept-Ranges", "bytes"))
+        self.headers_200 = (*self.headers, ("Content-Length", str(st.st_size)))
 
 
 def _identity(st: os.stat_result) -> tuple[int, int, int, int]:
@@ -79,19 +85,98 @@ def _content_type(path: str) -> str:
     return mimetype
 
 
+class OpenFile:
+    """A file opened with ``os.open``, read-only: what ``wsgi.file_wrapper`` and the iterators need.
+
+    Cheaper than ``open(path, "rb")``, which adds a buffer and, on opening, an ``fstat``, an ``isatty``
+    ioctl and an ``lseek``: a server's sendfile path (``fileno``, ``tell``, ``fstat``) then costs this
+    file one system call besides the ``open``/``fstat``/``close`` StaticFiles makes. ``read(n)`` returns
+    ``n`` bytes unless the file ends first (it loops over short reads, as a buffered file does), so
+    ``FileSlice`` and any server's loop get whole blocks. Closed when garbage-collected, should a server
+    forget ``close()`` (PEP 3333 says it must call it).
+    """
+
+    __slots__ = ("fd", "name")
+
+    def __init__(self, fd: int, name: str) -> None:
+        self.fd = fd
+        self.name = name
+
+    @property
+    def closed(self) -> bool:
+        return self.fd < 0
+
+    def fileno(self) -> int:
+        if self.fd < 0:
+            raise ValueError("I/O operation on closed file")
+        return self.fd
+
+    def tell(self) -> int:
+        return os.lseek(self.fd, 0, os.SEEK_CUR)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        return os.lseek(self.fd, offset, whence)
+
+    def read(self, size: int | None = -1) -> bytes:
+        """Up to ``size`` bytes (all that is left if ``size`` is negative or None); fewer only at the end."""
+        if size is None or size < 0:
+            parts = []
+            while block := os.read(self.fd, _BLOCK):
+                parts.append(block)
+            return b"".join(parts)
+        data = os.read(self.fd, size)
+        if len(data) == size or not data:
+            return data
+        parts = [data]
+        remaining = size - len(data)
+        while remaining and (block := os.read(self.fd, remaining)):  # a short read: go on to size or EOF
+            parts.append(block)
+            remaining -= len(block)
+        return b"".join(parts)
+
+    def close(self) -> None:
+        fd, self.fd = self.fd, -1
+        if fd >= 0:
+            os.close(fd)
+
+    def __del__(self) -> None:
+        self.close()
+
+
+def _open(path: str) -> tuple[OpenFile, os.stat_result]:
+    """``path`` open, with the ``fstat`` of what was opened (OSError as ``os.open`` raises it)."""
+    fd = os.open(path, _OPEN_FLAGS)
+    try:
+        st = os.fstat(fd)
+    except BaseException:
+        os.close(fd)  # before any OpenFile owns it: closed once, never a number reused meanwhile
+        raise
+    return OpenFile(fd, path), st
+
+
 class StaticFiles:
-    """Serve the files under ``directory`` at URLs under ``prefix``, with caching headers and ranges."""
+    """Serve the files under ``directory`` at URLs under ``prefix``, with caching headers and ranges.
+
+    ``cache_entries`` bounds the files remembered (see the module docstring); 0 remembers none.
+    """
 
     def __init__(
-        self, directory: str | os.PathLike[str], prefix: str = "/static", max_age: int = 3600
+        self,
+        directory: str | os.PathLike[str],
+        prefix: str = "/static",
+        max_age: int | None = 3600,
+        cache_entries: int = CACHE_ENTRIES,
     ) -> None:
         self.root = os.path.realpath(directory)
         if not os.path.isdir(self.root):
             raise ValueError(f"static directory {self.root!r} does not exist")
+        if type(cache_entries) is not int or cache_entries < 0:
+            raise ValueError(f"cache_entries must be an int >= 0, not {cache_entries!r}")
         self.prefix = "/" + prefix.strip("/") if prefix.strip("/") else ""
         #: The paths served start with this (``prefix + "/"``).
         self.under = self.prefix + "/"
         self.max_age = max_age  # Cache-Control max-age, seconds; ETags make revalidation cheap after it
+        self.cache_entries = cache_entries
         #: The headers its responses may set themselves, lower-case (an ``extra`` header named so is
         #: not added: see :meth:`serve`).
         self.header_names = _HEADER_NAMES
@@ -140,28 +225,36 @@ class StaticFiles:
         path_info = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD", "GET")
         known = self._files.get(path_info)
-        if (
-            known is not None
-            and ("HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MODIFIED_SINCE" in environ)
-            and (method == "GET" or method == "HEAD")
-        ):
-            # Revalidation, as cheap as a hello: one stat, no open, the headers made once per file. A file
-            # that changed falls through to the full path. Its own ETag back is the common case.
-            try:
-                st = os.stat(known.path)
-            except OSError:
-                st = None
-            if (
-                st is not None
-                and (st.st_ino, st.st_dev, st.st_mtime_ns, st.st_size) == known.key  # _identity(st), inline
-                and (
-                    environ.get("HTTP_IF_NONE_MATCH") == known.etag
-                    or _not_modified(environ, known.etag, known.mtime)
-                )
-            ):
-                start_response("304 Not Modified", [*known.headers_304, *extra])
-                return 304, []
-        entry, file = self._open(environ, path_info, known)
+        if known is not None and (method == "GET" or method == "HEAD"):
+            if "HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MODIFIED_SINCE" in environ:
+                # Revalidation, as cheap as a hello: one stat, no open, the headers made once per file. A
+                # file that changed falls through to the full path. Its own ETag back is the common case.
+                try:
+                    st = os.stat(known.path)
+                except OSError:
+                    st = None
+                if (
+                    st is not None
+                    and (st.st_ino, st.st_dev, st.st_mtime_ns, st.st_size) == known.key  # _identity(st)
+                    and (
+                        environ.get("HTTP_IF_NONE_MATCH") == known.etag
+                        or _not_modified(environ, known.etag, known.mtime)
+                    )
+                ):
+                    start_response("304 Not Modified", [*known.headers_304, *extra])
+                    return 304, []
+            elif "HTTP_RANGE" not in environ:
+                # The plain 200 of a file served before: open + fstat, the headers made once per file.
+                try:
+                    file, st = _open(known.path)
+                except OSError:
+                    pass  # gone or unreadable now: the full path finds out which
+                else:
+                    if (st.st_ino, st.st_dev, st.st_mtime_ns, st.st_size) == known.key:
+                        start_response("200 OK", [*known.headers_200, *extra])
+                        return 200, self._body(environ, method, file)
+                    file.close()
+        entry, file = self._checked(environ, path_info, known)
         if method not in ("GET", "HEAD"):
             file.close()
             raise MethodNotAllowed(["GET", "HEAD"])
@@ -171,6 +264,7 @@ class StaticFiles:
                 start_response("304 Not Modified", [*entry.headers_304, *extra])
                 return 304, []
             if "HTTP_RANGE" in environ:
+                # Only a GET has range semantics: a HEAD gets the 200's headers (RFC 9110 §14.2, below).
                 part = requested_range(environ, entry.size, entry.etag, entry.last_modified)
                 if part is not None:
                     start, stop = part
@@ -181,48 +275,53 @@ class StaticFiles:
                         *extra,
                     ]
                     start_response("206 Partial Content", headers)
-                    if method == "HEAD":
-                        file.close()
-                        return 206, []
                     return 206, file_part(environ, file, start, stop, _BLOCK)
-            start_response("200 OK", [*entry.headers, ("Content-Length", str(entry.size)), *extra])
+            start_response("200 OK", [*entry.headers_200, *extra])
         except BaseException:
             file.close()
             raise
+        return 200, self._body(environ, method, file)
+
+    @staticmethod
+    def _body(environ: dict[str, Any], method: str, file: OpenFile) -> Iterable[bytes]:
+        """The whole file as the body: through ``wsgi.file_wrapper`` when there is one; none for HEAD."""
         if method == "HEAD":
             file.close()  # same headers as GET, no body (RFC 9110 §9.3.2)
-            return 200, []
+            return []
         wrapper = environ.get("wsgi.file_wrapper")
-        return 200, (wrapper(file, _BLOCK) if wrapper is not None else _FileIterator(file, _BLOCK))
+        return wrapper(file, _BLOCK) if wrapper is not None else _FileIterator(file, _BLOCK)
 
-    def _open(self, environ: dict[str, Any], path_info: str, known: _File | None) -> tuple[_File, BinaryIO]:
+    def _checked(
+        self, environ: dict[str, Any], path_info: str, known: _File | None
+    ) -> tuple[_File, OpenFile]:
         """The checked file for ``path_info``, open; from the cache while the file stays the same."""
         if known is not None:
             try:
-                file = open(known.path, "rb")  # noqa: SIM115 - closed with the response body
+                file, st = _open(known.path)
             except OSError:
                 pass
             else:
-                if _identity(os.fstat(file.fileno())) == known.key:
+                if _identity(st) == known.key:
                     return known, file
                 file.close()
-            del self._files[path_info]  # changed, replaced or gone: check it again from the start
+            self._files.pop(path_info, None)  # changed, replaced or gone: check it again from the start
         filename = self.resolve(decode_path(environ))
         try:
-            file = open(filename, "rb")  # noqa: SIM115 - closed with the response body
+            file, st = _open(filename)
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise NotFound() from None  # removed between the check and the open
         except PermissionError:
             logger.warning("static file %s is not readable", filename)
             raise NotFound() from None
-        st = os.fstat(file.fileno())
         if not stat_module.S_ISREG(st.st_mode):
             file.close()
             raise NotFound()
         entry = _File(filename, st, self.max_age)
-        if len(self._files) >= _CACHE_ENTRIES:
-            self._files.clear()
-        self._files[path_info] = entry
+        files = self._files
+        if len(files) >= self.cache_entries:
+            files.clear()  # bounded: past the bound the cache starts over
+        if self.cache_entries:
+            files[path_info] = entry
         return entry, file
 
     def response_for(self, environ: dict[str, Any]) -> Response:

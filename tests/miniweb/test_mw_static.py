@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import struct
 import sys
+from pathlib import Path
 
 import pytest
 import webtest
@@ -443,3 +444,387 @@ def test_revalidation_of_a_cached_file_costs_a_stat_not_an_open(site):
         assert watch.count() == 1
     finally:
         watch.close()
+
+
+def test_a_file_changed_in_place_with_the_same_size_is_served_fresh_from_the_cache(site):
+    """Same size, new bytes and mtime: the fast 200 path (cached file) and the 304 path see the change."""
+    static = StaticFiles(site)
+    path = "/static/css/site.css"
+    target = site / "css" / "site.css"
+    os.utime(target, (946782245, 946782245))
+    first = _serve(static, path)
+    assert first[3] == b"body { color: red }\n"
+    target.write_bytes(b"body { color: tan }\n")  # 20 bytes, as before
+    os.utime(target, (946782300, 946782300))
+    second = _serve(static, path)
+    assert second[3] == b"body { color: tan }\n"
+    old_etag, new_etag = dict(first[2])["ETag"], dict(second[2])["ETag"]
+    assert new_etag != old_etag and new_etag == f'"{target.stat().st_mtime_ns:x}-14"'
+    assert dict(second[2])["Last-Modified"] == "Sun, 02 Jan 2000 03:05:00 GMT"
+    assert _serve(static, path, HTTP_IF_NONE_MATCH=old_etag)[:2] == (200, "200 OK")
+    assert _serve(static, path, HTTP_IF_NONE_MATCH=new_etag)[:2] == (304, "304 Not Modified")
+
+
+@pytest.mark.parametrize("entries", [-1, 1.5, "9"])
+def test_cache_entries_must_be_a_count(site, entries):
+    with pytest.raises(ValueError, match="cache_entries"):
+        StaticFiles(site, cache_entries=entries)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify is Linux's")
+@pytest.mark.parametrize(("entries", "opens"), [(0, 1), (1, 1), (2, 0)])
+def test_the_cache_holds_at_most_cache_entries_files(site, entries, opens):
+    """Two files served; then a's revalidation opens it again unless a is still remembered."""
+    (site / "b.txt").write_text("b", encoding="utf-8")
+    static = StaticFiles(site, cache_entries=entries)
+    etag = dict(_serve(static, "/static/css/site.css")[2])["ETag"]
+    assert _serve(static, "/static/b.txt")[3] == b"b"
+    watch = _OpenWatch(site / "css" / "site.css")
+    try:
+        assert _serve(static, "/static/css/site.css", HTTP_IF_NONE_MATCH=etag)[0] == 304
+        assert watch.count() == opens
+    finally:
+        watch.close()
+
+
+def test_a_head_with_range_gets_the_200_headers_cached_or_not(site):
+    """RFC 9110 §14.2: GET is the only method with range semantics; a server MUST ignore Range on any
+    other, HEAD included. So a HEAD with Range answers the headers of the whole file's 200, no body."""
+    for static in (StaticFiles(site), StaticFiles(site, cache_entries=0)):
+        for _ in range(2):  # the second time from the cache, if any
+            code, status, headers, data = _serve(
+                static, "/static/css/site.css", REQUEST_METHOD="HEAD", HTTP_RANGE="bytes=0-3"
+            )
+            assert (code, status, data) == (200, "200 OK", b"")
+            assert dict(headers)["Content-Length"] == "20" and "Content-Range" not in dict(headers)
+
+
+def test_the_open_file_reads_whole_blocks_across_short_reads(tmp_path, monkeypatch):
+    """``read(n)`` returns n bytes unless the file ends first, however few bytes each read(2) gives."""
+    from miniweb import static as static_module
+
+    (tmp_path / "f.bin").write_bytes(bytes(range(50)))
+    real_read = os.read
+    monkeypatch.setattr(static_module.os, "read", lambda fd, n: real_read(fd, min(n, 3)))
+    file, st = static_module._open(str(tmp_path / "f.bin"))
+    try:
+        assert st.st_size == 50 and file.name == str(tmp_path / "f.bin") and not file.closed
+        assert file.read(10) == bytes(range(10)) and file.tell() == 10
+        assert file.read(0) == b""
+        assert file.seek(45) == 45 and file.read(10) == bytes(range(45, 50))
+        assert file.read(10) == b""
+        file.seek(40)
+        assert file.read() == bytes(range(40, 50)) and file.read(None) == b""
+    finally:
+        file.close()
+    assert file.closed
+    with pytest.raises(ValueError, match=r"^I/O operation on closed file$"):
+        file.fileno()
+    file.close()  # twice: nothing happens (the descriptor number may belong to another file by now)
+
+
+def test_opening_closes_the_descriptor_when_fstat_fails(tmp_path, monkeypatch):
+    from miniweb import static as static_module
+
+    (tmp_path / "f.bin").write_bytes(b"x")
+    before = sorted(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
+
+    def fail(fd):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(static_module.os, "fstat", fail)
+    with pytest.raises(OSError, match="Input/output"):
+        static_module._open(str(tmp_path / "f.bin"))
+    monkeypatch.undo()
+    if before is not None:
+        assert sorted(os.listdir("/proc/self/fd")) == before
+
+
+def test_an_open_file_a_server_never_closed_is_closed_when_collected(tmp_path):
+    (tmp_path / "f.bin").write_bytes(b"x")
+    from miniweb import static as static_module
+
+    file, _ = static_module._open(str(tmp_path / "f.bin"))
+    fd = file.fileno()
+    del file
+    with pytest.raises(OSError):
+        os.fstat(fd)  # closed (CPython frees it at once: reference counting)
+
+
+def test_a_large_file_through_the_fallback_iterator_in_whole_blocks(site, wsgi_call):
+    """No wsgi.file_wrapper: the body is the file in 64 KiB blocks (the last one shorter)."""
+    data = bytes(i % 253 for i in range(150_000))
+    (site / "big.bin").write_bytes(data)
+    static = StaticFiles(site)
+    for _ in range(2):  # the second time from the cache
+        code, _, headers, body = _serve(static, "/static/big.bin")
+        assert code == 200 and body == data and dict(headers)["Content-Length"] == "150000"
+        chunks = static.serve({"PATH_INFO": "/static/big.bin"}, lambda status, headers: None)[1]
+        try:
+            assert [len(chunk) for chunk in chunks] == [65536, 65536, 150_000 - 2 * 65536]
+        finally:
+            chunks.close()
+
+
+_NOBODY = 65534  # the unprivileged uid/gid the permission tests drop to (Debian's and Fedora's "nobody")
+
+
+def _as_unprivileged(task):
+    """``task()`` (returning JSON-able data) run where a chmod-000 file is really unreadable.
+
+    Root reads every file, so as root it runs in a forked child that first drops to nobody (setgid, then
+    setuid); as anyone else, here. Skipped if the drop fails.
+    """
+    return _in_child(task, drop_privileges=True) if os.geteuid() == 0 else task()
+
+
+def _in_child(task, drop_privileges=False):
+    """``task()`` (returning JSON-able data) in a forked child, its result sent back over a pipe."""
+    import json
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        status = 0
+        try:
+            os.close(read_end)
+            try:
+                if drop_privileges:
+                    os.setgroups([])
+                    os.setgid(_NOBODY)
+                    os.setuid(_NOBODY)
+            except PermissionError as exc:
+                result = {"skip": f"cannot drop privileges: {exc}"}
+            else:
+                try:
+                    result = {"result": task()}
+                except BaseException as exc:  # reported to the parent, which fails the test with it
+                    result = {"error": repr(exc)}
+            with os.fdopen(write_end, "w") as out:
+                json.dump(result, out)
+        except BaseException:
+            status = 1
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    with os.fdopen(read_end) as received:
+        text = received.read()  # EOF when the child exits: a bounded wait
+    _, status = os.waitpid(pid, 0)
+    assert status == 0 and text, f"the child failed (wait status {status})"
+    found = json.loads(text)
+    if "skip" in found:
+        pytest.skip(found["skip"])
+    assert "error" not in found, found.get("error")
+    return found["result"]
+
+
+def _a_directory_others_can_enter():
+    """A temporary directory whose every ancestor other users may enter (``$TMPDIR`` may be private:
+    pytest's and scripts/mutate.py's are), for files nobody must reach."""
+    import stat
+    import tempfile
+
+    for candidate in (tempfile.gettempdir(), "/tmp", "/var/tmp", "/dev/shm"):
+        path = Path(candidate).resolve()
+        try:
+            if all(os.stat(p).st_mode & stat.S_IXOTH for p in (path, *path.parents)) and path.is_dir():
+                return str(path)
+        except OSError:
+            continue
+    pytest.skip("no temporary directory other users can enter")
+
+
+@pytest.fixture
+def open_site():
+    """A static directory nobody can reach (pytest's tmp_path is private to root), owned by nobody."""
+    import shutil
+    import tempfile
+
+    top = tempfile.mkdtemp(prefix="miniweb-static-", dir=_a_directory_others_can_enter())
+    try:
+        os.chmod(top, 0o755)
+        root = os.path.join(top, "static")
+        os.mkdir(root)
+        with open(os.path.join(root, "plain.txt"), "w", encoding="utf-8") as f:
+            f.write("readable")
+        with open(os.path.join(root, "locked.txt"), "w", encoding="utf-8") as f:
+            f.write("TOP SECRET")
+        os.chmod(os.path.join(root, "locked.txt"), 0)
+        if os.geteuid() == 0:
+            for name in ("", "plain.txt", "locked.txt"):
+                os.chown(os.path.join(root, name), _NOBODY, _NOBODY)
+        yield root
+    finally:
+        shutil.rmtree(top)
+
+
+def _warnings_while(run):
+    """(run(), the ``miniweb.static`` warnings logged meanwhile as (level, message))."""
+    import logging
+
+    records = []
+    handler = logging.Handler(logging.DEBUG)
+    handler.emit = records.append
+    logger = logging.getLogger("miniweb.static")
+    logger.addHandler(handler)
+    try:
+        result = run()
+    finally:
+        logger.removeHandler(handler)
+    return result, [(r.levelname, r.getMessage()) for r in records]
+
+
+def _readable_here(root, wsgi_call):
+    """The same site served as the test runner (``serve`` and ``response_for``): a readable file is 200.
+
+    Also what makes mutmut, which records the functions each test calls in its own process (the
+    unprivileged child's calls are not seen), run these tests against the mutants of those functions."""
+    static = StaticFiles(root)
+    assert _serve(static, "/static/plain.txt")[:2] == (200, "200 OK")
+    status, _, body = wsgi_call(lambda env, start: static.response_for(env)(env, start), "/static/plain.txt")
+    assert (status, body) == ("200 OK", b"readable")
+
+
+def test_an_unreadable_file_is_a_404_with_a_warning(open_site, wsgi_call):
+    """chmod 000: not served (404, no byte of it), and the log says which file and why."""
+    _readable_here(open_site, wsgi_call)
+
+    def task():
+        static = StaticFiles(open_site)
+        locked = os.path.join(os.path.realpath(open_site), "locked.txt")
+        code = None
+
+        def first():
+            nonlocal code
+            try:
+                static.serve({"PATH_INFO": "/static/locked.txt"}, lambda status, headers: None)
+            except HTTPError as error:
+                code = error.code
+            return webtest.TestApp(static).get("/static/locked.txt", status=404).text
+
+        body, logged = _warnings_while(first)
+        environ = {"PATH_INFO": "/static/locked.txt"}
+        code_too, logged_too = _warnings_while(lambda: _raises(static.response_for, environ))
+        return {"code": code, "secret": "SECRET" in body, "logged": logged, "response_for": code_too,
+                "logged_too": logged_too, "locked": locked}  # fmt: skip
+
+    found = _as_unprivileged(task)
+    message = f"static file {found['locked']} is not readable"
+    assert found["code"] == 404 and not found["secret"]
+    assert [tuple(item) for item in found["logged"]] == [("WARNING", message)] * 2
+    assert found["response_for"] == 404
+    assert [tuple(item) for item in found["logged_too"]] == [("WARNING", message)]
+
+
+def _raises(call, *args):
+    try:
+        call(*args)
+    except HTTPError as error:
+        return error.code
+    raise AssertionError("no HTTPError raised")
+
+
+def test_a_cached_file_made_unreadable_is_a_404_with_a_warning(open_site, wsgi_call):
+    """Served once (remembered), then chmod 000 by its owner: the next GET finds out, 404 and the warning."""
+    _readable_here(open_site, wsgi_call)
+
+    def task():
+        static = StaticFiles(open_site)
+        client = webtest.TestApp(static)
+        first = client.get("/static/plain.txt").text
+        os.chmod(os.path.join(open_site, "plain.txt"), 0)
+        response, logged = _warnings_while(lambda: client.get("/static/plain.txt", status=404))
+        return {"first": first, "second": response.text, "logged": logged}
+
+    found = _as_unprivileged(task)
+    assert found["first"] == "readable" and "readable" not in found["second"]
+    path = os.path.join(os.path.realpath(open_site), "plain.txt")
+    assert [tuple(item) for item in found["logged"]] == [("WARNING", f"static file {path} is not readable")]
+
+
+def test_an_open_file_may_be_descriptor_0(tmp_path):
+    """A server started with stdin closed gets descriptor 0 for the first file it opens: a file like any
+    other (read, closed), not one taken for closed. In a child: pytest-xdist talks over this process's."""
+    from miniweb import static as static_module
+
+    (tmp_path / "f.bin").write_bytes(b"zero")
+
+    def task():
+        os.close(0)
+        file, _ = static_module._open(str(tmp_path / "f.bin"))
+        found = {"fd": file.fileno(), "closed": file.closed, "data": file.read().decode()}
+        file.close()
+        try:
+            os.fstat(0)
+        except OSError:
+            found["closed after"] = True
+        return found
+
+    assert _in_child(task) == {"fd": 0, "closed": False, "data": "zero", "closed after": True}
+
+
+def test_a_changed_file_dropped_from_the_cache_by_another_request_meanwhile(site, monkeypatch):
+    """Threads share the cache: while one request finds a cached file changed, another may have dropped
+    its entry already. The first goes on (checks the file again), it does not fail on the missing entry."""
+    from miniweb import static as static_module
+
+    static = StaticFiles(site)
+    path = "/static/css/site.css"
+    assert _serve(static, path)[0] == 200  # remembered
+    (site / "css" / "site.css").write_text("body { color: blue; margin: 0 }\n", encoding="utf-8")
+    real_open = os.open
+
+    def open_after_another_thread(name, flags, *args):
+        static._files.pop(path, None)  # what the other request did in the meantime
+        return real_open(name, flags, *args)
+
+    monkeypatch.setattr(static_module.os, "open", open_after_another_thread)
+    assert _serve(static, path)[3] == b"body { color: blue; margin: 0 }\n"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_remembered_file_replaced_by_a_fifo_is_a_404_without_waiting_for_a_writer(site):
+    """Opening a FIFO for reading waits for a writer, unless non-blocking: the request must not hang."""
+    import threading
+
+    static = StaticFiles(site)
+    path = "/static/css/site.css"
+    etag = dict(_serve(static, path)[2])["ETag"]  # remembered
+    target = site / "css" / "site.css"
+    target.unlink()
+    os.mkfifo(target)
+    found = []
+
+    def requests():
+        for conditional in ({}, {"HTTP_IF_NONE_MATCH": etag}):
+            try:
+                _serve(static, path, **conditional)
+            except HTTPError as error:
+                found.append(error.code)
+
+    worker = threading.Thread(target=requests, daemon=True)
+    worker.start()
+    worker.join(timeout=30)  # a bound, not a timing: the answer needs no wait at all
+    if worker.is_alive():  # stuck in open(): give it a writer so that the thread ends
+        os.close(os.open(target, os.O_WRONLY | os.O_NONBLOCK))
+        worker.join(timeout=30)
+    assert found == [404, 404]
+
+
+def test_ranges_and_whole_files_survive_short_reads_without_a_file_wrapper(site, monkeypatch):
+    """Under a server without wsgi.file_wrapper the body is read: every block whole, however few bytes
+    each read(2) returns (FileSlice reads the part through OpenFile.read)."""
+    from miniweb import static as static_module
+
+    data = bytes(i % 241 for i in range(70_000))
+    (site / "big.bin").write_bytes(data)
+    real_read = os.read
+    monkeypatch.setattr(static_module.os, "read", lambda fd, n: real_read(fd, min(n, 1000)))
+    static = StaticFiles(site)
+    code, _, headers, body = _serve(static, "/static/big.bin", HTTP_RANGE="bytes=100-69999")
+    assert code == 206 and body == data[100:] and dict(headers)["Content-Length"] == "69900"
+    chunks = static.serve({"PATH_INFO": "/static/big.bin"}, lambda status, headers: None)[1]
+    try:
+        assert [len(chunk) for chunk in chunks] == [65536, 70_000 - 65536]
+    finally:
+        chunks.close()

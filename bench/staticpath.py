@@ -1,0 +1,164 @@
+"""A static file through the whole server in process: parse, environ, app, head, ``sendfile`` (counted).
+
+Run: ``.venv/bin/python -m bench.staticpath`` (µs per request, best of runs), ``--instructions`` for the
+instructions callgrind counts (the figure that repeats on a loaded machine), ``--syscalls`` for the system
+calls ``strace`` counts per request (what callgrind leaves out: the kernel's work for ``open``, ``fstat``...).
+Both difference a short and a long run, so start-up cancels out.
+
+Cases (issue 14's static targets, each beside its baseline):
+
+``bare-file``   ``bench.apps`` ``/64k``: a bare app handing ``open(path, "rb")`` to ``wsgi.file_wrapper``
+``static``      ``bench.mwapps`` ``/static/static-64k.bin``: the same file through ``StaticFiles`` in an App
+``bare-hello``  ``bench.apps`` ``/``
+``hello``       ``bench.mwapps`` ``/``: the miniweb hello
+``304``         ``bench.mwapps``: the static file revalidated with its ETag (``If-None-Match``), 304
+
+As in ``bench.hotpath``, the response goes to a sink instead of a socket: ``sendfile`` is counted (its
+``count`` bytes "sent"), never made, so the figures are the Python work plus the system calls around it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench import apps, mwapps
+from bench.hotpath import RUNS, _Sink, callgrind_per_request
+from server.config import Config
+from server.wsgi import WSGIHandler
+
+__all__ = ["CASES", "main", "serve_case"]
+
+_HOST = b"Host: 127.0.0.1:8899\r\n"
+CASES: dict[str, tuple[Callable[..., Any], str]] = {
+    "bare-file": (apps.application, "/64k"),
+    "static": (mwapps.application, mwapps.STATIC_URL),
+    "bare-hello": (apps.application, "/"),
+    "hello": (mwapps.application, "/"),
+    "304": (mwapps.application, mwapps.STATIC_URL),
+}
+_STATUS = {"304": 304}  # the status each case must get (200 unless listed)
+
+
+class _FileSink(_Sink):
+    """The sink of ``bench.hotpath`` with ``Connection.sendfile``: the bytes counted, not sent."""
+
+    def __init__(self, config: Config) -> None:
+        super().__init__(config)
+        self.heads: list[bytes] = []
+
+    def send(self, data: bytes, more: bool = False) -> None:
+        if not self.heads:
+            self.heads.append(bytes(data))
+        self.sent += len(data)
+
+    def sendfile(self, fd: int, offset: int, count: int) -> int:
+        self.sent += count
+        return count
+
+
+def _etag(app: Callable[..., Any], path: str) -> str:
+    """The ETag the 200 for ``path`` carries (a first request through the same server code)."""
+    config = Config(access_log=False)
+    handler = WSGIHandler(app, config, "127.0.0.1", 8899)
+    conn = _FileSink(config)
+    conn.environ = handler.connection_environ(conn)  # type: ignore[arg-type]  # duck-typed Connection
+    conn.buf += b"GET %s HTTP/1.1\r\n%s\r\n" % (path.encode(), _HOST)
+    head = conn.parser.maybe_read(conn.buf)
+    handler(conn, head)  # type: ignore[arg-type]
+    found = re.search(rb"\r\nETag: ([^\r]*)\r\n", conn.heads[0], re.IGNORECASE)
+    if found is None:
+        raise RuntimeError(f"no ETag in the response to {path}: {conn.heads[0][:300]!r}")
+    return found.group(1).decode("latin-1")
+
+
+def serve_case(case: str, count: int) -> int:
+    """Serve ``count`` keep-alive requests of ``case``; bytes "sent" (checks the first response's status)."""
+    app, path = CASES[case]
+    extra = b""
+    if case == "304":
+        extra = b"If-None-Match: %s\r\n" % _etag(app, path).encode("latin-1")
+    request = b"GET %s HTTP/1.1\r\n%s%s\r\n" % (path.encode(), _HOST, extra)
+    config = Config(access_log=False)
+    handler = WSGIHandler(app, config, "127.0.0.1", 8899)
+    conn = _FileSink(config)
+    conn.environ = handler.connection_environ(conn)  # type: ignore[arg-type]  # duck-typed Connection
+    buf, parser = conn.buf, conn.parser
+    for _ in range(count):
+        buf += request
+        head = parser.maybe_read(buf)
+        if head is None or not handler(conn, head):  # type: ignore[arg-type]
+            raise RuntimeError("the request was not served as a keep-alive request")
+    status = b"HTTP/1.1 %d " % _STATUS.get(case, http.client.OK)
+    if not conn.heads or not conn.heads[0].startswith(status):
+        raise RuntimeError(f"{case}: unexpected response {conn.heads[:1]!r}")
+    return conn.sent
+
+
+def _microseconds(case: str, count: int = 20_000) -> float:
+    serve_case(case, 200)  # warm-up: the memos of checked headers, the file cache
+    best = float("inf")
+    for _ in range(RUNS):
+        started = time.process_time()
+        serve_case(case, count)
+        best = min(best, time.process_time() - started)
+    return best / count * 1e6
+
+
+def syscalls_per_request(case: str, small: int = 1_000, large: int = 6_000) -> dict[str, float]:
+    """System calls per request of ``case`` by name (``strace -c`` of two runs, differenced)."""
+    counts = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in (small, large):
+            out = Path(tmp) / f"strace.{n}"
+            subprocess.run(
+                ["strace", "-f", "-c", "-o", str(out), sys.executable, "-m", "bench.staticpath", "--serve",
+                 case, str(n)],
+                capture_output=True, text=True, check=True,
+            )  # fmt: skip
+            calls: dict[str, int] = {}
+            for line in out.read_text().splitlines():
+                fields = line.split()
+                # "% time  seconds  usecs/call  calls  [errors]  syscall"
+                if len(fields) >= 5 and fields[3].isdigit() and not fields[-1].startswith("total"):
+                    calls[fields[-1]] = int(fields[3])
+            counts.append(calls)
+    per = {name: (counts[1].get(name, 0) - counts[0].get(name, 0)) / (large - small) for name in counts[1]}
+    return {name: value for name, value in sorted(per.items()) if value >= 0.5}
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m bench.staticpath", description=__doc__.splitlines()[0])
+    p.add_argument("cases", nargs="*", metavar="CASE", help=f"any of {', '.join(CASES)} (default: all)")
+    p.add_argument("--instructions", action="store_true", help="count instructions with valgrind's callgrind")
+    p.add_argument("--syscalls", action="store_true", help="count system calls per request with strace")
+    p.add_argument("--serve", nargs=2, metavar=("CASE", "N"), help=argparse.SUPPRESS)  # the measured child
+    args = p.parse_args(argv)
+    if args.serve:
+        serve_case(args.serve[0], int(args.serve[1]))
+        return
+    unknown = set(args.cases) - set(CASES)
+    if unknown:
+        p.error(f"unknown case(s) {', '.join(sorted(unknown))}; the cases: {', '.join(CASES)}")
+    for case in args.cases or CASES:
+        if args.instructions:
+            figure = f"{callgrind_per_request(['bench.staticpath', '--serve', case]):,.0f} instructions"
+        else:
+            figure = f"{_microseconds(case):.2f} µs"
+        line = f"{case:10} {figure} per request"
+        if args.syscalls:
+            calls = syscalls_per_request(case)
+            line += "; system calls: " + ", ".join(f"{name} {n:g}" for name, n in calls.items())
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
