@@ -3,6 +3,7 @@
     DATABASE_URL   mysql://user:password@host:port/dbname  (default: scripts/localdb.py's private instance)
     SECRET_KEY     signs CSRF tokens; every process behind one load balancer needs the same value
     DB_POOL_SIZE   connections per process (default 10)
+    REFCACHE_ENTRIES  the areas' in-process cache, in entries (default 4096; 0 = off): refcache.py
     MINIWEB_DEBUG  1 shows tracebacks on the 500 page (never in production)
 """
 
@@ -22,6 +23,8 @@ log = logging.getLogger(__name__)
 DEFAULT_DATABASE_URL = "mysql://favorites:favorites@127.0.0.1:13306/favorites"
 # Fixed, so several demo processes agree on CSRF tokens; a warning says to set a real one.
 _DEV_SECRET_KEY = "miniweb-demo-insecure-dev-key"
+# Entries of the areas' cache: every area's family (3,422) and its list pages, a few hundred searches.
+REFCACHE_ENTRIES = 4096
 
 
 class SettingsError(ValueError):
@@ -92,6 +95,7 @@ class Settings:
     pool_ping_after: float = 5     # a connection idle longer than this is pinged before use
     health_timeout: float = 1      # /healthz: its own pool; connect and query each within this
     debug: bool = False
+    refcache_entries: int = REFCACHE_ENTRIES  # the areas' cache (refcache.py); 0 turns it off
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -105,4 +109,5 @@ class Settings:
             secret_key=secret_key,
             pool_size=_int(environ, "DB_POOL_SIZE", 10, 1, 1000),
             debug=environ.get("MINIWEB_DEBUG", "") in ("1", "true", "yes"),
+            refcache_entries=_int(environ, "REFCACHE_ENTRIES", REFCACHE_ENTRIES, 0, 1_000_000),
         )
