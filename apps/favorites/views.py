@@ -60,7 +60,7 @@ def release_db(request: Request, database: Databases) -> None:
 def register(app: App, database: Databases, static_dir: Path, cache: RefCache | None = None) -> None:
     """Add the demo's routes to `app`; the areas' parts of the pages go through `cache` (refcache.py;
     none: read and rendered per request)."""
-    refs = ReferencePages(cache or RefCache(0), app.url_for,
+    refs = ReferencePages(RefCache(0) if cache is None else cache, app.url_for,
                           lambda: app.jinja_env.get_template("_macros.html").module,
                           per_page=PER_PAGE, levels=LEVEL_NAMES)
     app.refcache = refs.cache  # for tests
