@@ -363,15 +363,18 @@ def reference_version(con, user_id: int | None = None,
     """
     try:
         with _cursor(con) as cur:
-            cur.execute("SELECT v.version, EXISTS (SELECT 1 FROM favorites f "
-                        "        WHERE f.user_id = %s AND f.district_id = %s) "
-                        "FROM data_version v WHERE v.name = 'areas'", (user_id, district_id))
+            if user_id is None:  # nobody to ask about: one column (each costs the driver a packet)
+                cur.execute("SELECT version FROM data_version WHERE name = 'areas'")
+            else:
+                cur.execute("SELECT v.version, EXISTS (SELECT 1 FROM favorites f "
+                            "        WHERE f.user_id = %s AND f.district_id = %s) "
+                            "FROM data_version v WHERE v.name = 'areas'", (user_id, district_id))
             row = cur.fetchone()
     except pymysql.err.ProgrammingError as exc:
         if exc.args[0] == ER.NO_SUCH_TABLE:
             return None
         raise
-    return None if row is None else (row[0], bool(row[1]))
+    return None if row is None else (row[0], len(row) > 1 and bool(row[1]))
 
 
 def area_family_versioned(con, district_id: int) -> tuple[int | None, tuple[Area, list[Area]] | None]:
