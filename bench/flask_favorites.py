@@ -92,9 +92,11 @@ def create_app(settings: Settings | None = None) -> flask.Flask:
         query = {key: value for key, value in query.items() if value is not None}
         return path + "?" + urlencode(query, doseq=True, quote_via=quote) if query else path
 
-    refs = ReferencePages(RefCache(0 if settings.debug else settings.refcache_entries), url_for,
+    off = settings.debug  # as apps/favorites/app.py
+    refs = ReferencePages(RefCache(0 if off else settings.refcache_entries), url_for,
                           lambda: app.jinja_env.get_template("_macros.html").module,
-                          per_page=views.PER_PAGE, levels=views.LEVEL_NAMES)
+                          per_page=views.PER_PAGE, levels=views.LEVEL_NAMES,
+                          searches=RefCache(0 if off else settings.refcache_searches))
     app.refcache = refs.cache  # type: ignore[attr-defined]  # for tests
 
     # Globals, not a context processor: macros imported by the templates see globals only.

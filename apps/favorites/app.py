@@ -114,8 +114,9 @@ def create_app(settings: Settings | None = None) -> App:
         app.errorhandler(code)(_error_page(app, code))
 
     # The areas' cache (refcache.py): off while debugging, where templates reload from disk.
-    cache = RefCache(0 if settings.debug else settings.refcache_entries)
-    views.register(app, database, ROOT / "static", cache)
+    off = settings.debug
+    views.register(app, database, ROOT / "static", RefCache(0 if off else settings.refcache_entries),
+                   RefCache(0 if off else settings.refcache_searches))
     return app
 
 

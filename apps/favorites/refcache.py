@@ -112,16 +112,18 @@ class ReferencePages:
     """
 
     def __init__(self, cache: RefCache, url_for: Callable[..., str], macros: Callable[[], Any], *,
-                 per_page: int, levels: dict[int, str]) -> None:  # fmt: skip
-        self.cache = cache
+                 per_page: int, levels: dict[int, str], searches: RefCache | None = None) -> None:
+        self.cache = cache               # the areas': bounded by the data too (every family, list, area)
+        self.searches = RefCache(0) if searches is None else searches  # texts are anyone's: its own bound
         self.url_for = url_for
         self.macros = macros
         self.per_page = per_page
         self.levels = levels  # the macros' level names (views.LEVEL_NAMES)
 
-    def _version(self, con, user_id: int | None = None, district_id: int | None = None):
+    def _version(self, con, user_id: int | None = None, district_id: int | None = None, *,
+                 cache: RefCache | None = None):
         # -> (version or None, collected): no version when the cache is off or the database has none
-        if not self.cache.max_entries:
+        if not (self.cache if cache is None else cache).max_entries:
             return None, False
         found = repo.reference_version(con, user_id, district_id)
         return found if found is not None else (None, False)
@@ -172,8 +174,8 @@ class ReferencePages:
 
     def search(self, con, q: str, number: int) -> SearchView:
         """One page of the search for `q` (stripped, as the page shows it), with its cached markup."""
-        version, _ = self._version(con)
-        found = self.cache.get(("search", version, q, number)) if version is not None else None
+        version, _ = self._version(con, cache=self.searches)
+        found = self.searches.get((version, q, number)) if version is not None else None
         if found is not None:
             return found
         if version is None:
@@ -183,7 +185,7 @@ class ReferencePages:
         html = self._list(page, "search", (), {"q": q}) if page.items else None
         view = SearchView(page, html)
         if version is not None:
-            self.cache.put(("search", version, q, number), view)
+            self.searches.put((version, q, number), view)
         return view
 
     # -- the favourites page: the user's rows read every time, their areas from the cache -------------------

@@ -57,13 +57,14 @@ def release_db(request: Request, database: Databases) -> None:
         database.release(con)
 
 
-def register(app: App, database: Databases, static_dir: Path, cache: RefCache | None = None) -> None:
-    """Add the demo's routes to `app`; the areas' parts of the pages go through `cache` (refcache.py;
-    none: read and rendered per request)."""
+def register(app: App, database: Databases, static_dir: Path, cache: RefCache | None = None,
+             searches: RefCache | None = None) -> None:
+    """Add the demo's routes to `app`; the areas' parts of the pages go through `cache`, search pages
+    through `searches` (refcache.py; none: read and rendered per request)."""
     refs = ReferencePages(RefCache(0) if cache is None else cache, app.url_for,
                           lambda: app.jinja_env.get_template("_macros.html").module,
-                          per_page=PER_PAGE, levels=LEVEL_NAMES)
-    app.refcache = refs.cache  # for tests
+                          per_page=PER_PAGE, levels=LEVEL_NAMES, searches=searches)
+    app.refcache, app.search_cache = refs.cache, refs.searches  # for tests
 
     def db(request: Request):  # -> a pooled PyMySQL connection
         # Taken on first use, released by the teardown hook in app.py: pages that need no database

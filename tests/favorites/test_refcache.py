@@ -96,14 +96,17 @@ def test_the_cache_is_safe_under_threads() -> None:
 
 
 def test_the_setting(settings) -> None:
-    assert Settings.from_env({}).refcache_entries == 4096
+    defaults = Settings.from_env({})
+    assert (defaults.refcache_entries, defaults.refcache_searches) == (4096, 512)
     assert Settings.from_env({"REFCACHE_ENTRIES": "0"}).refcache_entries == 0
-    for bad in ("-1", "many", "1000001"):
-        with pytest.raises(SettingsError, match="REFCACHE_ENTRIES"):
-            Settings.from_env({"REFCACHE_ENTRIES": bad})
+    assert Settings.from_env({"REFCACHE_SEARCHES": "7"}).refcache_searches == 7
+    for name in ("REFCACHE_ENTRIES", "REFCACHE_SEARCHES"):
+        for bad in ("-1", "many", "1000001"):
+            with pytest.raises(SettingsError, match=name):
+                Settings.from_env({name: bad})
     debugging = create_app(dataclasses.replace(settings, debug=True))  # templates reload: no cache
     try:
-        assert debugging.refcache.max_entries == 0
+        assert debugging.refcache.max_entries == debugging.search_cache.max_entries == 0
     finally:
         debugging.database.close()
 
@@ -213,7 +216,7 @@ def test_a_warm_page_is_one_statement(client, admin) -> None:
 
 
 def test_the_cache_is_bounded_in_the_app(settings, con) -> None:
-    app = create_app(dataclasses.replace(settings, refcache_entries=8))
+    app = create_app(dataclasses.replace(settings, refcache_entries=8, refcache_searches=3))
     try:
         client = webtest.TestApp(app)
         for code in (110000, 120000, 130000, 440000, 440300, 440305, 510000, 510100, 310000, 330000):
@@ -221,6 +224,10 @@ def test_the_cache_is_bounded_in_the_app(settings, con) -> None:
             assert len(app.refcache) <= 8
         assert len(app.refcache) == 8
         assert "深圳市" in client.get("/areas/440300").text  # evicted or not, still right
+        for text in ("南", "北", "东", "西", "山"):
+            assert "找到" in client.get("/search?q=" + quote(text)).text
+            assert len(app.search_cache) <= 3
+        assert len(app.search_cache) == 3 and len(app.refcache) == 8
     finally:
         app.database.close()
 
@@ -229,7 +236,8 @@ def test_the_cache_is_bounded_in_the_app(settings, con) -> None:
                                   "/search?q=%E5%8D%97", "/search?q=%E5%8D%97&page=3", "/search?q=sz",
                                   "/search?q=%E6%B2%A1%E6%9C%89", "/favorites", "/"])
 def test_cached_pages_are_the_uncached_pages_byte_for_byte(settings, con, path) -> None:
-    cached, uncached = create_app(settings), create_app(dataclasses.replace(settings, refcache_entries=0))
+    cached = create_app(settings)
+    uncached = create_app(dataclasses.replace(settings, refcache_entries=0, refcache_searches=0))
     try:
         clients = webtest.TestApp(cached), webtest.TestApp(uncached)
         sign_up(clients[0])
@@ -239,8 +247,8 @@ def test_cached_pages_are_the_uncached_pages_byte_for_byte(settings, con, path) 
         form.submit(status=303).follow()
         cold, warm, plain = clients[0].get(path).text, clients[0].get(path).text, clients[1].get(path).text
         assert _TOKEN.sub("", cold) == _TOKEN.sub("", warm) == _TOKEN.sub("", plain)
-        assert uncached.refcache.max_entries == 0 and len(uncached.refcache) == 0
-        assert len(cached.refcache) > 0 or path == "/"
+        assert len(uncached.refcache) == len(uncached.search_cache) == 0
+        assert len(cached.refcache) + len(cached.search_cache) > 0 or path == "/"
     finally:
         cached.database.close()
         uncached.database.close()
