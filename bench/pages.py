@@ -2,9 +2,11 @@
 
 A private MariaDB (``scripts.localdb.LocalMariaDB``, loaded with the demo's schema and data) is started in a
 temporary directory on a free port for the run, and stopped after. Each server runs pinned to cpu 0 with
-``DATABASE_URL`` pointing at it and the same thread count; wrk on cpu 1; MariaDB is not pinned.
+``DATABASE_URL`` pointing at it and the same thread count (THREADS: the pool's 10); wrk on cpu 1; MariaDB
+is not pinned.
 
-- ours: ``python -m server PORT apps.favorites:application`` with default flags (access log on)
+- ours: ``python -m server PORT apps.favorites:application --threads 10``, otherwise default flags
+  (access log on)
 - flask-gunicorn: ``gunicorn -k gthread -w 1 --threads N bench.flask_favorites:application``
 - flask-waitress: ``waitress-serve --threads=N bench.flask_favorites:application``
 
@@ -43,6 +45,11 @@ LOGGED_IN = frozenset({"/favorites"})
 USER, PASSWORD = "bench-user", "bench password 1"
 FAVORITES = (440300, 110000, 310000, 330100, 510100)  # what the user's /favorites page lists
 TARGET_RATIO = 2.0
+# Worker threads of every server here: the demo's pool size (DB_POOL_SIZE, 10), as README advises for
+# the demo. More threads than connections only queue inside the pool, and interleave 64 requests on the
+# GIL instead of finishing 10: `python -m bench.pages --threads 64,10` measured p99 2-5x lower at 10,
+# at the same req/s (2026-12-02, loaded machine).
+THREADS = 10
 FLASK_APP = "bench.flask_favorites:application"
 
 
@@ -162,7 +169,7 @@ def pages(
     with database() as url, _environ(DATABASE_URL=url):
         add_user(url)
         for name, peer in SERVERS.items():
-            launch = Launch(opts.python, HOST, free_port(HOST), opts.threads)
+            launch = Launch(opts.python, HOST, free_port(HOST), THREADS)
             with serve(peer, launch, cpu=0, tag="pages") as server:
                 cookie = log_in(HOST, launch.port)
                 found[name] = {p: measure(server.url, _scenario(p, cookie), opts) for p in PAGES}
@@ -183,7 +190,7 @@ def pages(
     opts.results["pages"] = {n: {p: r.as_dict() for p, r in by.items()} for n, by in found.items()}
     return (
         f"The demo's pages (private MariaDB; wrk -c{opts.connections} on cpu 1, servers on cpu 0, "
-        f"{opts.threads} threads, pool of 10): req/s / p99 ms\n\n"
+        f"{THREADS} threads each, pool of 10): req/s / p99 ms\n\n"
         + table(["page", *found], rows)
         + "\n\n"
         + table(["check", "measured", "target", ""], checks)
