@@ -28,6 +28,7 @@ use this module, so the two do the same work.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -40,6 +41,8 @@ from . import repository as repo
 from .mapview import MapPoint, area_points, framed_map, points_svg
 
 __all__ = ["AreaView", "RefCache", "ReferencePages", "SearchView"]
+
+log = logging.getLogger(__name__)
 
 _MISSING = object()
 
@@ -119,6 +122,7 @@ class ReferencePages:
         self.macros = macros
         self.per_page = per_page
         self.levels = levels  # the macros' level names (views.LEVEL_NAMES)
+        self._warned = False  # about a database without a version: once per process
 
     def _version(self, con, user_id: int | None = None, district_id: int | None = None, *,
                  cache: RefCache | None = None):
@@ -126,7 +130,13 @@ class ReferencePages:
         if not (self.cache if cache is None else cache).max_entries:
             return None, False
         found = repo.reference_version(con, user_id, district_id)
-        return found if found is not None else (None, False)
+        if found is None:
+            if not self._warned:
+                self._warned = True
+                log.warning("the database has no readable data_version: the areas are read uncached; "
+                            "run sql/schema.sql (and grant the app's user SELECT on data_version)")
+            return None, False
+        return found
 
     # -- the area page -------------------------------------------------------------------------------------
 

@@ -358,11 +358,11 @@ def reference_version(con, user_id: int | None = None,
                       district_id: int | None = None) -> tuple[int, bool] | None:
     """(the areas' version, whether `user_id` collected `district_id`): one statement of one row.
 
-    None when the database has no version (a schema from before data_version): the pages then read
-    everything as they did without the cache.
+    None when the database has no version (a schema from before data_version, or an app user not yet
+    granted SELECT on it): the pages then read everything as they did without the cache.
     """
     try:
-        with _cursor(con) as cur:
+        with con.cursor() as cur:  # not _cursor(): two of the errors mean "no version", not "unavailable"
             if user_id is None:  # nobody to ask about: one column (each costs the driver a packet)
                 cur.execute("SELECT version FROM data_version WHERE name = 'areas'")
             else:
@@ -370,10 +370,11 @@ def reference_version(con, user_id: int | None = None,
                             "        WHERE f.user_id = %s AND f.district_id = %s) "
                             "FROM data_version v WHERE v.name = 'areas'", (user_id, district_id))
             row = cur.fetchone()
-    except pymysql.err.ProgrammingError as exc:
-        if exc.args[0] == ER.NO_SUCH_TABLE:
+    except pymysql.MySQLError as exc:
+        if exc.args and exc.args[0] in (ER.NO_SUCH_TABLE, ER.TABLEACCESS_DENIED_ERROR):
             return None
-        raise
+        with database_errors():  # the connection-level ones become DatabaseUnavailable, as in _cursor()
+            raise
     return None if row is None else (row[0], len(row) > 1 and bool(row[1]))
 
 

@@ -254,14 +254,31 @@ def test_cached_pages_are_the_uncached_pages_byte_for_byte(settings, con, path) 
         uncached.database.close()
 
 
-def test_a_database_without_a_version_is_served_uncached(client, admin) -> None:
+def test_a_database_without_a_version_is_served_uncached(client, admin, caplog) -> None:
     assert "深圳市" in client.get("/areas/440300").text
     run(admin, "RENAME TABLE data_version TO data_version_away")
     try:
         assert "深圳市" in client.get("/areas/440300").text
         assert "河南省" in client.get("/search?q=%E5%8D%97").text
+        assert "光明区" in client.get(f"/areas/{SHENZHEN}").text
     finally:
         run(admin, "RENAME TABLE data_version_away TO data_version")
+    assert sum("no readable data_version" in r.getMessage() for r in caplog.records) == 1  # once
+
+
+def test_an_app_user_not_granted_the_version_is_served_uncached(client, admin, mariadb) -> None:
+    hosts = [h for (h,) in run(admin, "SELECT host FROM mysql.tables_priv WHERE user = %s AND "
+                                      "table_name = 'data_version'", (mariadb.user,))]
+    assert hosts
+    try:
+        for host in hosts:
+            run(admin, f"REVOKE SELECT ON `{mariadb.database}`.data_version FROM %s@%s", (mariadb.user, host))
+        run(admin, "FLUSH PRIVILEGES")
+        assert "深圳市" in client.get("/areas/440300?page=1").text  # a new connection sees the grants
+        assert "河南省" in client.get("/search?q=%E5%8D%97").text
+    finally:
+        for host in hosts:
+            run(admin, f"GRANT SELECT ON `{mariadb.database}`.data_version TO %s@%s", (mariadb.user, host))
 
 
 def test_pages_stay_right_while_the_data_changes_under_concurrent_requests(settings, admin, con) -> None:
