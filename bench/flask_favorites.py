@@ -140,7 +140,7 @@ def create_app(settings: Settings | None = None) -> flask.Flask:
         return flask.render_template(
             "area.html", area=view.area, page=view.page, levels=views.LEVEL_NAMES,
             child_name=views.CHILD_NAMES.get(view.area.level, ""), collected=view.collected,
-            area_map=view.area_map, children_html=view.children_html,
+            area_map=view.area_map, head_html=view.head_html, children_html=view.children_html,
         )  # fmt: skip
 
     @app.route("/search", endpoint="search")

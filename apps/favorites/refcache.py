@@ -90,6 +90,7 @@ class AreaView:
     page: repo.Page                  # this page of the children
     collected: bool
     area_map: Markup
+    head_html: Markup                # the breadcrumb, the name and the facts (the area_head macro)
     children_html: Markup | None     # the list of this page's children and the pagination
 
 
@@ -98,6 +99,7 @@ class _Family:
     area: repo.Area
     children: list[repo.Area]
     points: str                      # the map's points (mapview.points_svg)
+    head: Markup                     # the area_head macro's markup
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,11 +170,11 @@ class ReferencePages:
                 children_html = self._list(page, "area", (district_id,), {})
                 if version is not None:
                     self.cache.put(key, children_html)
-        return AreaView(place, page, collected, area_map, children_html)
+        return AreaView(place, page, collected, area_map, family.head, children_html)
 
     def _family(self, area: repo.Area, children: list[repo.Area]) -> _Family:
         points = area_points(area, children, lambda code: self.url_for("area", code))
-        return _Family(area, children, points_svg(points))
+        return _Family(area, children, points_svg(points), self.macros().area_head(area, self.levels))
 
     def _list(self, page: repo.Page, endpoint: str, args: tuple, params: dict) -> Markup:
         # Exactly what the templates wrote before: {{ area_list(...) }}, a line break, {{ pagination(...) }}

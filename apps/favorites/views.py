@@ -106,7 +106,7 @@ def register(app: App, database: Databases, static_dir: Path, cache: RefCache | 
             _check_page_exists(view.page)
         return app.render(request, "area.html", area=view.area, page=view.page, levels=LEVEL_NAMES,
                           child_name=CHILD_NAMES.get(view.area.level, ""), collected=view.collected,
-                          area_map=view.area_map, children_html=view.children_html)
+                          area_map=view.area_map, head_html=view.head_html, children_html=view.children_html)
 
     @app.route("/search", name="search")
     def search(request: Request) -> Response:
