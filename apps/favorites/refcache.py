@@ -13,13 +13,14 @@ every run of the schema gives it a fresh random value, so a reload by any means 
   data was at that version; the next request after a reload reads the new version and misses.
 - On a replica the version arrives with the replicated change, so the version read on a connection
   matches the data on that same connection, whichever database it is.
-- The bound is a number of entries (``REFCACHE_ENTRIES``, settings.py), least recently used first out;
-  entries of an old version are never asked for again and age out the same way. 0 turns the cache off
-  (as does ``MINIWEB_DEBUG``, where templates reload): every page then reads and renders as before.
-- Cached markup (the map's points, the list of children or of search results with its pagination) is
-  rendered by the same macros and ``url_for`` the page would use, so a page is byte for byte what it is
-  without the cache; the per-request parts (the collected mark, the CSRF token, the login state, the
-  navigation) are rendered per request by the templates.
+- The bound is a number of entries, least recently used first out: ``REFCACHE_ENTRIES`` for the areas
+  (the data bounds them too), ``REFCACHE_SEARCHES`` for search pages (settings.py); entries of an old
+  version are never asked for again and age out the same way. 0 turns a cache off (``MINIWEB_DEBUG``
+  turns both off, since templates reload): its pages then read and render as before.
+- Cached markup (the area's breadcrumb and facts, the map's points, the list of children or of search
+  results with its pagination) is rendered by the same macros and ``url_for`` the page would use, so a
+  page is byte for byte what it is without the cache; the per-request parts (the collected mark, the
+  CSRF token, the login state, the navigation) are rendered per request by the templates.
 
 Both the demo (views.py) and the Flask port the benchmark compares it with (bench/flask_favorites.py)
 use this module, so the two do the same work.
