@@ -2,7 +2,8 @@
 
 Same SQL (``apps.favorites.repository``), same templates (``templates/``), same pool
 (``apps.favorites.db.Database`` with the same ``Settings.from_env()``; no replica: the benchmark has
-none), same page logic as ``apps/favorites/views.py`` (maps included); only the framework differs. Run it
+none), the same cache of the areas (``apps.favorites.refcache``, same size), same page logic as
+``apps/favorites/views.py`` (maps included); only the framework differs. Run it
 as any WSGI app::
 
     DATABASE_URL=mysql://... gunicorn -k gthread --threads 64 bench.flask_favorites:application
@@ -30,7 +31,7 @@ from apps.favorites import repository as repo
 from apps.favorites.account_views import local_path
 from apps.favorites.app import ROOT
 from apps.favorites.db import Database, DatabaseUnavailable
-from apps.favorites.mapview import MapPoint, area_points, china_map
+from apps.favorites.refcache import RefCache, ReferencePages
 from apps.favorites.settings import Settings
 
 __all__ = ["create_app"]  # and `application`, built on first use (module __getattr__)
@@ -91,6 +92,13 @@ def create_app(settings: Settings | None = None) -> flask.Flask:
         query = {key: value for key, value in query.items() if value is not None}
         return path + "?" + urlencode(query, doseq=True, quote_via=quote) if query else path
 
+    off = settings.debug  # as apps/favorites/app.py
+    refs = ReferencePages(RefCache(0 if off else settings.refcache_entries), url_for,
+                          lambda: app.jinja_env.get_template("_macros.html").module,
+                          per_page=views.PER_PAGE, levels=views.LEVEL_NAMES,
+                          searches=RefCache(0 if off else settings.refcache_searches))
+    app.refcache = refs.cache  # type: ignore[attr-defined]  # for tests
+
     # Globals, not a context processor: macros imported by the templates see globals only.
     app.jinja_env.globals["url_for"] = url_for
     app.jinja_env.globals["static_url"] = lambda filename: flask.url_for("static", filename=filename)
@@ -125,17 +133,14 @@ def create_app(settings: Settings | None = None) -> flask.Flask:
             flask.abort(404)
         number = page_number()
         user = _user()
-        family = repo.area_family(db(), int(district_id), user[0] if user else None)
-        if family is None:
+        view = refs.area(db(), int(district_id), user[0] if user else None, number)
+        if view is None:
             flask.abort(404)
-        place, kids = family
-        page = repo.page_of(kids, number, views.PER_PAGE)
-        check_page_exists(page)
-        area_map = china_map(area_points(place, kids, lambda code: url_for("area", code)),
-                             highlight=place.province, label=f"{place.district}在中国的位置")
+        check_page_exists(view.page)
         return flask.render_template(
-            "area.html", area=place, page=page, levels=views.LEVEL_NAMES,
-            child_name=views.CHILD_NAMES.get(place.level, ""), collected=place.collected, area_map=area_map,
+            "area.html", area=view.area, page=view.page, levels=views.LEVEL_NAMES,
+            child_name=views.CHILD_NAMES.get(view.area.level, ""), collected=view.collected,
+            area_map=view.area_map, head_html=view.head_html, children_html=view.children_html,
         )  # fmt: skip
 
     @app.route("/search", endpoint="search")
@@ -143,11 +148,13 @@ def create_app(settings: Settings | None = None) -> flask.Flask:
         text = flask.request.args.get("q", "").strip()
         if len(text) > views.SEARCH_MAX_CHARS:
             flask.abort(400)
-        page = None
+        page = results_html = None
         if text:
-            page = repo.search(db(), text, page_number(), views.PER_PAGE)
+            found = refs.search(db(), text, page_number())
+            page, results_html = found.page, found.results_html
             check_page_exists(page)
-        return flask.render_template("search.html", q=text, page=page, levels=views.LEVEL_NAMES)
+        return flask.render_template("search.html", q=text, page=page, levels=views.LEVEL_NAMES,
+                                     results_html=results_html)
 
     @app.route("/favorites", endpoint="favorites")
     def favorites() -> Any:
@@ -155,11 +162,8 @@ def create_app(settings: Settings | None = None) -> flask.Flask:
         if user is None:
             flask.flash("请先登录。", "info")
             return flask.redirect(url_for("login", next=url_for("favorites")), 303)
-        rows = repo.favorites(db(), user[0])
-        here = url_for("favorites")
-        fav_map = china_map([MapPoint(f.area.longitude, f.area.latitude, f.area.district,
-                                      f"{here}#fav-{f.area.district_id}") for f in rows],
-                            label="我的收藏在地图上的位置")  # fmt: skip
+        rows = refs.favorites(db(), user[0])
+        fav_map = refs.favorites_map(rows)
         return flask.render_template(
             "favorites.html", favorites=rows, fav_map=fav_map, error=None, error_id=None, draft="",
             note_max=repo.NOTE_MAX_CHARS, levels=views.LEVEL_NAMES,

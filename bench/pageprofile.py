@@ -40,7 +40,10 @@ PARTS = (
      lambda f, n: f.endswith(("miniweb/urls.py", "bench/flask_favorites.py")) and n == "url_for"),
     ("PyMySQL: execute and fetch",
      lambda f, n: "pymysql/cursors" in f and n in ("execute", "fetchall", "fetchone")),
-    ("the map's SVG (china_map)", lambda f, n: f.endswith("mapview.py") and n == "china_map"),
+    ("the map's SVG (its points and frame; the outlines are cached)",
+     lambda f, n: f.endswith("mapview.py") and n in ("points_svg", "framed_map")),
+    ("the areas' cache (refcache.py: the version's statement, lookups; a miss's query and markup)",
+     lambda f, n: f.endswith("favorites/refcache.py") and n in ("area", "search", "favorites")),
     ("session and CSRF token",
      lambda f, n: (f.endswith("miniweb/app.py") and n == "csrf_token")
      or (f.endswith("miniweb/request.py") and n == "session")),

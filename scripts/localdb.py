@@ -64,6 +64,7 @@ POLL_INTERVAL = 0.1           # how often to ping a starting server
 APP_GRANTS = {
     "areas": "SELECT",
     "area_chars": "SELECT",  # the search index of the area names, kept by triggers (sql/schema.sql)
+    "data_version": "SELECT",  # the areas' version, moved on by triggers: the pages' cache (refcache.py)
     "favorites": "SELECT, INSERT, UPDATE, DELETE",
     "users": "SELECT, INSERT",
     "login_failures": "SELECT, INSERT, UPDATE, DELETE",

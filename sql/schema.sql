@@ -105,3 +105,33 @@ CREATE OR REPLACE TRIGGER areas_chars_update AFTER UPDATE ON areas FOR EACH ROW
 INSERT IGNORE INTO area_chars (ch, district_id)
     WITH RECURSIVE n (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 64)  -- district: VARCHAR(64)
     SELECT SUBSTRING(a.district, n.i, 1), a.district_id FROM areas a JOIN n ON n.i <= CHAR_LENGTH(a.district);
+
+-- The version of the reference data (the areas and their search index), for the app's in-process cache
+-- (apps/favorites/refcache.py): a page reads it in the same statement as any areas it reads, and what it
+-- caches is keyed by it, so a cached value is used only while the data it came from is unchanged.
+-- - every row written to `areas` or `area_chars` moves it on (the triggers below: INSERT, UPDATE, DELETE,
+--   REPLACE, INSERT ... ON DUPLICATE KEY UPDATE, LOAD DATA), in the same transaction as the change;
+-- - every run of this file gives it a fresh random value (not a count from 1): reloading the data by any
+--   means, a dropped and re-created database included, never brings back a version a process has cached.
+-- Changes that fire no trigger (TRUNCATE, RENAME TABLE, a dump restored without triggers) must be
+-- followed by running this file again, as `python -m scripts.localdb start` does on every start.
+-- Replicas: a replicated change carries the new version with it (row-based binlog, same transaction).
+CREATE TABLE IF NOT EXISTS data_version (
+    name    VARCHAR(32)     NOT NULL,   -- 'areas': the one set of reference data there is
+    version BIGINT UNSIGNED NOT NULL,
+    PRIMARY KEY (name)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci;
+INSERT INTO data_version (name, version) VALUES ('areas', FLOOR(1 + RAND() * 9000000000000000000))
+    ON DUPLICATE KEY UPDATE version = VALUES(version);
+CREATE OR REPLACE TRIGGER areas_version_insert AFTER INSERT ON areas FOR EACH ROW
+    UPDATE data_version SET version = version + 1 WHERE name = 'areas';
+CREATE OR REPLACE TRIGGER areas_version_update AFTER UPDATE ON areas FOR EACH ROW
+    UPDATE data_version SET version = version + 1 WHERE name = 'areas';
+CREATE OR REPLACE TRIGGER areas_version_delete AFTER DELETE ON areas FOR EACH ROW
+    UPDATE data_version SET version = version + 1 WHERE name = 'areas';
+CREATE OR REPLACE TRIGGER area_chars_version_insert AFTER INSERT ON area_chars FOR EACH ROW
+    UPDATE data_version SET version = version + 1 WHERE name = 'areas';
+CREATE OR REPLACE TRIGGER area_chars_version_update AFTER UPDATE ON area_chars FOR EACH ROW
+    UPDATE data_version SET version = version + 1 WHERE name = 'areas';
+CREATE OR REPLACE TRIGGER area_chars_version_delete AFTER DELETE ON area_chars FOR EACH ROW
+    UPDATE data_version SET version = version + 1 WHERE name = 'areas';

@@ -10,6 +10,7 @@ from miniweb.security import SecurityHeaders
 
 from . import views
 from .db import DatabaseUnavailable
+from .refcache import RefCache
 from .replicas import Databases, WritesUnavailable
 from .settings import Settings
 
@@ -112,7 +113,10 @@ def create_app(settings: Settings | None = None) -> App:
     for code in _ERROR_CODES:
         app.errorhandler(code)(_error_page(app, code))
 
-    views.register(app, database, ROOT / "static")
+    # The areas' cache (refcache.py): off while debugging, where templates reload from disk.
+    off = settings.debug
+    views.register(app, database, ROOT / "static", RefCache(0 if off else settings.refcache_entries),
+                   RefCache(0 if off else settings.refcache_searches))
     return app
 
 

@@ -18,7 +18,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from markupsafe import Markup
 
-__all__ = ["MapPoint", "area_points", "china_map", "project"]
+__all__ = ["MapPoint", "area_points", "china_map", "framed_map", "points_svg", "project"]
 
 OUTLINES = Path(__file__).resolve().parent / "map_outlines.json"
 
@@ -66,19 +66,28 @@ def _provinces(highlight: int | None) -> str:
 
 def china_map(points: Iterable[MapPoint], *, highlight: int | None = None, label: str = "中国地图") -> Markup:
     """The SVG: every province's outline, `highlight` (a province code) filled, then the points."""
-    projection = _outlines()["projection"]
-    width, height = projection["width"], projection["height"]
-    out = [f'<svg class="china-map" viewBox="0 0 {width} {height}" role="img" aria-label={quoteattr(label)} '
-           'xmlns="http://www.w3.org/2000/svg">',
-           f"<title>{escape(label)}</title>", _provinces(highlight)]
+    return framed_map(points_svg(points), highlight=highlight, label=label)
+
+
+def points_svg(points: Iterable[MapPoint]) -> str:
+    """The points' part of china_map (markup): what refcache.py keeps per area, beside the outlines."""
     points = [p for p in points if p.longitude is not None and p.latitude is not None]
     points.sort(key=lambda p: p.main)  # the main point last: drawn on top
-    out.append('<g class="points">')
+    out = ['<g class="points">']
     for point in points:
         x, y = project(point.longitude, point.latitude)
         radius = 7 if point.main else 3.5
         dot = (f'<circle class="{"main" if point.main else "child"}" cx="{x:.1f}" cy="{y:.1f}" r="{radius}">'
                f"<title>{escape(point.label)}</title></circle>")
         out.append(f"<a href={quoteattr(point.href)}>{dot}</a>" if point.href else dot)
-    out.append("</g></svg>")
-    return Markup("".join(out))
+    out.append("</g>")
+    return "".join(out)
+
+
+def framed_map(points: str, *, highlight: int | None = None, label: str = "中国地图") -> Markup:
+    """china_map from its points' markup (points_svg): the frame, the outlines (cached), the points."""
+    projection = _outlines()["projection"]
+    width, height = projection["width"], projection["height"]
+    return Markup(f'<svg class="china-map" viewBox="0 0 {width} {height}" role="img" '
+                  f'aria-label={quoteattr(label)} xmlns="http://www.w3.org/2000/svg">'
+                  f"<title>{escape(label)}</title>{_provinces(highlight)}{points}</svg>")

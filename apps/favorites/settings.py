@@ -3,6 +3,8 @@
     DATABASE_URL   mysql://user:password@host:port/dbname  (default: scripts/localdb.py's private instance)
     SECRET_KEY     signs CSRF tokens; every process behind one load balancer needs the same value
     DB_POOL_SIZE   connections per process (default 10)
+    REFCACHE_ENTRIES   the areas' in-process cache, in entries (default 4096; 0 = off): refcache.py
+    REFCACHE_SEARCHES  search pages kept in process (default 512; 0 = none)
     MINIWEB_DEBUG  1 shows tracebacks on the 500 page (never in production)
 """
 
@@ -22,6 +24,10 @@ log = logging.getLogger(__name__)
 DEFAULT_DATABASE_URL = "mysql://favorites:favorites@127.0.0.1:13306/favorites"
 # Fixed, so several demo processes agree on CSRF tokens; a warning says to set a real one.
 _DEV_SECRET_KEY = "miniweb-demo-insecure-dev-key"
+# Entries of the areas' cache: every area's family (3,422), its list pages, the areas of favourites (the
+# data bounds them too: ~11 MB all in); and of search pages (~20 KB each, so 512 is ~10 MB at most).
+REFCACHE_ENTRIES = 4096
+REFCACHE_SEARCHES = 512
 
 
 class SettingsError(ValueError):
@@ -92,6 +98,8 @@ class Settings:
     pool_ping_after: float = 5     # a connection idle longer than this is pinged before use
     health_timeout: float = 1      # /healthz: its own pool; connect and query each within this
     debug: bool = False
+    refcache_entries: int = REFCACHE_ENTRIES  # the areas' cache (refcache.py); 0 turns it off
+    refcache_searches: int = REFCACHE_SEARCHES  # search pages in it; 0 turns that part off
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -105,4 +113,6 @@ class Settings:
             secret_key=secret_key,
             pool_size=_int(environ, "DB_POOL_SIZE", 10, 1, 1000),
             debug=environ.get("MINIWEB_DEBUG", "") in ("1", "true", "yes"),
+            refcache_entries=_int(environ, "REFCACHE_ENTRIES", REFCACHE_ENTRIES, 0, 1_000_000),
+            refcache_searches=_int(environ, "REFCACHE_SEARCHES", REFCACHE_SEARCHES, 0, 1_000_000),
         )

@@ -14,7 +14,7 @@ from miniweb import App, BadRequest, NotFound, Request, Response, flash, json_re
 from . import account_views
 from . import repository as repo
 from .account_views import current_user, local_path
-from .mapview import MapPoint, area_points, china_map
+from .refcache import RefCache, ReferencePages
 from .replicas import Databases
 
 __all__ = ["register", "release_db", "note_problem", "PER_PAGE", "SEARCH_MAX_CHARS", "LEVEL_NAMES"]
@@ -57,8 +57,14 @@ def release_db(request: Request, database: Databases) -> None:
         database.release(con)
 
 
-def register(app: App, database: Databases, static_dir: Path) -> None:
-    """Add the demo's routes to `app`."""
+def register(app: App, database: Databases, static_dir: Path, cache: RefCache | None = None,
+             searches: RefCache | None = None) -> None:
+    """Add the demo's routes to `app`; the areas' parts of the pages go through `cache`, search pages
+    through `searches` (refcache.py; none: read and rendered per request)."""
+    refs = ReferencePages(RefCache(0) if cache is None else cache, app.url_for,
+                          lambda: app.jinja_env.get_template("_macros.html").module,
+                          per_page=PER_PAGE, levels=LEVEL_NAMES, searches=searches)
+    app.refcache, app.search_cache = refs.cache, refs.searches  # for tests
 
     def db(request: Request):  # -> a pooled PyMySQL connection
         # Taken on first use, released by the teardown hook in app.py: pages that need no database
@@ -93,30 +99,28 @@ def register(app: App, database: Databases, static_dir: Path) -> None:
     def area(request: Request, district_id: str) -> Response:
         number = _page_number(request)
         user = current_user(request)
-        family = repo.area_family(db(request), int(district_id), user[0] if user else None)
-        if family is None:
+        view = refs.area(db(request), int(district_id), user[0] if user else None, number)
+        if view is None:
             raise NotFound(f"没有代码为 {district_id} 的地区")
-        place, kids = family
-        page = repo.page_of(kids, number, PER_PAGE)
-        if page.total:
-            _check_page_exists(page)
-        area_map = china_map(area_points(place, kids, lambda code: app.url_for("area", code)),
-                             highlight=place.province, label=f"{place.district}在中国的位置")
-        return app.render(request, "area.html", area=place, page=page, levels=LEVEL_NAMES,
-                          child_name=CHILD_NAMES.get(place.level, ""), collected=place.collected,
-                          area_map=area_map)
+        if view.page.total:
+            _check_page_exists(view.page)
+        return app.render(request, "area.html", area=view.area, page=view.page, levels=LEVEL_NAMES,
+                          child_name=CHILD_NAMES.get(view.area.level, ""), collected=view.collected,
+                          area_map=view.area_map, head_html=view.head_html, children_html=view.children_html)
 
     @app.route("/search", name="search")
     def search(request: Request) -> Response:
         text = request.args.get("q", "").strip()
         if len(text) > SEARCH_MAX_CHARS:
             raise BadRequest(f"搜索词最多 {SEARCH_MAX_CHARS} 个字")
-        page = None
+        page = results_html = None
         if text:
-            page = repo.search(db(request), text, _page_number(request), PER_PAGE)
+            found = refs.search(db(request), text, _page_number(request))
+            page, results_html = found.page, found.results_html
             if page.total:
                 _check_page_exists(page)
-        return app.render(request, "search.html", q=text, page=page, levels=LEVEL_NAMES)
+        return app.render(request, "search.html", q=text, page=page, levels=LEVEL_NAMES,
+                          results_html=results_html)
 
     @app.route(r"/areas/([0-9]{6})/collect", methods=["POST"], name="collect")
     def collect(request: Request, district_id: str) -> Response:
@@ -143,11 +147,8 @@ def register(app: App, database: Databases, static_dir: Path) -> None:
 
     def _favorites_page(request: Request, error: str | None = None, error_id: int | None = None,
                         draft: str = "") -> Response:
-        rows = repo.favorites(db(request), current_user(request)[0])
-        here = app.url_for("favorites")
-        fav_map = china_map([MapPoint(f.area.longitude, f.area.latitude, f.area.district,
-                                      f"{here}#fav-{f.area.district_id}") for f in rows],
-                            label="我的收藏在地图上的位置")
+        rows = refs.favorites(db(request), current_user(request)[0])
+        fav_map = refs.favorites_map(rows)
         return app.render(request, "favorites.html", favorites=rows, fav_map=fav_map,
                           error=error, error_id=error_id, draft=draft,
                           note_max=repo.NOTE_MAX_CHARS, levels=LEVEL_NAMES)
