@@ -28,7 +28,7 @@ test: sysdeps-test venv
 
 demo: sysdeps-demo venv
 	$(PY) -m scripts.localdb start
-	$(PY) -m server 8899 apps.favorites:application
+	$(PY) -m server 8899 apps.favorites:application --threads 10  # = DB_POOL_SIZE (README: the demo's pages)
 
 # nginx on 127.0.0.1:8080, app hosts on 127.0.0.11-13, MariaDB primary + replica (README: several machines).
 cluster: sysdeps-cluster venv
@@ -40,7 +40,7 @@ cluster-down: venv
 # Development: the demo under --reload (a saved .py or template reloads it within 2 s).
 dev: sysdeps-demo venv
 	$(PY) -m scripts.localdb start
-	$(PY) -m server 8899 apps.favorites:application --reload $(foreach t,$(wildcard templates/*.html),--reload-extra $(t))
+	$(PY) -m server 8899 apps.favorites:application --threads 10 --reload $(foreach t,$(wildcard templates/*.html),--reload-extra $(t))
 
 # Keep-alive load through three SIGHUP reloads: failed requests and the throughput dip (issue 9).
 bench-reload: venv
