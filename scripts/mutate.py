@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,8 +57,9 @@ TARGETS: dict[str, list[str]] = {
         "tests/miniweb/test_mw_mount.py",
     ],
     "miniweb/matching.py": ["tests/miniweb/test_mw_routing.py", "tests/miniweb/test_mw_route_index.py"],
-    "apps/favorites/repository.py": [  # the `db` fixture: one throwaway MariaDB per mutant run (~8 s)
-        "tests/favorites/test_repository.py", "tests/favorites/test_accounts.py",
+    "apps/favorites/repository.py": [  # the `mariadb` fixture: SHARED_DATABASE below
+        "tests/favorites/test_repository.py", "tests/favorites/test_repository_mutants.py",
+        "tests/favorites/test_accounts.py",
     ],
 }
 GOAL = 0.90
@@ -66,6 +68,12 @@ GOAL = 0.90
 # mutmut budgets by do not include; without it, mutants that merely waited for the database "timed out"
 # and were counted as killed.
 TIMEOUT_CONSTANT = {"apps/favorites/repository.py": 10.0}  # x 15 (timeout_multiplier): 150 s
+# Modules whose tests use tests/favorites' `mariadb` fixture. With one mutant tested at a time, the run
+# starts one MariaDB for all of them (MINIWEB_TEST_MARIADB, see tests/favorites/conftest.py) instead of one
+# per mutant's session: no install-db and server start per mutant, only the reload of the reference data.
+# Mutants tested at once would empty each other's tables, so with --max-children above 1 each session
+# starts its own instance as in a plain test run.
+SHARED_DATABASE = {"apps/favorites/repository.py"}
 
 
 def _copy_repository(into: Path) -> None:
@@ -117,6 +125,27 @@ def _stop_leftovers(copy: Path, wait: float = 60.0) -> None:
                 os.kill(pid, signal.SIGKILL)
 
 
+@contextlib.contextmanager
+def _shared_database(module: str, children: int | None, copy: Path, env: dict[str, str]) -> Iterator[None]:
+    """One MariaDB for every mutant's test session of `module` (SHARED_DATABASE), named in `env`."""
+    if module not in SHARED_DATABASE:
+        yield
+        return
+    if children != 1:
+        log.warning("%s: --max-children is not 1: every mutant's tests start a MariaDB of their own", module)
+        yield
+        return
+    from scripts.localdb import LocalMariaDB, free_port  # pymysql: only for the modules that need it
+
+    db = LocalMariaDB(copy / ".tmp" / "mariadb", port=free_port())
+    db.start()
+    env["MINIWEB_TEST_MARIADB"] = f"{db.datadir}:{db.port}"
+    try:
+        yield
+    finally:
+        db.stop()
+
+
 def run_one(module: str, tests: list[str], keep: bool, children: int | None = None) -> dict[str, int]:
     """Mutate `module`, run its tests against every mutant; returns mutmut's counts."""
     copy = Path(tempfile.mkdtemp(prefix="mutate-"))
@@ -129,7 +158,8 @@ def run_one(module: str, tests: list[str], keep: bool, children: int | None = No
         (copy / ".tmp").mkdir()
         env = {**os.environ, "PYTHONPATH": str(copy), "TMPDIR": str(copy / ".tmp")}
         parallel = [] if children is None else ["--max-children", str(children)]
-        subprocess.run([str(mutmut), "run", *parallel], cwd=copy, env=env, check=False)
+        with _shared_database(module, children, copy, env):
+            subprocess.run([str(mutmut), "run", *parallel], cwd=copy, env=env, check=False)
         subprocess.run([str(mutmut), "export-cicd-stats"], cwd=copy, env=env, check=True,
                        capture_output=True)  # fmt: skip
         stats = json.loads((copy / "mutants" / "mutmut-cicd-stats.json").read_text())

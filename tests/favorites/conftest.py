@@ -2,10 +2,17 @@
 
 The instance lives in a temp dir on a free port and is stopped at the end; nothing touches the demo's
 own `.data/mariadb/` or a system MySQL. Tests that write start from an empty favourites table.
+
+`make mutate` runs these tests once per mutant, hundreds of sessions in a row: it starts one instance for
+the whole run and names it in MINIWEB_TEST_MARIADB (`DATADIR:PORT`, scripts/mutate.py). A session then
+uses that instance and leaves it running; it first reloads the schema and the reference data (an upsert:
+a run killed on timeout inside test_the_character_index_follows_renamed_areas may have left an area
+renamed), and `con` empties the app's own tables before each test, as it does for a fresh instance.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +26,7 @@ from scripts.localdb import LocalMariaDB
 from tests.processes import free_port, running, started
 
 TEST_SECRET_KEY = "tests-secret-key"
+SHARED_MARIADB = "MINIWEB_TEST_MARIADB"  # DATADIR:PORT of an instance someone else started and stops
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -30,6 +38,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalMariaDB]:
+    shared = os.environ.get(SHARED_MARIADB)
+    if shared:
+        datadir, _, port = shared.rpartition(":")
+        db = LocalMariaDB(Path(datadir), port=int(port))
+        if not db.running():
+            pytest.fail(f"{SHARED_MARIADB}={shared}: no MariaDB answers there")
+        yield db.start()  # running already: start() only provisions (schema, areas, grants)
+        return
     db = LocalMariaDB(tmp_path_factory.mktemp("mariadb"), port=free_port())
     with started(db.start, db.stop):
         yield db

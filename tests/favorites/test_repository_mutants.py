@@ -1,0 +1,109 @@
+"""repository.py: what the mutation run of issue 15 found untested (tests/MUTANTS.md lists the rest).
+
+An area carries its own row's columns and the number of its children; `!`, `%` and `_` in a search are
+found as themselves in a name that holds them (no area's name does, so a rename shows it); a search for a
+selective ideograph goes through the character index instead of reading every area, and only CJK
+ideographs that are not in hundreds of names are looked up there; failed logins of names longer than the
+column are counted.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import pytest
+
+from apps.favorites import repository as repo
+
+AREAS = 3422  # rows in sql/areas.sql: a full scan of `areas` reads every one of them
+
+
+@pytest.mark.parametrize("code", [440305, 440300, 440000, 110000, 110101])
+def test_an_area_carries_its_rows_columns(con, code: int) -> None:
+    with con.cursor() as cur:
+        cur.execute("SELECT district_id, district, level, pid, longitude, latitude FROM areas "
+                    "WHERE district_id = %s", (code,))
+        row = cur.fetchone()
+    area = repo.get_area(con, code)
+    assert (area.district_id, area.district, area.level, area.pid, area.longitude, area.latitude) == row
+    assert (area.pid is None) == (area.level == 1) == (area.ancestors == ())
+    assert area.pid is None or area.pid == area.ancestors[-1][0]  # a municipality's district: level 3, pid
+    assert area.longitude is not None and area.latitude is not None  # every area has a place on the map
+
+
+@pytest.mark.parametrize(("code", "children"), [(440000, 21), (440300, 9), (440305, 0), (110000, 16)])
+def test_get_area_counts_the_children(con, code: int, children: int) -> None:
+    area = repo.get_area(con, code)
+    assert area.children == children == len(repo.area_family(con, code)[1])
+
+
+@contextmanager
+def renamed(mariadb, code: int, name: str):
+    """The area `code` named `name` while the block runs (as an administrator: the app may not)."""
+    admin = mariadb.admin_connect(database=mariadb.database)
+    try:
+        with admin.cursor() as cur:
+            cur.execute("SELECT district FROM areas WHERE district_id = %s", (code,))
+            (old,) = cur.fetchone()
+            cur.execute("UPDATE areas SET district = %s WHERE district_id = %s", (name, code))
+        try:
+            yield
+        finally:
+            with admin.cursor() as cur:
+                cur.execute("UPDATE areas SET district = %s WHERE district_id = %s", (old, code))
+    finally:
+        admin.close()
+
+
+@pytest.mark.parametrize("special", ["!", "%", "_", "!%", "%_!"])
+def test_like_wildcards_and_the_escape_character_are_found_as_themselves(con, mariadb, special: str) -> None:
+    with renamed(mariadb, 440305, f"南{special}山区"):
+        for text in (f"南{special}山", f"{special}山区", special):  # through the index (南, 山) and by scan
+            assert [a.district_id for a in repo.search(con, text, 1, 20).items] == [440305], text
+        assert 440305 not in [a.district_id for a in repo.search(con, "南山", 1, 20).items]
+
+
+def rows_scanned(con, text: str) -> tuple[int, int]:
+    """(matches, rows read by table scans) of search(text): the session's Handler_read_rnd_next."""
+    def scanned() -> int:
+        with con.cursor() as cur:
+            cur.execute("SHOW SESSION STATUS LIKE 'Handler_read_rnd_next'")
+            return int(cur.fetchone()[1])
+
+    before = scanned()
+    total = repo.search(con, text, 1, 20).total
+    return total, scanned() - before
+
+
+@pytest.mark.parametrize(("text", "total"), [("南山", 2), ("深圳", 1), ("山南", 1)])
+def test_a_search_by_a_selective_ideograph_reads_no_table_scan_of_the_areas(con, text: str,
+                                                                            total: int) -> None:
+    found, scanned = rows_scanned(con, text)
+    assert found == total
+    assert scanned < AREAS // 10, scanned  # the character index: the ~100 areas holding 南, not all
+
+
+@pytest.mark.parametrize(
+    ("text", "char"),
+    [("南山", "南"), ("区南", "南"), ("市辖", "辖"), ("区", None), ("省市区县", None), ("A1", None),
+     ("a1", None), ("zz", None), ("~", None), ("1南", "南"),
+     ("\u4e00", "\u4e00"), ("\u9fff", "\u9fff"), ("\u3400", "\u3400"), ("\u4dbf", "\u4dbf"),  # the ends
+     ("\u4dff", None), ("\u33ff", None), ("\u4dc0", None), ("\ua000", None),  # just outside them
+     ("\uf900", None)],  # a compatibility ideograph
+)
+def test_the_indexed_character_is_a_cjk_ideograph_not_in_hundreds_of_names(text: str,
+                                                                           char: str | None) -> None:
+    """The first one (the index's lookup is by one character); None makes search() scan every name."""
+    assert repo._indexed_char(text) == char
+
+
+def test_failed_logins_of_names_and_addresses_longer_than_the_column_are_counted(con) -> None:
+    """login_failures.subject is VARCHAR(64), and the login form's name is not bounded before it is
+    counted: a longer name or address is cut to the column, never refused by the database."""
+    name, address = "长" * 100, "f" * 100
+    repo.record_login_failure(con, name, address, lambda failures: 60)
+    assert 0 < repo.login_wait(con, name, "127.0.0.1") <= 60  # the account's count
+    assert 0 < repo.login_wait(con, "另一个人", address) <= 60  # the address's count
+    assert repo.login_wait(con, "另一个人", "127.0.0.1") == 0
+    repo.clear_login_failures(con, name)
+    assert repo.login_wait(con, name, "127.0.0.1") == 0
