@@ -283,12 +283,10 @@ def _parse_request_line(line: str) -> tuple[str, str, str]:
 
 
 def _parse_target(method: str, target: str) -> tuple[str, str, str | None]:
-    """(path, query, authority or None) of a request-target (RFC 9112 §3.2)."""
-    if target[0] == "/":  # origin-form
-        if "#" in target:
-            raise ProtocolError("fragment in request-target")
-        path, _, query = target.partition("?")
-        return path, query, None
+    """(path, query, authority or None) of a request-target (RFC 9112 §3.2) other than a plain origin-form
+    one: `maybe_read` splits an origin-form target without "#" itself (the common case, no call)."""
+    if target[0] == "/":  # origin-form, so with a fragment, which a request-target cannot carry
+        raise ProtocolError("fragment in request-target")
     if target == "*":  # asterisk-form
         if method != "OPTIONS":
             raise ProtocolError('request-target "*" is only allowed with OPTIONS')
@@ -316,14 +314,16 @@ def _host(host: str | None, version: str) -> str | None:
 
 
 def _framing(fields: dict[str, str], version: str, config: Config) -> tuple[int | None, bool]:
-    """(content_length, chunked), following RFC 9112 §6.1 and §6.3 strictly (both prevent smuggling)."""
-    lengths = fields.get("content-length")
+    """(content_length, chunked), following RFC 9112 §6.1 and §6.3 strictly (both prevent smuggling).
+
+    Only for fields with a Content-Length or a Transfer-Encoding: `_connection_facts` checks first.
+    """
     codings = fields.get("transfer-encoding")
     if codings is not None:
         if version == "HTTP/1.0":
             # RFC 9112 §6.1: a 1.0 message with Transfer-Encoding has faulty framing.
             raise ProtocolError("Transfer-Encoding in an HTTP/1.0 request")
-        if lengths is not None:
+        if "content-length" in fields:
             raise ProtocolError("both Content-Length and Transfer-Encoding")
         # Only "chunked" alone: we decode no other coding (RFC 9112 §6.1: 501), and chunked twice
         # would be a coding applied twice. Empty list elements ("chunked," / ", chunked") are refused
@@ -333,8 +333,7 @@ def _framing(fields: dict[str, str], version: str, config: Config) -> tuple[int 
         if [coding.lower() for coding in _list(codings)] != ["chunked"]:
             raise ProtocolError(f"unsupported Transfer-Encoding {codings[:100]!r}", 501)
         return None, True
-    if lengths is None:
-        return None, False
+    lengths = fields["content-length"]  # present: the caller's check, and no Transfer-Encoding
     # RFC 9112 §6.3 step 5: a list of identical values ("5, 5") is that value; anything else is fatal.
     value = lengths
     if "," in value:

@@ -88,6 +88,30 @@ def test_head_uses_get_handler_without_body(app):
     assert response.headers["Content-Length"] == str(len("area 12 str"))
 
 
+def test_head_of_a_plain_path_uses_its_get_handler(app):
+    response = webtest.TestApp(app).head("/")
+    assert response.status_int == 200
+    assert response.body == b""
+    assert response.headers["Content-Length"] == str(len("home"))
+
+
+def test_apps_with_no_pattern_routes_answer_404():
+    """No regex route, so no index to ask (for HEAD, none for GET either): a miss is a 404, not an error."""
+    empty = webtest.TestApp(App(template_folder=None))
+    plain_only = App(template_folder=None)
+
+    @plain_only.route("/here")
+    def here(request):
+        return "here"
+
+    for client in (empty, webtest.TestApp(plain_only)):
+        assert "404 Not Found" in client.get("/nowhere", status=404).text
+        assert client.head("/nowhere", status=404).body == b""
+        assert "404 Not Found" in client.post("/nowhere", status=404).text
+        assert "404 Not Found" in client.get("/", status=404).text
+    assert webtest.TestApp(plain_only).head("/here").headers["Content-Length"] == str(len("here"))
+
+
 def test_options_answers_allow(app):
     response = webtest.TestApp(app).options("/areas/12", status=204)
     assert response.headers["Allow"] == "DELETE, GET, HEAD, OPTIONS, POST"
@@ -311,6 +335,25 @@ def test_url_for_encodes_a_routes_literal_part(pattern, url):
 
     assert app.url_for("page", 7) == url
     assert webtest.TestApp(app).get(url).text == "7"
+
+
+@pytest.mark.parametrize(
+    ("pattern", "url"),
+    [
+        ("/地区", "/%E5%9C%B0%E5%8C%BA"),
+        (r"/u/~me:x@y!\$&'\*\+,;=", "/u/~me:x@y!$&'*+,;="),
+    ],
+)
+def test_url_for_a_plain_path_encodes_it_as_a_path(pattern, url):
+    """A route without groups: url_for returns its path, percent-encoded like any literal part."""
+    app = App(template_folder=None)
+
+    @app.route(pattern)
+    def page(request):
+        return "page"
+
+    assert app.url_for("page") == url
+    assert webtest.TestApp(app).get(url).text == "page"
 
 
 def test_url_for_refuses_patterns_it_cannot_reverse():

@@ -54,6 +54,10 @@ def _refused_at_once(partial: bytes, config=SMALL) -> tuple[int, str]:
         (request("Host: h", "X: " + "v" * 260), (431, "header section larger than 256 bytes")),
         (request("Host: h", *["X: v"] * 5), (431, "more than 5 header fields")),
         (request("Host: h", "Content-Length: 1000"), (413, "Content-Length 1000 exceeds the limit of 100")),
+        (  # a length of 150 digits is quoted cut at 100
+            request("Host: h", "Content-Length: " + "1" * 100 + "2" * 50),
+            (413, f"Content-Length {'1' * 100} exceeds the limit of 100"),
+        ),
     ],
 )
 def test_limit_refusals_say_which_limit(data, refusal):

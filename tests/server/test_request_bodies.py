@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -15,39 +15,47 @@ from tests.server.client import WAIT, ResponseReader, read_all
 
 
 def test_slow_uploads_do_not_pin_worker_threads(serve):
-    """--threads 4, four clients trickling bodies: a fifth client's GET is answered while they trickle."""
-    running = serve(apps.echo_body, threads=4, body_timeout=WAIT)
+    """--threads 2 and four uploads trickling in: between their bytes, both worker threads are free at once
+    (two GETs meet in the app), and every upload is still answered, with its own body, once it is whole."""
+    threads, uploads, length = 2, 4, 40
+    # Each GET waits in the app until `threads` of them are there: it passes only if no worker thread is
+    # held by an upload. If one were, the barrier breaks after WAIT and the GET gets a 500.
+    meeting = threading.Barrier(threads, timeout=WAIT)
+
+    def app(environ, start_response):
+        if environ["REQUEST_METHOD"] == "GET":
+            meeting.wait()
+            return apps.hello(environ, start_response)
+        return apps.echo_body(environ, start_response)
+
+    running = serve(app, threads=threads, body_timeout=WAIT)
+    bodies = [b"%02d" % n + bytes(range(97, 97 + length - 2)) for n in range(uploads)]
+    sent, hello = 3, [(200, b"Hello, World!")] * threads
     trickling = []
-    stop = threading.Event()
     try:
-        for _ in range(4):
+        for body in bodies:
             sock = running.connect()
-            sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nab")
+            head = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % length
+            sock.sendall(head + body[:sent])
             trickling.append(sock)
-
-        def trickle() -> None:
-            while not stop.is_set():
-                for sock in trickling:
-                    sock.sendall(b"x")
-                stop.wait(0.25)
-
-        feeder = threading.Thread(target=trickle, daemon=True)
-        feeder.start()
-        started = time.monotonic()
-        response, body = running.request()  # echo_body answers a GET with an empty body
-        assert response.status == 200
-        # Well under the time the uploads go on (they would take ~250 s); a pinned pool would hang here.
-        assert time.monotonic() - started < WAIT / 2
-        stop.set()
-        feeder.join(WAIT)
-        for sock in trickling:  # and each upload still completes once its bytes arrive
-            sock.sendall(b"y" * 998 + b"z" * (1000 - 2 - 998))
-        for sock in trickling:
-            sock.shutdown(socket.SHUT_WR)
-            raw = read_all(sock)
-            assert raw.startswith(b"HTTP/1.1 200 ")
+        for _ in range(3):
+            for sock, body in zip(trickling, bodies, strict=True):  # one more byte of each upload
+                sock.sendall(body[sent : sent + 1])
+            sent += 1
+            with ThreadPoolExecutor(threads) as pool:
+                answers = list(pool.map(lambda _: running.request(), range(threads)))
+            assert [(response.status, text) for response, text in answers] == hello
+        for sock in trickling:  # no upload was answered (or refused) before its body was whole
+            sock.setblocking(False)
+            with pytest.raises(BlockingIOError):
+                sock.recv(1)
+            sock.settimeout(WAIT)
+        for sock, body in zip(trickling, bodies, strict=True):
+            sock.sendall(body[sent:])
+        for sock, body in zip(trickling, bodies, strict=True):
+            response, echoed = ResponseReader(sock).next("POST")
+            assert (response.status, echoed) == (200, body)
     finally:
-        stop.set()
         for sock in trickling:
             sock.close()
 
