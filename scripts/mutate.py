@@ -176,6 +176,15 @@ def run_one(module: str, tests: list[str], keep: bool, children: int | None = No
             shutil.rmtree(copy, ignore_errors=True)
 
 
+def verdict(killed: int, tested: int) -> tuple[float, str]:
+    """The kill rate and what is wrong with it ("" when it meets GOAL). No mutant tested means mutmut's run
+    or its stats step failed: a failure, never a perfect score."""
+    if not tested:
+        return 0.0, "  no mutant was tested: see mutmut's output above"
+    rate = killed / tested
+    return rate, "" if rate >= GOAL else f"  below {GOAL:.0%}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("modules", nargs="*", help="modules from TARGETS (default: all)")
@@ -199,9 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     failed = False
     log.info("\n%-32s %8s %8s %7s", "module", "killed", "mutants", "rate")
     for module, (killed, tested) in rates.items():
-        rate = killed / tested if tested else 1.0
-        failed |= rate < GOAL
-        below = "" if rate >= GOAL else f"  below {GOAL:.0%}"
+        rate, below = verdict(killed, tested)
+        failed |= bool(below)
         log.info("%-32s %8d %8d %6.1f%%%s", module, killed, tested, 100 * rate, below)
     return 1 if failed else 0
 
