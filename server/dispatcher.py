@@ -32,7 +32,6 @@ import selectors
 import signal
 import threading
 import time
-from typing import Protocol
 
 from server import accesslog
 from server.body_receiver import BodyReceiver
@@ -43,6 +42,7 @@ from server.drain import Drain
 from server.handback import HandBack, take_all
 from server.listener import Listener
 from server.responses import refusal
+from server.supervised import Supervision
 from server.tls import Handshake
 from server.tls_handshake import HandshakeDriver
 from server.worker import worker_loop
@@ -57,17 +57,6 @@ log = logging.getLogger(__name__)
 _WAKE = "wake"
 _PARENT = "parent"
 _OUT_OF_RESOURCES = frozenset((errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM))
-
-
-class Supervision(Protocol):
-    """What the dispatcher of a supervised worker process reports to, and hears from, its parent."""
-
-    interval: float  # seconds between heartbeats
-    orphan_grace: float  # seconds requests in flight get once the parent is gone
-
-    def parent_fd(self) -> int: ...  # readable at EOF when the parent has died
-    def ready(self) -> None: ...  # the app is imported and the listeners are in the selector
-    def beat(self) -> None: ...
 
 
 class Dispatcher:

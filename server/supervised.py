@@ -26,9 +26,10 @@ import random
 import signal
 import sys
 from collections.abc import Callable
+from typing import Protocol
 
-__all__ = ["BOOT_ERROR", "DUMP_SIGNAL", "RETIRE_SIGNAL", "STOP_SIGNAL", "WorkerLink", "count_requests",
-           "worker_signals"]
+__all__ = ["BOOT_ERROR", "DUMP_SIGNAL", "RETIRE_SIGNAL", "STOP_SIGNAL", "Supervision", "WorkerLink",
+           "count_requests", "worker_signals"]
 
 BOOT_ERROR = 3  # exit status of a worker that could not load the app (gunicorn's WORKER_BOOT_ERROR)
 DUMP_SIGNAL = signal.SIGUSR2  # the arbiter sends it before killing a silent worker: stacks to stderr
@@ -36,6 +37,18 @@ RETIRE_SIGNAL = signal.SIGTERM  # drain: this worker is replaced, the address st
 STOP_SIGNAL = signal.SIGINT  # drain: the whole server stops
 
 READY, BEAT, RETIRE, CHANGED = b"R", b".", b"X", b"C"
+
+
+class Supervision(Protocol):
+    """What the dispatcher of a supervised worker process reports to, and hears from, its parent
+    (WorkerLink below is the one implementation)."""
+
+    interval: float  # seconds between heartbeats
+    orphan_grace: float  # seconds requests in flight get once the parent is gone
+
+    def parent_fd(self) -> int: ...  # readable at EOF when the parent has died
+    def ready(self) -> None: ...  # the app is imported and the listeners are in the selector
+    def beat(self) -> None: ...
 
 
 class WorkerLink:
