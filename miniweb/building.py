@@ -171,10 +171,8 @@ class UrlPlan:
             elif positional:
                 value = positional.pop(0)
             else:
-                raise BuildError(
-                    f"route {self.name!r} ({self.pattern}) needs a value for "
-                    f"{piece.name or 'a group'}"  # type: ignore[union-attr]
-                )
+                what = piece.name or "a group"  # type: ignore[union-attr]
+                raise BuildError(f"route {self.name!r} ({self.pattern}) needs a value for {what}")
             value = str(value)  # 3, 1.5, UUID(...) -> their one spelling, checked below
             if convert is not None:
                 try:
@@ -189,9 +187,7 @@ class UrlPlan:
             # Each value is one opaque argument: "/" and "?" inside it must be escaped too.
             encoded.append(value if value.isascii() and value.isalnum() else quote(value, safe=""))
         if positional:
-            raise BuildError(
-                f"route {self.name!r} ({self.pattern}) got {len(positional)} extra argument(s)"
-            )
+            raise BuildError(f"route {self.name!r} ({self.pattern}) got {len(positional)} extra argument(s)")
         match = self.regex.fullmatch("".join(raw))
         if match is None or list(match.groups()) != values:
             raise BuildError(f"values {values!r} do not match route {self.name!r} ({self.pattern})")
