@@ -12,7 +12,9 @@ Two ways through, giving the same answers:
 - The fast path takes the common calls (routes with one or two groups; values all positional, or all
   by name) with the same checks and no per-call bookkeeping. It only ever *succeeds*: for anything it
   does not take, or any value that fails a check, it hands the call to ``build_general``, which then
-  gives the answer or raises the ``BuildError``. Tests compare both over every route shape.
+  gives the answer or raises the ``BuildError``. Tests compare both over every route shape. A path it
+  built from str or int values is kept by those values (``BUILT_PATHS`` per route at most), so a link a
+  page makes again is a dict lookup: the checks depend on nothing but the values and the route.
 
 ``quote_arg`` and ``query_string`` are exact, cheaper spellings of ``urllib.parse.quote(text, safe="")``
 and ``urlencode(query, doseq=True, quote_via=quote)``: tests compare them with those on adversarial text.
