@@ -97,7 +97,7 @@ class CsrfProtect:
         raise Forbidden(message("csrf.cross_origin", origin=origin[:100]))
 
     def _sign(self, nonce: str, timestamp: int) -> str:
-        digest = hmac.new(self._key, f"{nonce}.{timestamp}".encode("ascii"), hashlib.sha256).digest()
+        digest = hmac.digest(self._key, f"{nonce}.{timestamp}".encode("ascii"), hashlib.sha256)
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
     def _nonce(self, request: Request) -> str:
@@ -112,9 +112,18 @@ class CsrfProtect:
         return nonce
 
     def token(self, request: Request) -> str:
-        """A token for forms in this response. Wall-clock time: the verifying process may be another one."""
+        """A token for forms in this response. Wall-clock time: the verifying process may be another one.
+
+        Made once per request (every render of the request, and every form in it, shows the same one),
+        and again only if the nonce changed meanwhile (``rotate_nonce`` on login)."""
+        nonce = self._nonce(request)
+        made = request.__dict__.get("_csrf_token")
+        if made is not None and made[0] == nonce:
+            return made[1]
         timestamp = int(time.time())
-        return f"{timestamp}.{self._sign(self._nonce(request), timestamp)}"
+        token = f"{timestamp}.{self._sign(nonce, timestamp)}"
+        request.__dict__["_csrf_token"] = (nonce, token)
+        return token
 
     def verify(self, request: Request) -> None:
         """Raise ``Forbidden`` unless the request comes from our own origin (as far as the browser

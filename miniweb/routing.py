@@ -27,9 +27,11 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from . import patterns
+from .building import PATH_SAFE as _PATH_SAFE
+from .building import BuildError, FastBuild, UrlPlan, query_string, static_fast
 from .errors import MethodNotAllowed, NotFound
 from .matching import Found, RouteIndex
 from .signatures import RouteConverters, route_converters
@@ -38,12 +40,6 @@ __all__ = ["Route", "Router", "BuildError", "RequestRedirect", "path_url", "url_
 
 _FLAGS = re.DOTALL
 _PLAIN_FLAGS = re.compile("", _FLAGS).flags  # what a pattern without inline global flags ends up with
-# The characters a path may carry unescaped (RFC 3986 §3.3 pchar, plus "/").
-_PATH_SAFE = "/:@!$&'()*+,;=-._~"
-
-
-class BuildError(ValueError):
-    """``url_for`` could not build a URL: unknown name, wrong arguments, or a value the route rejects."""
 
 
 class RequestRedirect(Exception):  # noqa: N818 - werkzeug's name; it is a routing answer, not an error
@@ -108,11 +104,16 @@ class Route:
         self.converters: RouteConverters | None = route_converters(
             self.handler, self.pattern, len(self._positional), list(self.regex.groupindex)
         )
-        self._plan = self._build_plan()
+        self._plan = self._url_plan()
         # A path with no group, which its own pattern matches: url_for returns it as it is.
         static, self._built_static = self.static_path, None
         if static is not None and (match := self.regex.fullmatch(static)) is not None and not match.groups():
             self._built_static = quote(static, safe=_PATH_SAFE)
+        #: ``url_for``'s fast path for this route (building.py), or None: the general path only.
+        self.fast_build: FastBuild | None = (
+            static_fast(self._built_static) if self._built_static is not None
+            else self._plan.fast if self._plan is not None else None
+        )  # fmt: skip
 
     def arguments(self, match: re.Match[str]) -> tuple[tuple[str, ...], dict[str, str]]:
         """Handler arguments from a match: unnamed groups positional, named groups by keyword."""
@@ -141,22 +142,6 @@ class Route:
             raise NotFound() from None
         return args, kwargs
 
-    def _build_plan(self) -> list[tuple[str | patterns.Slot, str | None, Any]] | None:
-        """``url_for``'s steps, worked out once: (literal, its percent-encoding, None) for text and
-        (slot, None, its converter or None) for a group; None if the pattern is too complex to build."""
-        if self._template is None:
-            return None
-        plan: list[tuple[str | patterns.Slot, str | None, Any]] = []
-        unnamed = 0
-        for piece in self._template:
-            if isinstance(piece, str):
-                plan.append((piece, quote(piece, safe=_PATH_SAFE), None))
-                continue
-            plan.append((piece, None, self._converter_for(piece, unnamed)))
-            if piece.name is None:
-                unnamed += 1
-        return plan
-
     def _converter_for(self, slot: patterns.Slot, index: int) -> Any:
         """The converter of a template slot (``index``: its rank among the unnamed groups), or None."""
         if self.converters is None:
@@ -166,48 +151,25 @@ class Route:
             return named.get(slot.name)
         return positional[index] if index < len(positional) else None
 
+    def _url_plan(self) -> UrlPlan | None:
+        """``url_for``'s plan (building.py), worked out once; None if the pattern is too complex to build."""
+        if self._template is None:
+            return None
+        converters, unnamed = [], 0
+        for piece in self._template:
+            if isinstance(piece, patterns.Slot):
+                converters.append(self._converter_for(piece, unnamed))
+                unnamed += piece.name is None
+        return UrlPlan(self.name, self.pattern, self.regex, self._template, converters)
+
     def build(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
-        """The percent-encoded path for these arguments; the rest of ``kwargs`` is left for the query."""
+        """The percent-encoded path for these arguments; the values used are taken out of ``kwargs``
+        (the rest is left for the query)."""
         if self._built_static is not None and not args:
             return self._built_static
         if self._plan is None:
             raise BuildError(f"route {self.name!r} ({self.pattern}) is too complex to build URLs from")
-        positional = list(args)
-        raw: list[str] = []
-        encoded: list[str] = []
-        values: list[str] = []
-        for piece, quoted, convert in self._plan:
-            if quoted is not None:  # literal text, percent-encoded once at registration
-                raw.append(piece)  # type: ignore[arg-type]
-                encoded.append(quoted)
-                continue
-            if piece.name is not None and piece.name in kwargs:
-                value = kwargs.pop(piece.name)
-            elif positional:
-                value = positional.pop(0)
-            else:
-                raise BuildError(
-                    f"route {self.name!r} ({self.pattern}) needs a value for {piece.name or 'a group'}"
-                )
-            value = str(value)  # 3, 1.5, UUID(...) -> their one spelling, checked below
-            if convert is not None:
-                try:
-                    convert(value)
-                except ValueError:
-                    raise BuildError(
-                        f"route {self.name!r} ({self.pattern}) cannot take {value!r} for "
-                        f"{piece.name or 'a group'}: the handler wants {convert.__name__}"
-                    ) from None
-            values.append(value)
-            raw.append(value)
-            # Each value is one opaque argument: "/" and "?" inside it must be escaped too.
-            encoded.append(value if value.isascii() and value.isalnum() else quote(value, safe=""))
-        if positional:
-            raise BuildError(f"route {self.name!r} ({self.pattern}) got {len(positional)} extra argument(s)")
-        match = self.regex.fullmatch("".join(raw))
-        if match is None or list(match.groups()) != values:
-            raise BuildError(f"values {values!r} do not match route {self.name!r} ({self.pattern})")
-        return "".join(encoded)
+        return self._plan.build(args, kwargs)
 
 
 class Router:
@@ -223,6 +185,8 @@ class Router:
         self._slashed_index: RouteIndex | None = None
         self._dirty = False
         self._lock = threading.Lock()  # add() and _compile(); see the module docstring
+        #: Route name -> its route's fast ``url_for`` (building.py), for names with one route only.
+        self.fast_builds: dict[str, FastBuild] = {}
 
     def add(self, route: Route) -> None:
         """Add a route; ``ValueError`` if its name already belongs to another handler.
@@ -240,6 +204,10 @@ class Router:
                     )
             route.order = len(self._routes)
             self._routes.append(route)
+            if route.name in self._by_name or route.fast_build is None:
+                self.fast_builds.pop(route.name, None)  # variants: url_for tries them in order
+            else:
+                self.fast_builds[route.name] = route.fast_build
             self._by_name.setdefault(route.name, []).append(route)
             if route.static_path is not None:
                 for method in route.methods:
@@ -322,11 +290,18 @@ class Router:
         return methods
 
     def build(self, name: str, args: Iterable[Any], kwargs: dict[str, Any]) -> str:
-        """``url_for``: the first route called ``name`` that accepts the arguments; extra kwargs -> query."""
+        """``url_for``: the first route called ``name`` that accepts the arguments; extra kwargs -> query
+        (``kwargs`` itself is left as it is)."""
         routes = self._by_name.get(name)
         if not routes:
             raise BuildError(f"no route named {name!r}")
-        args = tuple(args)
+        if type(args) is not tuple:
+            args = tuple(args)
+        if len(routes) == 1:  # the common case: no variants to try, so no error to keep
+            remaining = dict(kwargs) if kwargs else kwargs  # an empty dict is never changed
+            path = routes[0].build(args, remaining)
+            query = query_string(remaining) if remaining else None
+            return path if query is None else f"{path}?{query}"
         error: BuildError | None = None
         for route in routes:
             remaining = dict(kwargs)
@@ -335,9 +310,7 @@ class Router:
             except BuildError as exc:
                 error = exc
                 continue
-            query = {key: value for key, value in remaining.items() if value is not None}
-            if query:
-                path += "?" + urlencode(query, doseq=True, quote_via=quote)
-            return path
+            query = query_string(remaining)
+            return path if query is None else f"{path}?{query}"
         assert error is not None
         raise error

@@ -125,7 +125,7 @@ class SessionSigner:
         self.config = config
 
     def _sign(self, key: bytes, message: bytes) -> bytes:
-        return hmac.new(key, _PREFIX + message, hashlib.sha256).digest()
+        return hmac.digest(key, _PREFIX + message, hashlib.sha256)  # one-shot: no HMAC object
 
     def dumps(self, data: dict[str, Any], now: float | None = None) -> str:
         """The cookie value for ``data``; ``SessionTooLarge`` if the cookie would not fit a browser."""

@@ -19,8 +19,27 @@ if TYPE_CHECKING:
 
 __all__ = ["UrlBuilding", "current_mount"]
 
+_CACHED_URLS = 256  # bound of the caches below (entries beyond it are built each time, not kept)
+# SCRIPT_NAME -> url_prefix(SCRIPT_NAME): the same few mount points, percent-encoded once each.
+_PREFIXES: dict[str, str] = {}
+# A static file's name -> its percent-encoding (static_url_for), for the few names templates use.
+_STATIC_NAMES: dict[str, str] = {}
+
 #: ``(app, environ)`` of the request being handled, or None outside one.
 current_mount: ContextVar[tuple[App, dict[str, Any]] | None] = ContextVar("miniweb.mount", default=None)
+
+
+def _script_prefix(environ: dict[str, Any]) -> str:
+    """``url_prefix(environ["SCRIPT_NAME"])``, each mount point percent-encoded once."""
+    script_name = environ.get("SCRIPT_NAME")
+    if not script_name:
+        return ""
+    prefix = _PREFIXES.get(script_name)
+    if prefix is None:
+        prefix = url_prefix(script_name)
+        if len(_PREFIXES) < _CACHED_URLS:  # mount points are the server's configuration: a few
+            _PREFIXES[script_name] = prefix
+    return prefix
 
 
 class UrlBuilding:
@@ -40,20 +59,33 @@ class UrlBuilding:
         from the request's scheme and host (``wsgi.url_scheme`` and ``Host``, which a server sets from
         trusted proxies' headers); without a request it is a ``BuildError``. Raises ``BuildError``.
         """
-        path = self._mount_prefix() + self.router.build(name, args, kwargs)
+        mount = current_mount.get()
+        prefix = "" if mount is None or mount[0] is not self else _script_prefix(mount[1])
+        fast = self.router.fast_builds.get(name)
+        if fast is not None and not _external:
+            path = fast(args, kwargs)  # the common calls; None: the general path answers (or raises)
+            if path is not None:
+                return prefix + path if prefix else path
+        path = self.router.build(name, args, kwargs)
+        if prefix:
+            path = prefix + path
         return self._origin() + path if _external else path
 
     def static_url_for(self, filename: str) -> str:
         """The URL path of a file under ``static_url``, mount point included as for ``url_for``."""
-        return f"{self._mount_prefix()}{self.static_url}/{quote(filename.lstrip('/'), safe='/')}"
+        name = _STATIC_NAMES.get(filename)
+        if name is None:
+            name = quote(filename.lstrip("/"), safe="/")
+            if len(_STATIC_NAMES) < _CACHED_URLS:  # file names come from templates: a few
+                _STATIC_NAMES[filename] = name
+        return f"{self._mount_prefix()}{self.static_url}/{name}"
 
     def _mount_prefix(self) -> str:
         """The percent-encoded SCRIPT_NAME of the request this app is handling, else ``""``."""
         mount = current_mount.get()
         if mount is None or mount[0] is not self:
             return ""  # not in a request of this app (another app's URLs are not ours)
-        script_name = mount[1].get("SCRIPT_NAME", "")
-        return url_prefix(script_name) if script_name else ""
+        return _script_prefix(mount[1])
 
     def _origin(self) -> str:
         """``scheme://host[:port]`` of the request being handled (PEP 3333's URL reconstruction)."""

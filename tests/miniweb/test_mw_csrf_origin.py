@@ -12,7 +12,7 @@ import pytest
 import webtest
 
 from miniweb import App, Request, Response
-from miniweb.csrf import CsrfProtect
+from miniweb.csrf import CsrfProtect, rotate_nonce
 
 
 def _app(**options) -> App:
@@ -201,3 +201,13 @@ def test_csrf_protect_used_on_its_own():
     protect.token(request)
     protect.set_cookie(request, response)
     assert response.headers["Set-Cookie"].startswith("miniweb_csrf=")
+
+
+def test_a_request_makes_its_csrf_token_once_and_again_after_a_new_nonce():
+    protect = CsrfProtect(b"k")
+    request = Request({"wsgi.url_scheme": "http"})
+    first = protect.token(request)
+    assert protect.token(request) is first  # every render and form of the request: the same token
+    rotate_nonce(request)  # a login: tokens for the old nonce must not be handed out any more
+    again = protect.token(request)
+    assert again != first and protect.token(request) is again
