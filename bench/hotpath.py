@@ -48,19 +48,25 @@ class _Sink:
         self.sent += len(data)
 
 
-def serve_requests(count: int) -> int:
-    """Serve `count` keep-alive requests through the parser and the WSGI handler; bytes "sent"."""
+def serve_through(app, request: bytes, count: int, sink: type[_Sink] = _Sink) -> _Sink:
+    """Serve `request` to `app` `count` times on one keep-alive connection, through the parser and the
+    WSGI handler, into a `sink` (which counts the bytes instead of sending them); returns the sink."""
     config = Config(access_log=False)
-    handler = WSGIHandler(application, config, "127.0.0.1", 8899)
-    conn = _Sink(config)
+    handler = WSGIHandler(app, config, "127.0.0.1", 8899)
+    conn = sink(config)
     conn.environ = handler.connection_environ(conn)  # type: ignore[arg-type]  # duck-typed Connection
     buf, parser = conn.buf, conn.parser
     for _ in range(count):
-        buf += HEAD
+        buf += request
         head = parser.maybe_read(buf)
         if head is None or not handler(conn, head):  # type: ignore[arg-type]
             raise RuntimeError("the request was not served as a keep-alive request")
-    return conn.sent
+    return conn
+
+
+def serve_requests(count: int) -> int:
+    """Serve `count` keep-alive requests through the parser and the WSGI handler; bytes "sent"."""
+    return serve_through(application, HEAD, count).sent
 
 
 def _microseconds(count: int = 100_000) -> float:

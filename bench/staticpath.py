@@ -31,9 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import apps, mwapps
-from bench.hotpath import RUNS, _Sink, callgrind_per_request
+from bench.hotpath import RUNS, _Sink, callgrind_per_request, serve_through
 from server.config import Config
-from server.wsgi import WSGIHandler
 
 __all__ = ["CASES", "main", "serve_case"]
 
@@ -67,13 +66,7 @@ class _FileSink(_Sink):
 
 def _etag(app: Callable[..., Any], path: str) -> str:
     """The ETag the 200 for ``path`` carries (a first request through the same server code)."""
-    config = Config(access_log=False)
-    handler = WSGIHandler(app, config, "127.0.0.1", 8899)
-    conn = _FileSink(config)
-    conn.environ = handler.connection_environ(conn)  # type: ignore[arg-type]  # duck-typed Connection
-    conn.buf += b"GET %s HTTP/1.1\r\n%s\r\n" % (path.encode(), _HOST)
-    head = conn.parser.maybe_read(conn.buf)
-    handler(conn, head)  # type: ignore[arg-type]
+    conn = serve_through(app, b"GET %s HTTP/1.1\r\n%s\r\n" % (path.encode(), _HOST), 1, _FileSink)
     found = re.search(rb"\r\nETag: ([^\r]*)\r\n", conn.heads[0], re.IGNORECASE)
     if found is None:
         raise RuntimeError(f"no ETag in the response to {path}: {conn.heads[0][:300]!r}")
@@ -87,16 +80,7 @@ def serve_case(case: str, count: int) -> int:
     if case == "304":
         extra = b"If-None-Match: %s\r\n" % _etag(app, path).encode("latin-1")
     request = b"GET %s HTTP/1.1\r\n%s%s\r\n" % (path.encode(), _HOST, extra)
-    config = Config(access_log=False)
-    handler = WSGIHandler(app, config, "127.0.0.1", 8899)
-    conn = _FileSink(config)
-    conn.environ = handler.connection_environ(conn)  # type: ignore[arg-type]  # duck-typed Connection
-    buf, parser = conn.buf, conn.parser
-    for _ in range(count):
-        buf += request
-        head = parser.maybe_read(buf)
-        if head is None or not handler(conn, head):  # type: ignore[arg-type]
-            raise RuntimeError("the request was not served as a keep-alive request")
+    conn = serve_through(app, request, count, _FileSink)
     status = b"HTTP/1.1 %d " % _STATUS.get(case, http.client.OK)
     if not conn.heads or not conn.heads[0].startswith(status):
         raise RuntimeError(f"{case}: unexpected response {conn.heads[:1]!r}")
