@@ -56,6 +56,10 @@ TARGETS: dict[str, list[str]] = {
         "tests/miniweb/test_mw_registration.py", "tests/miniweb/test_mw_urls.py",
         "tests/miniweb/test_mw_mount.py",
     ],
+    "miniweb/building.py": [  # url_for: the fast path per route and the general one it must equal
+        "tests/miniweb/test_mw_urls.py", "tests/miniweb/test_mw_url_fast.py",
+        "tests/miniweb/test_mw_routing.py", "tests/miniweb/test_mw_mount.py",
+    ],
     "miniweb/matching.py": ["tests/miniweb/test_mw_routing.py", "tests/miniweb/test_mw_route_index.py"],
     "apps/favorites/repository.py": [  # the `mariadb` fixture: SHARED_DATABASE below
         "tests/favorites/test_repository.py", "tests/favorites/test_repository_mutants.py",
