@@ -82,6 +82,8 @@ class Served:
             self.process.send_signal(signal.SIGTERM)
         try:
             return self.process.wait(WAIT)
+        except subprocess.TimeoutExpired:  # say what the server was doing (a stop past WAIT is a bug)
+            pytest.fail(f"the server did not stop within {WAIT} s after SIGTERM:\n{self.text()[-4000:]}")
         finally:
             if self.process.poll() is None:
                 self.process.kill()
