@@ -59,7 +59,10 @@ class Server:
         address = tcp[0].getsockname() if tcp else ("", 0)
         self.host: str = address[0]
         self.port: int = address[1]
-        self._stop = threading.Event()
+        # A plain flag, not a threading.Event: shutdown() and retire() run in signal handlers, and
+        # Event.set takes a lock that the handler may have interrupted on this very thread (retire's set,
+        # then the arbiter's stop signal: the worker deadlocked in its own handler, parent gone or not).
+        self._stopping = False
         self._dispatcher: Dispatcher | None = None
         self._calls: deque[Callable[[], object]] = deque()  # call_soon()s not yet handed to the dispatcher
         self._arbiter = None
@@ -86,7 +89,7 @@ class Server:
             sockets = [item.sock for item in self.listeners]
             self._arbiter = Arbiter(sockets, self._boot_worker, self.config, self.logfiles.reopen)
             try:
-                if not self._stop.is_set():
+                if not self._stopping:
                     self._arbiter.run()
             finally:
                 self.close()  # the arbiter closed the sockets; this also removes unix socket files
@@ -128,7 +131,7 @@ class Server:
         fd_limit = raise_fd_limit(self.config)
         dispatcher = Dispatcher(self.listeners, handler, self.config, fd_limit, supervision)
         self._dispatcher = dispatcher
-        if self._stop.is_set():  # shutdown() came before the dispatcher existed
+        if self._stopping:  # shutdown() came before the dispatcher existed
             dispatcher.shutdown()
         self._hand_over_calls(dispatcher)  # those made before it existed
         dispatcher.run()
@@ -155,7 +158,7 @@ class Server:
 
         Safe from any thread and from a signal handler; serve_forever() returns when the drain is done.
         """
-        self._stop.set()
+        self._stopping = True
         if self._dispatcher is not None:
             self._dispatcher.shutdown()
         if self._arbiter is not None:
@@ -165,7 +168,7 @@ class Server:
         """shutdown() for a worker process being replaced (the arbiter's RETIRE_SIGNAL): others go on
         serving this address, so idle keep-alive connections stay open until their keep-alive timeout
         rather than be closed under a client that may be sending on them (Dispatcher.shutdown)."""
-        self._stop.set()
+        self._stopping = True
         if self._dispatcher is not None:
             self._dispatcher.shutdown(keep_idle=True)
 
