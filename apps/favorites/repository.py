@@ -229,19 +229,24 @@ def _indexed_char(text: str) -> str | None:
 _COMMON_CHARS = frozenset("省市区县")  # each in 700 to 1,433 of the 3,422 names: scanning is cheaper
 
 
-def search(con, text: str, number: int = 1, per_page: int = 20) -> Page:
-    """Areas whose name contains `text`, or whose pinyin or initials start with it (shenzhen, sz);
-    provinces first, then cities, then counties."""
+def _search_clause(text: str) -> tuple[str, tuple]:
+    """search()'s choice of WHERE fragment (over `m`) and its parameters."""
     compact, is_pinyin = search_terms(text)
     if is_pinyin:
         prefix = _like_contains(compact)[1:]  # escaped, and no leading %: a prefix match uses the index
-        return _paged(con, "(m.pinyin LIKE %s ESCAPE '!' OR m.initials LIKE %s ESCAPE '!')",
-                      (prefix, prefix), number, per_page)
+        return "(m.pinyin LIKE %s ESCAPE '!' OR m.initials LIKE %s ESCAPE '!')", (prefix, prefix)
     char = _indexed_char(compact)
     if char is None:  # nothing selective to look up (区, digits, punctuation): every name is tried
-        return _paged(con, "m.district LIKE %s ESCAPE '!'", (_like_contains(compact),), number, per_page)
-    return _paged(con, "m.district_id IN (SELECT c.district_id FROM area_chars c WHERE c.ch = %s) "
-                  "AND m.district LIKE %s ESCAPE '!'", (char, _like_contains(compact)), number, per_page)
+        return "m.district LIKE %s ESCAPE '!'", (_like_contains(compact),)
+    return ("m.district_id IN (SELECT c.district_id FROM area_chars c WHERE c.ch = %s) "
+            "AND m.district LIKE %s ESCAPE '!'", (char, _like_contains(compact)))
+
+
+def search(con, text: str, number: int = 1, per_page: int = 20) -> Page:
+    """Areas whose name contains `text`, or whose pinyin or initials start with it (shenzhen, sz);
+    provinces first, then cities, then counties."""
+    where, params = _search_clause(text)
+    return _paged(con, where, params, number, per_page)
 
 
 def collect(con, user_id: int, district_id: int) -> bool:
@@ -407,19 +412,6 @@ _PAGED_VERSIONED = f"""
     WHERE v.name = 'areas'
     ORDER BY a.n
 """
-
-
-def _search_clause(text: str) -> tuple[str, tuple]:
-    """search()'s choice of WHERE fragment (over `m`) and its parameters."""
-    compact, is_pinyin = search_terms(text)
-    if is_pinyin:
-        prefix = _like_contains(compact)[1:]
-        return "(m.pinyin LIKE %s ESCAPE '!' OR m.initials LIKE %s ESCAPE '!')", (prefix, prefix)
-    char = _indexed_char(compact)
-    if char is None:
-        return "m.district LIKE %s ESCAPE '!'", (_like_contains(compact),)
-    return ("m.district_id IN (SELECT c.district_id FROM area_chars c WHERE c.ch = %s) "
-            "AND m.district LIKE %s ESCAPE '!'", (char, _like_contains(compact)))
 
 
 def search_versioned(con, text: str, number: int = 1, per_page: int = 20) -> tuple[int | None, Page]:
