@@ -194,14 +194,18 @@ def _paged(con, where: str, params: tuple, number: int, per_page: int) -> Page:
     with _cursor(con) as cur:
         cur.execute(_PAGED.format(where=where), (*params, number, per_page, number, per_page))
         rows = cur.fetchall()
-        if rows:
-            total = rows[0][_AREA_WIDTH]
-        elif number == 1:
-            total = 0  # nothing matches: page 1 of anything that does holds rows
-        else:  # past the last page (a 404 that says how many pages there are): count them
-            cur.execute(f"SELECT COUNT(*) FROM areas m WHERE {where}", params)
-            (total,) = cur.fetchone()
+        total = rows[0][_AREA_WIDTH] if rows else _total_of_empty_page(cur, where, params, number)
     return Page([_area(row) for row in rows], total, number, balanced_size(total, per_page))
+
+
+def _total_of_empty_page(cur, where: str, params: tuple, number: int) -> int:
+    """The total behind a page that came back empty (its rows carry the total otherwise)."""
+    if number == 1:
+        return 0  # nothing matches: page 1 of anything that does holds rows
+    # past the last page (a 404 that says how many pages there are): count them
+    cur.execute(f"SELECT COUNT(*) FROM areas m WHERE {where}", params)
+    (total,) = cur.fetchone()
+    return total
 
 
 def _like_contains(text: str) -> str:
@@ -426,11 +430,8 @@ def search_versioned(con, text: str, number: int = 1, per_page: int = 20) -> tup
         version, total = rows[0][0], rows[0][_AREA_WIDTH + 1]
         if rows[0][1] is None:  # no row on this page
             rows = []
-            if number == 1:
-                total = 0
-            else:
-                cur.execute(f"SELECT COUNT(*) FROM areas m WHERE {where}", params)
-                (total,) = cur.fetchone()
+            total = _total_of_empty_page(cur, where, params, number)
+            if number != 1:  # counted by a second statement: no version to vouch for it
                 version = None
     return version, Page([_area(row[1:]) for row in rows], total, number, balanced_size(total, per_page))
 
