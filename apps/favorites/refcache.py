@@ -134,12 +134,15 @@ class ReferencePages:
             return None, False
         found = repo.reference_version(con, user_id, district_id)
         if found is None:
-            if not self._warned:
-                self._warned = True
-                log.warning("the database has no readable data_version: the areas are read uncached; "
-                            "run sql/schema.sql (and grant the app's user SELECT on data_version)")
+            self._no_version()
             return None, False
         return found
+
+    def _no_version(self) -> None:
+        if not self._warned:  # once per process
+            self._warned = True
+            log.warning("the database has no readable data_version: the areas are read uncached; "
+                        "run sql/schema.sql (and grant the app's user SELECT on data_version)")
 
     # -- the area page -------------------------------------------------------------------------------------
 
@@ -205,9 +208,12 @@ class ReferencePages:
 
     def favorites(self, con, user_id: int) -> list[repo.Favorite]:
         """repo.favorites(con, user_id), the favourites read fresh and their areas from the cache."""
-        if not self.cache.max_entries:
+        found_rows = repo.favorite_rows(con, user_id) if self.cache.max_entries else None
+        if found_rows is None:  # the cache is off, or the database has no version: as before the cache
+            if self.cache.max_entries:
+                self._no_version()
             return repo.favorites(con, user_id)
-        version, rows = repo.favorite_rows(con, user_id)
+        version, rows = found_rows
         areas = {code: self.cache.get(("area", version, code)) for code, *_ in rows}
         missing = [code for code, area in areas.items() if area is None]
         if missing:

@@ -380,11 +380,18 @@ def reference_version(con, user_id: int | None = None,
                             "FROM data_version v WHERE v.name = 'areas'", (user_id, district_id))
             row = cur.fetchone()
     except pymysql.MySQLError as exc:
-        if exc.args and exc.args[0] in (ER.NO_SUCH_TABLE, ER.TABLEACCESS_DENIED_ERROR):
-            return None
-        with database_errors():  # the connection-level ones become DatabaseUnavailable, as in _cursor()
-            raise
+        _unless_no_version(exc)
+        return None
     return None if row is None else (row[0], len(row) > 1 and bool(row[1]))
+
+
+def _unless_no_version(exc: pymysql.MySQLError) -> None:
+    """Return if `exc` says the database has no readable data_version (no table, or no grant on it);
+    re-raise anything else, connection-level errors as DatabaseUnavailable (as _cursor() does)."""
+    if exc.args and exc.args[0] in (ER.NO_SUCH_TABLE, ER.TABLEACCESS_DENIED_ERROR):
+        return
+    with database_errors():
+        raise exc
 
 
 def area_family_versioned(con, district_id: int) -> tuple[int | None, tuple[Area, list[Area]] | None]:
@@ -439,14 +446,19 @@ def search_versioned(con, text: str, number: int = 1, per_page: int = 20) -> tup
 FavoriteRow = tuple[int, str, datetime.datetime, datetime.datetime]  # code, note, created_at, updated_at
 
 
-def favorite_rows(con, user_id: int) -> tuple[int, list[FavoriteRow]]:
+def favorite_rows(con, user_id: int) -> tuple[int, list[FavoriteRow]] | None:
     """(the version, the user's favourites as (code, note, created_at, updated_at)), the most recently
-    collected first: favorites() without the areas, which refcache.py has (or reads with areas_by_code)."""
-    with _cursor(con) as cur:
-        cur.execute("SELECT v.version, f.district_id, f.note, f.created_at, f.updated_at "
-                    "FROM data_version v LEFT JOIN favorites f ON f.user_id = %s "
-                    "WHERE v.name = 'areas' ORDER BY f.created_at DESC, f.id DESC", (user_id,))
-        rows = cur.fetchall()
+    collected first: favorites() without the areas, which refcache.py has (or reads with areas_by_code).
+    None, as reference_version() says it, when the database has no readable data_version."""
+    try:
+        with con.cursor() as cur:  # not _cursor(): as in reference_version()
+            cur.execute("SELECT v.version, f.district_id, f.note, f.created_at, f.updated_at "
+                        "FROM data_version v LEFT JOIN favorites f ON f.user_id = %s "
+                        "WHERE v.name = 'areas' ORDER BY f.created_at DESC, f.id DESC", (user_id,))
+            rows = cur.fetchall()
+    except pymysql.MySQLError as exc:
+        _unless_no_version(exc)
+        return None
     if not rows:
         raise LookupError("data_version has no 'areas' row")
     return rows[0][0], [row[1:] for row in rows if row[1] is not None]

@@ -256,11 +256,14 @@ def test_cached_pages_are_the_uncached_pages_byte_for_byte(settings, con, path) 
 
 def test_a_database_without_a_version_is_served_uncached(client, admin, caplog) -> None:
     assert "深圳市" in client.get("/areas/440300").text
+    sign_up(client)
+    client.get(f"/areas/{FUTIAN}").forms["collect-form"].submit(status=303)
     run(admin, "RENAME TABLE data_version TO data_version_away")
     try:
         assert "深圳市" in client.get("/areas/440300").text
         assert "河南省" in client.get("/search?q=%E5%8D%97").text
         assert "光明区" in client.get(f"/areas/{SHENZHEN}").text
+        assert "福田区" in client.get("/favorites").text
     finally:
         run(admin, "RENAME TABLE data_version_away TO data_version")
     assert sum("no readable data_version" in r.getMessage() for r in caplog.records) == 1  # once
