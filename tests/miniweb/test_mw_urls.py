@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 import webtest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from miniweb import App, BuildError
+from miniweb.routing import Route, Router
 
 
 def _app():
@@ -85,3 +87,74 @@ def test_url_for_round_trip_segments(first, second, extra):
         return
     assert client.get(url).json == {"first": first, "second": second}
     assert client.get(APP.url_for("query", note=extra)).json == {"note": [extra]}
+
+
+def test_url_for_route_variants_take_their_groups_by_keyword():
+    """A name with several routes: a variant's named group may come by keyword, and a value the path used
+    is not in the query as well; a variant that lacks the value is skipped for the next one."""
+    app = App(template_folder=None)
+
+    @app.route("/list")
+    @app.route(r"/list/(?P<page>\d+)")
+    def listing(request, page="1"):
+        return f"{page} {request.args.get('q')}"
+
+    assert app.url_for("listing", page=3) == "/list/3"
+    assert app.url_for("listing", page=3, q="北京") == "/list/3?q=%E5%8C%97%E4%BA%AC"
+    assert app.url_for("listing", q="北京") == "/list?q=%E5%8C%97%E4%BA%AC"
+    client = webtest.TestApp(app)
+    assert client.get(app.url_for("listing", page=3, q="北京")).text == "3 北京"
+    assert client.get(app.url_for("listing", q="x")).text == "1 x"
+
+
+def test_url_for_refusals_name_the_route_and_its_pattern():
+    """The BuildError says which route refused, by name and pattern, so a template's bad link is found."""
+    app = App(template_folder=None)
+
+    @app.route(r"/areas/(\d+)", name="area")
+    def area(request, code):
+        return code
+
+    @app.route(r"/count/(?P<n>\d+)", name="count")
+    def count(request, n: int):
+        return str(n)
+
+    with pytest.raises(BuildError) as refused:
+        app.url_for("area", "abc")
+    assert str(refused.value) == r"values ['abc'] do not match route 'area' (/areas/(\d+))"
+    with pytest.raises(BuildError) as refused:
+        app.url_for("area")
+    assert str(refused.value) == r"route 'area' (/areas/(\d+)) needs a value for a group"
+    with pytest.raises(BuildError) as refused:
+        app.url_for("count", n="x")
+    wants = r"route 'count' (/count/(?P<n>\d+)) cannot take 'x' for n: the handler wants to_int"
+    assert str(refused.value) == wants
+
+
+def _any(request, *groups, **named):
+    return None
+
+
+def test_router_build_takes_any_iterable_of_values_and_leaves_the_keywords_alone():
+    """``Router.build`` (what url_for calls) takes the values as any iterable, a generator too, and builds
+    the same URL as from a tuple; the keyword dict it is given is not changed (the query is the rest)."""
+    router = Router()
+    get = frozenset({"GET"})
+    router.add(Route("/plain", get, _any, "plain"))
+    router.add(Route(r"/one/(\d+)", get, _any, "one"))
+    router.add(Route(r"/two/(\d+)/(?P<b>\w+)", get, _any, "two"))
+    router.add(Route(r"/v/(\d+)", get, _any, "variant"))
+    router.add(Route(r"/v/(\d+)/(\d+)", get, _any, "variant"))
+    calls = [
+        ("plain", [], {"page": 2}, "/plain?page=2"),
+        ("one", [7], {}, "/one/7"),
+        ("one", [7], {"q": "x y"}, "/one/7?q=x%20y"),
+        ("two", [1], {"b": "x", "page": 2}, "/two/1/x?page=2"),
+        ("two", [1, "x"], {}, "/two/1/x"),
+        ("variant", [1, 2], {"page": 2}, "/v/1/2?page=2"),
+    ]
+    for name, values, keywords, url in calls:
+        for args in (tuple(values), list(values), iter(values), (value for value in values)):
+            given = dict(keywords)
+            assert router.build(name, args, given) == url, (name, type(args))
+            assert given == keywords
