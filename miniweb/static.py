@@ -6,10 +6,12 @@ refused if any segment is ``..``/``.``/empty (before anything is resolved), then
 included) and checked again against the real root.
 
 The hot path: a file that passed those checks is remembered by its URL path with what its responses
-need (real path, ETag, Last-Modified, Content-Type, the header lists), keyed by the file's identity
+need (ETag, Last-Modified, Content-Type, the header lists), keyed by the file's identity
 ``(inode, device, mtime_ns, size)``. The next request for it costs one ``open`` + ``fstat`` (200), or one
-``stat`` (304 revalidation, no open); a file that changed or was replaced is looked up and checked
-again from the start, so a symlink swapped in later cannot lead outside the root. At most
+``stat`` (304 revalidation, no open), of the path the URL names under the root, through its symlinks as
+they are now: a file that changed or was replaced, or a symlink removed or pointed at another file, is
+looked up and checked again from the start, so a symlink swapped in later can neither lead outside the
+root nor keep its old target served. At most
 ``cache_entries`` files are remembered (past that the cache starts over). The file is opened with
 ``os.open`` and handed to the server as an :class:`OpenFile`, which ``wsgi.file_wrapper`` sends with
 ``sendfile`` (python -m bench.staticpath measures this path against a bare ``file_wrapper`` app).
@@ -57,7 +59,9 @@ class _File:
     __slots__ = ("path", "key", "size", "etag", "mtime", "last_modified", "headers", "headers_200",
                  "headers_304")  # fmt: skip
 
-    def __init__(self, path: str, st: os.stat_result, max_age: int | None) -> None:
+    def __init__(self, path: str, st: os.stat_result, max_age: int | None, real: str) -> None:
+        """``path``: the file as the URL names it under the root (what the cached paths open again, through
+        the symlinks of that moment); ``real``: the real path it was checked as (its name: the type)."""
         self.path = path
         self.key = _identity(st)
         self.size = st.st_size
@@ -68,7 +72,7 @@ class _File:
         if max_age is not None:
             validators.append(("Cache-Control", f"public, max-age={int(max_age)}"))
         self.headers_304 = tuple(validators)  # RFC 9110 §15.4.5: the validators and Cache-Control of a 200
-        self.headers = (*validators, ("Content-Type", _content_type(path)), ("Accept-Ranges", "bytes"))
+        self.headers = (*validators, ("Content-Type", _content_type(real)), ("Accept-Ranges", "bytes"))
         self.headers_200 = (*self.headers, ("Content-Length", str(st.st_size)))
 
 
@@ -188,6 +192,11 @@ class StaticFiles:
 
     def resolve(self, path: str) -> str:
         """The real file for a decoded URL path, or ``NotFound``/``BadRequest``."""
+        return self._located(path)[1]
+
+    def _located(self, path: str) -> tuple[str, str]:
+        """``resolve``'s checks; the file as ``path`` names it under the root (symlinks not followed) and
+        its real path."""
         if not path.startswith(self.under):
             raise NotFound()
         relative = path[len(self.under) :]
@@ -203,10 +212,11 @@ class StaticFiles:
             or ":" in segments[0]
         ):
             raise NotFound()
-        candidate = os.path.realpath(os.path.join(self.root, *segments))
+        named = os.path.join(self.root, *segments)
+        candidate = os.path.realpath(named)
         if os.path.commonpath([self.root, candidate]) != self.root or not os.path.isfile(candidate):
             raise NotFound()
-        return candidate
+        return named, candidate
 
     # --- serving -----------------------------------------------------------------------------------------
 
@@ -305,9 +315,9 @@ class StaticFiles:
                     return known, file
                 file.close()
             self._files.pop(path_info, None)  # changed, replaced or gone: check it again from the start
-        filename = self.resolve(decode_path(environ))
+        named, filename = self._located(decode_path(environ))
         try:
-            file, st = _open(filename)
+            file, st = _open(filename)  # the real path just checked, not the name (its symlinks may change)
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise NotFound() from None  # removed between the check and the open
         except PermissionError:
@@ -316,7 +326,7 @@ class StaticFiles:
         if not stat_module.S_ISREG(st.st_mode):
             file.close()
             raise NotFound()
-        entry = _File(filename, st, self.max_age)
+        entry = _File(named, st, self.max_age, filename)
         files = self._files
         if len(files) >= self.cache_entries:
             files.clear()  # bounded: past the bound the cache starts over

@@ -163,6 +163,40 @@ def test_a_cached_file_replaced_by_an_escaping_symlink_is_refused(site, tmp_path
     client.get("/static/css/site.css", status=404)
 
 
+def test_a_symlink_pointed_elsewhere_or_removed_after_caching_is_followed_as_it_is_now(site):
+    """A deploy that re-points a symlink (``current.css`` -> ``v2.css``) is seen at once, on every path
+    (plain GET, revalidation, range), though the old target did not change; a removed symlink is a 404.
+    The type comes from the target's name, as on the first request."""
+    (site / "v1.css").write_text("v1\n", encoding="utf-8")
+    (site / "v2.css").write_text("v2 new\n", encoding="utf-8")
+    (site / "current.css").symlink_to("v1.css")
+    (site / "latest").symlink_to("v1.css")
+    static = StaticFiles(site)
+    first = dict(_serve(static, "/static/current.css")[2])
+    assert _serve(static, "/static/current.css")[3] == b"v1\n"  # remembered, served from the cache
+    assert dict(_serve(static, "/static/latest")[2])["Content-Type"] == "text/css; charset=utf-8"
+    for name in ("current.css", "latest"):
+        (site / name).unlink()
+        (site / name).symlink_to("v2.css")
+    # Revalidating with the old target's ETag: the file the URL names now has another one.
+    code, _, headers, data = _serve(static, "/static/current.css", HTTP_IF_NONE_MATCH=first["ETag"])
+    assert (code, data) == (200, b"v2 new\n") and dict(headers)["ETag"] != first["ETag"]
+    assert _serve(static, "/static/latest")[3] == b"v2 new\n"
+    assert dict(_serve(static, "/static/latest")[2])["Content-Type"] == "text/css; charset=utf-8"
+    (site / "current.css").unlink()
+    (site / "current.css").symlink_to("v1.css")
+    code, _, _, data = _serve(static, "/static/current.css", HTTP_RANGE="bytes=0-1")
+    assert (code, data) == (206, b"v1")
+    for environ in ({}, {"HTTP_IF_NONE_MATCH": first["ETag"]}, {"HTTP_RANGE": "bytes=0-1"}):
+        (site / "current.css").unlink(missing_ok=True)
+        (site / "current.css").symlink_to("v1.css")
+        assert _serve(static, "/static/current.css")[3] == b"v1\n"  # remembered again
+        (site / "current.css").unlink()
+        with pytest.raises(HTTPError) as refused:
+            _serve(static, "/static/current.css", **environ)
+        assert refused.value.code == 404
+
+
 def test_an_apps_static_files_carry_its_security_headers(site):
     app = App(template_folder=None, static_folder=str(site), static_url="/assets")
     client = webtest.TestApp(app)
@@ -761,6 +795,15 @@ def test_an_open_file_may_be_descriptor_0(tmp_path):
         return found
 
     assert _in_child(task) == {"fd": 0, "closed": False, "data": "zero", "closed after": True}
+    # The same calls in this process too, on an ordinary descriptor: mutmut picks the tests of a mutant
+    # by the functions they call in the test's own process, so without these the child's checks above
+    # would never be run against a mutated fileno or close.
+    file, _ = static_module._open(str(tmp_path / "f.bin"))
+    assert os.fstat(file.fileno()).st_size == 4 and not file.closed
+    file.close()
+    assert file.closed
+    with pytest.raises(ValueError, match="^I/O operation on closed file$"):
+        file.fileno()
 
 
 def test_a_changed_file_dropped_from_the_cache_by_another_request_meanwhile(site, monkeypatch):
