@@ -1,6 +1,6 @@
 """The favourites demo: China's provinces, cities and counties from MySQL; collect them, keep a note.
 
-    request ─► miniweb App ─► views.py (parse input) ─► repository.py (SQL) ─► db.py pool ─► MySQL
+    request ─► miniweb App ─► views.py (parse input) ─► repository/ (SQL)  ─► db.py pool ─► MySQL
                                   │
                                   └─► templates/*.html (Jinja2, autoescaped) ─► response
 

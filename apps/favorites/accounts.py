@@ -1,6 +1,6 @@
 """Accounts: password hashing, the rules for names and passwords, how long a failed login locks out.
 
-No SQL here (repository.py stores users and failed logins), no HTTP (account_views.py): plain functions.
+No SQL here (repository/users.py stores users and failed logins), no HTTP (account_views.py): plain functions.
 
 Passwords: `hashlib.scrypt` (RFC 7914; memory-hard, in the standard library), a random 16-byte salt per
 user, the parameters stored with the hash so they can be raised later without breaking old accounts,

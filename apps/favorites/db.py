@@ -53,7 +53,7 @@ def _pool(settings: Settings, *, size: int, wait: float, connect_timeout: float,
         return pymysql.connect(
             charset="utf8mb4",
             # Reads see the latest committed data (no snapshot kept open between statements); writes
-            # are explicit BEGIN ... COMMIT transactions (repository._transaction).
+            # are explicit BEGIN ... COMMIT transactions (repository.base._transaction).
             autocommit=True,
             # FOUND_ROWS: UPDATE reports matched rows, so saving an unchanged note still counts as found.
             client_flag=CLIENT.FOUND_ROWS,

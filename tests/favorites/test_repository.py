@@ -1,4 +1,4 @@
-"""repository.py against the real database: search is literal, collect is unique, notes are bounded."""
+"""The repository package on the real database: search is literal, collect is unique, notes are bounded."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""repository.py: what the mutation run of issue 15 found untested (tests/MUTANTS.md lists the rest).
+"""The repository package: what the mutation run of issue 15 found untested (tests/MUTANTS.md lists the rest).
 
 An area carries its own row's columns and the number of its children; `!`, `%` and `_` in a search are
 found as themselves in a name that holds them (no area's name does, so a rename shows it); a search for a
@@ -14,6 +14,7 @@ from contextlib import contextmanager
 import pytest
 
 from apps.favorites import repository as repo
+from apps.favorites.repository import areas
 
 AREAS = 3422  # rows in sql/areas.sql: a full scan of `areas` reads every one of them
 
@@ -94,7 +95,7 @@ def test_a_search_by_a_selective_ideograph_reads_no_table_scan_of_the_areas(con,
 def test_the_indexed_character_is_a_cjk_ideograph_not_in_hundreds_of_names(text: str,
                                                                            char: str | None) -> None:
     """The first one (the index's lookup is by one character); None makes search() scan every name."""
-    assert repo._indexed_char(text) == char
+    assert areas._indexed_char(text) == char
 
 
 def test_failed_logins_of_names_and_addresses_longer_than_the_column_are_counted(con) -> None:
