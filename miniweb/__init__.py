@@ -18,7 +18,8 @@ Modules: ``app`` (construction and registration), ``request_cycle`` (the cycle a
 ``matching`` + ``patterns`` (regex routes), ``request`` +
 ``multipart`` (parsing input, multipart streamed), ``filenames`` (``secure_filename``), ``response``
 (output, files), ``errors``, ``datastructures``, ``static``,
-``templating``, ``csrf``, ``sessions`` + ``flash`` (state in signed cookies), ``security`` (headers),
+``templating`` + ``htmlbytes`` (pages rendered to bytes),
+``csrf``, ``sessions`` + ``flash`` (state in signed cookies), ``security`` (headers),
 ``logs``, ``messages`` (the framework's replaceable texts), ``error_pages`` (default error responses, JSON
 or HTML by ``Accept``), ``debug_page`` (the traceback page of ``debug=True``), ``ranges``. miniweb
 imports nothing from ``server/`` and runs under any WSGI server.
@@ -42,6 +43,7 @@ from .errors import (
 )
 from .filenames import secure_filename
 from .flash import flash, get_flashed_messages
+from .htmlbytes import HtmlBytes
 from .logs import configure_logging
 from .messages import Messages
 from .request import Request
@@ -85,4 +87,5 @@ __all__ = [
     "abort",
     "Messages",
     "Blueprint",
+    "HtmlBytes",
 ]

@@ -19,6 +19,7 @@ from .blueprints import Blueprint
 from .csrf import UNSAFE_METHODS, CsrfProtect
 from .error_handling import ErrorHandlers, ErrorHandling, ErrorKey, check_error_key
 from .flash import template_get_flashed_messages
+from .htmlbytes import render_bytes
 from .messages import Messages
 from .patterns import check_pattern
 from .request import Request
@@ -234,8 +235,9 @@ class App(RequestCycle, ErrorHandling, UrlBuilding, MethodShortcuts):
 
     def render(self, request: Request, template: str, **context: Any) -> Response:
         """Render a template to a 200 text/html response; ``request``, ``url_for``, ``csrf_token`` and
-        ``static_url`` are available in every template."""
+        ``static_url`` are available in every template. ``HtmlBytes`` values (htmlbytes.py) go into the
+        page as the bytes they hold, not through the template's text."""
         context.setdefault("request", request)
         if self.secret_key:
             context.setdefault("csrf_token", self.csrf_token(request))
-        return Response(self.jinja_env.get_template(template).render(context))
+        return Response(render_bytes(self.jinja_env.get_template(template), context))

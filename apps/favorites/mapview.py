@@ -18,7 +18,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from markupsafe import Markup
 
-__all__ = ["MapPoint", "area_points", "china_map", "framed_map", "points_svg", "project"]
+__all__ = ["MapPoint", "area_points", "china_map", "framed_map", "framed_map_chunks", "points_svg", "project"]
 
 OUTLINES = Path(__file__).resolve().parent / "map_outlines.json"
 
@@ -84,10 +84,25 @@ def points_svg(points: Iterable[MapPoint]) -> str:
     return "".join(out)
 
 
-def framed_map(points: str, *, highlight: int | None = None, label: str = "中国地图") -> Markup:
-    """china_map from its points' markup (points_svg): the frame, the outlines (cached), the points."""
+def _frame(label: str) -> str:
     projection = _outlines()["projection"]
     width, height = projection["width"], projection["height"]
-    return Markup(f'<svg class="china-map" viewBox="0 0 {width} {height}" role="img" '
-                  f'aria-label={quoteattr(label)} xmlns="http://www.w3.org/2000/svg">'
-                  f"<title>{escape(label)}</title>{_provinces(highlight)}{points}</svg>")
+    return (f'<svg class="china-map" viewBox="0 0 {width} {height}" role="img" '
+            f'aria-label={quoteattr(label)} xmlns="http://www.w3.org/2000/svg"><title>{escape(label)}</title>')
+
+
+def framed_map(points: str, *, highlight: int | None = None, label: str = "中国地图") -> Markup:
+    """china_map from its points' markup (points_svg): the frame, the outlines (cached), the points."""
+    return Markup(f"{_frame(label)}{_provinces(highlight)}{points}</svg>")
+
+
+@lru_cache(maxsize=64)  # as _provinces
+def _provinces_bytes(highlight: int | None) -> bytes:
+    return _provinces(highlight).encode()
+
+
+def framed_map_chunks(points: str, *, highlight: int | None = None,
+                      label: str = "中国地图") -> tuple[bytes, ...]:
+    """framed_map's markup as UTF-8 chunks, for a page rendered to bytes (miniweb.HtmlBytes): the frame,
+    the outlines (one bytes object per highlight, shared by every map that has it), the points and the end."""
+    return _frame(label).encode(), _provinces_bytes(highlight), f"{points}</svg>".encode()

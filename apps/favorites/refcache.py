@@ -19,7 +19,9 @@ every run of the schema gives it a fresh random value, so a reload by any means 
   turns both off, since templates reload): its pages then read and render as before.
 - Cached markup (the area's breadcrumb and facts, the map's points, the list of children or of search
   results with its pagination) is rendered by the same macros and ``url_for`` the page would use, so a
-  page is byte for byte what it is without the cache; the per-request parts (the collected mark, the
+  page is byte for byte what it is without the cache. The area page's parts are kept as UTF-8 bytes
+  (miniweb.HtmlBytes: the map's frame, outlines and points, the head, the list), which App.render splices
+  into the page instead of copying and encoding them per request; the per-request parts (the collected mark, the
   CSRF token, the login state, the navigation) are rendered per request by the templates.
 
 Both the demo (views.py) and the Flask port the benchmark compares it with (bench/flask_favorites.py)
@@ -38,8 +40,10 @@ from typing import Any
 
 from markupsafe import Markup
 
+from miniweb import HtmlBytes
+
 from . import repository as repo
-from .mapview import MapPoint, area_points, framed_map, points_svg
+from .mapview import MapPoint, area_points, framed_map, framed_map_chunks, points_svg
 
 __all__ = ["AreaView", "RefCache", "ReferencePages", "SearchView"]
 
@@ -90,17 +94,17 @@ class AreaView:
     area: repo.Area                  # its `collected` is False: the mark is `collected`, per request
     page: repo.Page                  # this page of the children
     collected: bool
-    area_map: Markup
-    head_html: Markup                # the breadcrumb, the name and the facts (the area_head macro)
-    children_html: Markup | None     # the list of this page's children and the pagination
+    area_map: HtmlBytes              # the map (cached with the family: its frame, outlines and points)
+    head_html: HtmlBytes             # the breadcrumb, the name and the facts (the area_head macro)
+    children_html: HtmlBytes | None  # the list of this page's children and the pagination
 
 
 @dataclass(frozen=True, slots=True)
 class _Family:
     area: repo.Area
     children: list[repo.Area]
-    points: str                      # the map's points (mapview.points_svg)
-    head: Markup                     # the area_head macro's markup
+    area_map: HtmlBytes              # mapview.framed_map_chunks: the outlines' chunk is shared by province
+    head: HtmlBytes                  # the area_head macro's markup
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,20 +169,21 @@ class ReferencePages:
                 self.cache.put(("family", version, district_id), family)
         place = family.area
         page = repo.page_of(family.children, number, self.per_page)
-        area_map = framed_map(family.points, highlight=place.province, label=f"{place.district}在中国的位置")
         children_html = None
         if page.total and number <= page.pages:
             key = ("children", version, district_id, number)
             children_html = self.cache.get(key) if version is not None else None
             if children_html is None:
-                children_html = self._list(page, "area", (district_id,), {})
+                children_html = HtmlBytes.of(self._list(page, "area", (district_id,), {}))
                 if version is not None:
                     self.cache.put(key, children_html)
-        return AreaView(place, page, collected, area_map, family.head, children_html)
+        return AreaView(place, page, collected, family.area_map, family.head, children_html)
 
     def _family(self, area: repo.Area, children: list[repo.Area]) -> _Family:
-        points = area_points(area, children, lambda code: self.url_for("area", code))
-        return _Family(area, children, points_svg(points), self.macros().area_head(area, self.levels))
+        points = points_svg(area_points(area, children, lambda code: self.url_for("area", code)))
+        area_map = framed_map_chunks(points, highlight=area.province, label=f"{area.district}在中国的位置")
+        return _Family(area, children, HtmlBytes(*area_map),
+                       HtmlBytes.of(self.macros().area_head(area, self.levels)))
 
     def _list(self, page: repo.Page, endpoint: str, args: tuple, params: dict) -> Markup:
         # Exactly what the templates wrote before: {{ area_list(...) }}, a line break, {{ pagination(...) }}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from apps.favorites.mapview import MapPoint, china_map
+from apps.favorites.mapview import MapPoint, china_map, framed_map, framed_map_chunks, points_svg
 
 
 def _current(svg: str) -> list[str]:
@@ -26,3 +26,13 @@ def test_labels_and_links_are_escaped() -> None:
     svg = china_map([MapPoint(114.0, 22.5, "<b>&", href='/x"y')], label='"<地图>"')
     assert "<b>" not in svg and "&lt;b&gt;&amp;" in svg and 'href=\'/x"y\'' in svg
     assert "aria-label='\"&lt;地图&gt;\"'" in svg
+
+
+def test_the_chunks_are_the_map_encoded() -> None:
+    points = points_svg([MapPoint(114.05, 22.54, "深圳市", main=True),
+                         MapPoint(114.0, 22.5, "<福田>", href="/a")])
+    for highlight, label in ((440000, "深圳在中国的位置"), (None, '"<地图>"')):
+        chunks = framed_map_chunks(points, highlight=highlight, label=label)
+        assert b"".join(chunks) == str(framed_map(points, highlight=highlight, label=label)).encode("utf-8")
+    shared = framed_map_chunks(points, highlight=440000)[1]
+    assert shared is framed_map_chunks("", highlight=440000)[1]  # one outlines' chunk per province
