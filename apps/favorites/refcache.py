@@ -21,8 +21,8 @@ every run of the schema gives it a fresh random value, so a reload by any means 
   results with its pagination) is rendered by the same macros and ``url_for`` the page would use, so a
   page is byte for byte what it is without the cache. The area page's parts are kept as UTF-8 bytes
   (miniweb.HtmlBytes: the map's frame, outlines and points, the head, the list), which App.render splices
-  into the page instead of copying and encoding them per request; the per-request parts (the collected mark, the
-  CSRF token, the login state, the navigation) are rendered per request by the templates.
+  into the page instead of copying and encoding them per request; the per-request parts (the collected
+  mark, the CSRF token, the login state, the navigation) are rendered per request by the templates.
 
 Both the demo (views.py) and the Flask port the benchmark compares it with (bench/flask_favorites.py)
 use this module, so the two do the same work.
