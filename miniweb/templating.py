@@ -13,17 +13,26 @@ What a render costs beyond the template's own code, kept small:
 - a call in a template (``{{ url_for('area', code) }}``, ``here.startswith(x)``) goes through
   ``Context.call``, which asks the callable twice whether it wants the context passed (``pass_context``
   and friends); for a callable that cannot want it — a builtin, or a plain function or method not marked —
-  ``_Context.call`` calls it directly, the rest goes through Jinja2's own ``call`` unchanged.
+  ``_Context.call`` calls it directly, the rest goes through Jinja2's own ``call`` unchanged;
+- a render's context is made from the template's globals flattened into a plain dict (``_Template``):
+  Jinja2 keeps them as a ``ChainMap`` (the template's own over the environment's) and copies that map
+  into the context and into a set of its keys through ``ChainMap``'s Python methods on every render,
+  and once more (a ``KeysView`` difference) per ``{% from ... import %}`` to decide whether the
+  imported template's cached module will do. Flattening with ``dict.update`` gives the same mapping
+  (the first map wins), read at each render, so globals changed later are still seen.
 """
 
 from __future__ import annotations
 
 import os
 import types
+from collections import ChainMap
+from collections.abc import Mapping
 from typing import Any
 
 import jinja2
 import jinja2.runtime
+from jinja2.environment import TemplateModule
 from jinja2.utils import internalcode
 
 __all__ = ["create_environment"]
@@ -64,6 +73,49 @@ class _Context(jinja2.runtime.Context):
             )
 
 
+def _flat(globals: Mapping[str, Any]) -> dict[str, Any]:
+    """A template's globals as one plain dict: what ``dict(chain_map)`` gives, without its Python loop."""
+    if type(globals) is not ChainMap:
+        return dict(globals)
+    flat: dict[str, Any] = {}
+    for mapping in reversed(globals.maps):  # the first map wins, as in ChainMap's lookup
+        flat.update(mapping)
+    return flat
+
+
+class _Template(jinja2.Template):
+    """Jinja2's Template whose context and imports read its globals as a plain dict (see the module)."""
+
+    def new_context(
+        self,
+        vars: dict[str, Any] | None = None,
+        shared: bool = False,
+        locals: Mapping[str, Any] | None = None,
+    ) -> jinja2.runtime.Context:
+        if shared or locals:  # Jinja2's own cases (includes, macros' caller blocks): unchanged
+            return super().new_context(vars, shared, locals)
+        globals = _flat(self.globals)
+        parent = {**globals, **vars} if vars else dict(globals)
+        env = self.environment
+        return env.context_class(env, parent, self.name, self.blocks, globals=globals)
+
+    @internalcode
+    def _get_default_module(self, ctx: jinja2.runtime.Context | None = None) -> TemplateModule:
+        # Jinja2's, with the difference of key sets taken in C: the importing context's globals that this
+        # template lacks would need a module of its own; none (the usual case): the cached module.
+        if self.environment.is_async:
+            raise RuntimeError("Module is not available in async mode.")
+        if ctx is not None:
+            globals = self.globals
+            maps = globals.maps if type(globals) is ChainMap else (globals,)
+            keys = ctx.globals_keys.difference(*maps)
+            if keys:
+                return self.make_module({k: ctx.parent[k] for k in keys})
+        if self._module is None:
+            self._module = self.make_module()
+        return self._module
+
+
 def create_environment(
     folder: str | os.PathLike[str], auto_reload: bool, names: dict[str, Any]
 ) -> jinja2.Environment:
@@ -77,5 +129,6 @@ def create_environment(
         lstrip_blocks=True,
     )
     env.context_class = _Context  # type: ignore[misc]
+    env.template_class = _Template
     env.globals.update(names)
     return env

@@ -41,7 +41,7 @@ def test_render_bytes_is_the_plain_render_encoded(env) -> None:
 FORGED = [_PREFIX + "9;", _PREFIX + "0", _PREFIX[:-2] + "x:0;", "\x00" + "0" * 16 + ":0;"]
 
 
-@pytest.mark.parametrize("forged", FORGED)
+@pytest.mark.parametrize("forged", FORGED, ids=["unknown-index", "no-end", "other-token", "zero-token"])
 def test_text_that_looks_like_a_marker_stays_text(env, forged) -> None:
     template = env.get_template("page.html")
     context = _context(note=f"a{forged}b", title=forged)
