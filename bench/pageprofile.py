@@ -9,7 +9,8 @@ The demo's WSGI callable is called directly (no server, no sockets but the datab
 after a warm-up, with CPU time (``time.process_time``) as the profiler's clock, so other processes on a
 busy machine change the total less than the shares. /favorites is measured logged in as bench.pages' user
 (its /login form, in process). Prints the share of a few inclusive parts (they nest: url_for is inside the
-render), then optionally cProfile's own top functions. ``--instructions`` counts instead the app process's
+render, which is inside render_bytes; the map is drawn only when its family is not cached), then
+optionally cProfile's own top functions. ``--instructions`` counts instead the app process's
 instructions per request with callgrind (bench.hotpath.callgrind_per_request: two runs of 20 and 120
 requests, differenced; the database's own work is in another process and not counted), which repeats on a
 busy machine where times do not.
@@ -40,8 +41,8 @@ PARTS = (
      lambda f, n: f.endswith(("miniweb/urls.py", "bench/flask_favorites.py")) and n == "url_for"),
     ("PyMySQL: execute and fetch",
      lambda f, n: "pymysql/cursors" in f and n in ("execute", "fetchall", "fetchone")),
-    ("the map's SVG (its points and frame; the outlines are cached)",
-     lambda f, n: f.endswith("mapview.py") and n in ("points_svg", "framed_map")),
+    ("the page to bytes (htmlbytes.render_bytes: the cached parts spliced in; the Jinja2 render inside)",
+     lambda f, n: f.endswith("miniweb/htmlbytes.py") and n == "render_bytes"),
     ("the areas' cache (refcache.py: the version's statement, lookups; a miss's query and markup)",
      lambda f, n: f.endswith("favorites/refcache.py") and n in ("area", "search", "favorites")),
     ("session and CSRF token",

@@ -60,10 +60,11 @@ class RefCache:
             raise ValueError("max_entries must be 0 (no cache) or more")
         self.max_entries = max_entries
         self._entries: OrderedDict[Hashable, Any] = OrderedDict()
-        self._lock = threading.Lock()  # guards _entries: a get's lookup and move_to_end, a put's eviction
+        self._lock = threading.Lock()  # guards _entries: get's lookup and move_to_end, put's eviction, len
 
     def __len__(self) -> int:
-        return len(self._entries)
+        with self._lock:  # read while other threads put and evict: the count of one state, not of a step
+            return len(self._entries)
 
     def get(self, key: Hashable, default: Any = None) -> Any:
         with self._lock:
