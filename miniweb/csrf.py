@@ -1,7 +1,7 @@
 """Stateless CSRF protection: a signed double-submit cookie (OWASP CSRF cheat sheet).
 
 - Each browser gets a random nonce in an HttpOnly cookie (``miniweb_csrf``).
-- A form's token is ``"<timestamp>.<HMAC-SHA256(secret_key, nonce + timestamp)>"``.
+- A form's token is ``"<timestamp>.<HMAC-SHA256(secret_key, nonce + "." + timestamp)>"``.
 - A state-changing request whose ``Origin`` header (or, lacking one, ``Referer``) names another origin
   than the request's own ``scheme://host`` (or one of ``trusted_origins``) is refused first (OWASP's
   defence in depth: browsers set these headers themselves and scripts cannot forge them).
@@ -15,7 +15,6 @@ without the key; nothing is stored on the server, so any process sharing ``secre
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import re
 import secrets
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from .errors import Forbidden
+from .hmacs import HmacKey
 from .messages import message
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ class CsrfProtect:
     ) -> None:
         if not secret_key:
             raise ValueError("CSRF protection needs a non-empty secret_key")
-        self._key = secret_key
+        self._key = HmacKey(secret_key)  # the pads hashed once, not on every token
         self.max_age = max_age
         #: Other origins whose pages may post here (``"https://admin.example.org"``).
         self.trusted_origins = frozenset(_normalise_origin(origin) for origin in trusted_origins)
@@ -97,7 +97,7 @@ class CsrfProtect:
         raise Forbidden(message("csrf.cross_origin", origin=origin[:100]))
 
     def _sign(self, nonce: str, timestamp: int) -> str:
-        digest = hmac.digest(self._key, f"{nonce}.{timestamp}".encode("ascii"), hashlib.sha256)
+        digest = self._key.sign(f"{nonce}.{timestamp}".encode("ascii"))
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
     def _nonce(self, request: Request) -> str:

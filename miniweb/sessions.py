@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import hmac
 import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from .hmacs import HmacKey
 
 if TYPE_CHECKING:
     from .request import Request
@@ -121,11 +121,9 @@ class SessionSigner:
     def __init__(self, keys: Sequence[bytes], config: SessionConfig) -> None:
         if not keys or not all(keys):
             raise ValueError("sessions need a non-empty secret_key")
-        self._keys = tuple(keys)  # the first signs; all of them verify (rotation)
+        # The first signs; all of them verify (rotation). Each with its pads and the prefix hashed once.
+        self._keys = tuple(HmacKey(key, _PREFIX) for key in keys)
         self.config = config
-
-    def _sign(self, key: bytes, message: bytes) -> bytes:
-        return hmac.digest(key, _PREFIX + message, hashlib.sha256)  # one-shot: no HMAC object
 
     def dumps(self, data: dict[str, Any], now: float | None = None) -> str:
         """The cookie value for ``data``; ``SessionTooLarge`` if the cookie would not fit a browser."""
@@ -134,7 +132,7 @@ class SessionSigner:
         except (TypeError, ValueError) as exc:
             raise TypeError(f"the session holds a value JSON cannot store: {exc}") from None
         message = f"{_b64encode(payload)}.{int(time.time() if now is None else now)}".encode("ascii")
-        value = f"{message.decode('ascii')}.{_b64encode(self._sign(self._keys[0], message))}"
+        value = f"{message.decode('ascii')}.{_b64encode(self._keys[0].sign(message))}"
         size = len(self.config.cookie_name) + 1 + len(value)
         if size > self.config.max_bytes:
             raise SessionTooLarge(
@@ -154,7 +152,7 @@ class SessionSigner:
         except (binascii.Error, ValueError):
             return None
         message_bytes = message.encode("ascii", "replace")
-        if not any(hmac.compare_digest(self._sign(key, message_bytes), raw_signature) for key in self._keys):
+        if not any(key.verify(message_bytes, raw_signature) for key in self._keys):
             return None
         age = (time.time() if now is None else now) - int(stamp)
         if not -_CLOCK_SKEW <= age <= self.config.max_age:

@@ -50,6 +50,7 @@ TARGETS: dict[str, list[str]] = {
         "tests/miniweb/test_mw_sessions.py",  # rotate_nonce: the login of a session
     ],
     "miniweb/sessions.py": ["tests/miniweb/test_mw_sessions.py"],
+    "miniweb/hmacs.py": ["tests/miniweb/test_mw_hmacs.py"],  # what csrf.py and sessions.py sign with
     "miniweb/static.py": ["tests/miniweb/test_mw_static.py", "tests/miniweb/test_mw_ranges.py"],
     "miniweb/routing.py": [  # typed groups, url_for and mount points have test files of their own
         "tests/miniweb/test_mw_routing.py", "tests/miniweb/test_mw_route_index.py",

@@ -13,6 +13,7 @@ import webtest
 
 from miniweb import App, Request, Response
 from miniweb.csrf import CsrfProtect, rotate_nonce
+from miniweb.errors import Forbidden
 
 
 def _app(**options) -> App:
@@ -211,3 +212,25 @@ def test_a_request_makes_its_csrf_token_once_and_again_after_a_new_nonce():
     rotate_nonce(request)  # a login: tokens for the old nonce must not be handed out any more
     again = protect.token(request)
     assert again != first and protect.token(request) is again
+
+
+@pytest.mark.parametrize("key", [b"k", b"x" * 64, bytes(range(100))], ids=["short", "block", "long"])
+def test_tokens_are_the_documented_hmac_for_keys_of_any_length(key):
+    """A key longer than SHA-256's 64-byte block is hashed first (RFC 2104): tokens still equal the
+    stdlib's HMAC of ``nonce.timestamp``, and verify; a token for another nonce does not."""
+    protect = CsrfProtect(key)
+    request = Request({"wsgi.url_scheme": "http"})
+    stamp, _, signature = protect.token(request).partition(".")
+    message = f"{request._csrf_nonce}.{stamp}".encode()
+    digest = hmac.new(key, message, hashlib.sha256).digest()
+    assert signature == base64.urlsafe_b64encode(digest).decode().rstrip("=")
+    environ = {
+        "wsgi.url_scheme": "http",
+        "REQUEST_METHOD": "POST",
+        "HTTP_HOST": "h",
+        "HTTP_X_CSRF_TOKEN": f"{stamp}.{signature}",
+        "HTTP_COOKIE": f"miniweb_csrf={request._csrf_nonce}",
+    }
+    protect.verify(Request(environ))
+    with pytest.raises(Forbidden):
+        protect.verify(Request({**environ, "HTTP_COOKIE": f"miniweb_csrf={'A' * 24}"}))

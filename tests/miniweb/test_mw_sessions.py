@@ -373,3 +373,19 @@ def test_signer_refuses_empty_keys_and_values_json_cannot_store():
             SessionSigner(keys, SessionConfig())
     with pytest.raises(TypeError, match="^the session holds a value JSON cannot store: "):
         SessionSigner([KEY], SessionConfig()).dumps({"tags": {"a", "b"}})
+
+
+def test_every_listed_key_of_any_length_verifies_and_the_first_signs():
+    """Rotation with keys shorter than, as long as, and longer than SHA-256's 64-byte block: a cookie
+    signed as documented with any of them reads, one signed with a key not listed does not."""
+    keys = [bytes(range(100)), b"o", b"x" * 64]
+    signer = SessionSigner(keys, SessionConfig())
+    now = 1_700_000_000
+    payload = _b64(b'{"a":1}')
+    for key in keys:
+        assert signer.loads(_signed(payload, str(now), key), now=now) == {"a": 1}, key
+    for other in (b"other", bytes(range(100))[:99], bytes(range(101))):
+        assert signer.loads(_signed(payload, str(now), other), now=now) is None, other
+    assert signer.dumps({"a": 1}, now=now) == _signed(payload, str(now), keys[0])
+    second_first = SessionSigner(keys[1:], SessionConfig())
+    assert second_first.dumps({"a": 1}, now=now) == _signed(payload, str(now), b"o")
