@@ -36,7 +36,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from markupsafe import Markup
 
@@ -45,11 +45,12 @@ from miniweb import HtmlBytes
 from . import repository as repo
 from .mapview import MapPoint, area_points, framed_map, framed_map_chunks, points_svg
 
-__all__ = ["AreaView", "RefCache", "ReferencePages", "SearchView"]
+__all__ = ["AreaView", "FavoriteView", "RefCache", "ReferencePages", "SearchView"]
 
 log = logging.getLogger(__name__)
 
 _MISSING = object()
+COLLECTED = repo.COLLECTED_FORMAT
 
 
 class RefCache:
@@ -106,6 +107,30 @@ class _Family:
     children: list[repo.Area]
     area_map: HtmlBytes              # mapview.framed_map_chunks: the outlines' chunk is shared by province
     head: HtmlBytes                  # the area_head macro's markup
+
+
+class FavoriteView(NamedTuple):
+    """One favourite on the favourites page: the user's part read per request, the area's markup cached."""
+
+    code: int                        # the area's
+    area: repo.Area
+    note: str
+    collected_at: str                # when it was collected, repo.COLLECTED_FORMAT
+    head: Markup                     # the area's link, level and lineage (the favorite_head macro)
+    note_action: Markup              # the note form's action, escaped
+    remove: Markup                   # the remove link (the favorite_remove macro)
+
+
+@dataclass(frozen=True, slots=True)
+class _FavoriteArea:
+    area: repo.Area
+    head: Markup
+    note_action: Markup
+    remove: Markup
+
+    def view(self, note: str, collected_at: str) -> FavoriteView:
+        return FavoriteView(self.area.district_id, self.area, note, collected_at, self.head,
+                            self.note_action, self.remove)
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,27 +235,37 @@ class ReferencePages:
             self.searches.put((version, q, number), view)
         return view
 
-    # -- the favourites page: the user's rows read every time, their areas from the cache -------------------
+    # -- the favourites page: the user's rows read every time, their areas' markup from the cache ----------
 
-    def favorites(self, con, user_id: int) -> list[repo.Favorite]:
-        """repo.favorites(con, user_id), the favourites read fresh and their areas from the cache."""
+    def favorites(self, con, user_id: int) -> list[FavoriteView]:
+        """The user's favourites (as repo.favorites orders them): read fresh, each with its area's markup,
+        from the cache by (version, area, the favourites page's URL: the remove link's `next`)."""
+        here = self.url_for("favorites")
         found_rows = repo.favorite_rows(con, user_id) if self.cache.max_entries else None
         if found_rows is None:  # the cache is off, or the database has no version: as before the cache
             if self.cache.max_entries:
                 self._no_version()
-            return repo.favorites(con, user_id)
+            return [self._favorite_area(f.area, here).view(f.note, f.created_at.strftime(COLLECTED))
+                    for f in repo.favorites(con, user_id)]
         version, rows = found_rows
-        areas = {code: self.cache.get(("area", version, code)) for code, *_ in rows}
-        missing = [code for code, area in areas.items() if area is None]
+        get = self.cache.get
+        parts = {code: get(("favorite", version, code, here)) for code, _, _ in rows}
+        missing = [code for code, part in parts.items() if part is None]
         if missing:
             found_version, found = repo.areas_by_code(con, missing)
             for code, area in found.items():
-                areas[code] = area
-                self.cache.put(("area", found_version, code), area)
+                parts[code] = part = self._favorite_area(area, here)
+                self.cache.put(("favorite", found_version, code, here), part)
         # An area deleted between the two statements took its favourite with it (ON DELETE CASCADE).
-        return [repo.Favorite(areas[code], *rest) for code, *rest in rows if areas[code] is not None]
+        return [part.view(note, when) for code, note, when in rows if (part := parts[code]) is not None]
 
-    def favorites_map(self, favorites: list[repo.Favorite]) -> Markup:
+    def _favorite_area(self, area: repo.Area, here: str) -> _FavoriteArea:
+        macros = self.macros()
+        return _FavoriteArea(area, macros.favorite_head(area, self.levels),
+                             Markup.escape(self.url_for("edit_note", area.district_id)),
+                             macros.favorite_remove(area, here))
+
+    def favorites_map(self, favorites: list[FavoriteView]) -> Markup:
         here = self.url_for("favorites")
         return framed_map(points_svg(MapPoint(f.area.longitude, f.area.latitude, f.area.district,
                                               f"{here}#fav-{f.area.district_id}") for f in favorites),

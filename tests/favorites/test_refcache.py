@@ -330,3 +330,19 @@ def test_the_flask_port_goes_through_the_same_cache(settings, con, admin) -> Non
         assert "福田新区" in port.get(FUTIAN_SEARCH).text
     finally:
         run(admin, "UPDATE areas SET district = '福田区' WHERE district_id = %s", (FUTIAN,))
+
+
+def test_favorite_rows_read_the_time_as_the_page_shows_it(con, admin) -> None:
+    # favorite_rows formats in SQL (DATE_FORMAT) what the uncached page formats with COLLECTED_FORMAT.
+    uid = repo.create_user(con, "时间用户", "scrypt$not-a-real-hash")
+    for code in (SHENZHEN, FUTIAN):
+        repo.collect(con, uid, code)
+    repo.set_note(con, uid, FUTIAN, "<b>&</b>")
+    run(admin, "UPDATE favorites SET created_at = '2026-01-02 03:04:05' WHERE district_id = %s", (SHENZHEN,))
+    run(admin, "UPDATE favorites SET created_at = '2025-11-12 13:14:15' WHERE district_id = %s", (FUTIAN,))
+    version, rows = repo.favorite_rows(con, uid)
+    assert version == repo.reference_version(con)[0]
+    assert rows == [(SHENZHEN, "", "2026-01-02 03:04"), (FUTIAN, "<b>&</b>", "2025-11-12 13:14")]
+    assert [(f.area.district_id, f.note, f.created_at.strftime(repo.COLLECTED_FORMAT))
+            for f in repo.favorites(con, uid)] == rows
+    assert repo.favorite_rows(con, uid + 1) == (version, [])

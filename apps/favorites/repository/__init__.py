@@ -11,6 +11,7 @@ versioned: the reads refcache.py caches by version); callers import this package
 
 from .areas import area_family, get_area, provinces, search, search_terms
 from .base import (
+    COLLECTED_FORMAT,
     NOTE_MAX_CHARS,
     Area,
     Favorite,
@@ -35,4 +36,4 @@ __all__ = ["Area", "Favorite", "Page", "UnknownArea", "collect", "favorites", "g
            "page_of", "ping", "provinces", "remove", "search", "search_terms", "set_note", "balanced_size",
            "NOTE_MAX_CHARS", "create_user", "user_by_name", "login_wait", "record_login_failure",
            "clear_login_failures", "reference_version", "area_family_versioned", "search_versioned",
-           "favorite_rows", "areas_by_code", "FavoriteRow"]
+           "favorite_rows", "areas_by_code", "FavoriteRow", "COLLECTED_FORMAT"]

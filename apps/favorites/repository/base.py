@@ -121,4 +121,7 @@ def page_of(items: list, number: int, per_page: int) -> Page:
     size = balanced_size(len(items), per_page)
     return Page(items[(number - 1) * size:number * size], len(items), number, size)
 
-FavoriteRow = tuple[int, str, datetime.datetime, datetime.datetime]  # code, note, created_at, updated_at
+# When a favourite was collected, as the favourites page shows it (strftime's format; favorite_rows has
+# the same in SQL, as DATE_FORMAT's "%Y-%m-%d %H:%i": %i is the minutes there).
+COLLECTED_FORMAT = "%Y-%m-%d %H:%M"
+FavoriteRow = tuple[int, str, str]  # code, note, when collected (COLLECTED_FORMAT)

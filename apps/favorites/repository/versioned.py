@@ -16,6 +16,8 @@ from .areas import _search_clause, _total_of_empty_page
 from .base import _AREA, _AREA_JOINS, _AREA_WIDTH, Area, FavoriteRow, Page, _area, _cursor, balanced_size
 
 _VERSION = "(SELECT version FROM data_version WHERE name = 'areas')"
+# base.COLLECTED_FORMAT in DATE_FORMAT's terms, its % doubled: the statement also has a %s parameter.
+_COLLECTED_AT = "'%%Y-%%m-%%d %%H:%%i'"
 
 
 def reference_version(con, user_id: int | None = None,
@@ -97,13 +99,16 @@ def search_versioned(con, text: str, number: int = 1, per_page: int = 20) -> tup
                 version = None
     return version, Page([_area(row[1:]) for row in rows], total, number, balanced_size(total, per_page))
 
+
 def favorite_rows(con, user_id: int) -> tuple[int, list[FavoriteRow]] | None:
-    """(the version, the user's favourites as (code, note, created_at, updated_at)), the most recently
-    collected first: favorites() without the areas, which refcache.py has (or reads with areas_by_code).
+    """(the version, the user's favourites as (code, note, when collected)), the most recently collected
+    first: favorites() without the areas, which refcache.py has (or reads with areas_by_code), and with
+    the time as the page shows it, "2026-12-03 07:05" (DATE_FORMAT: no datetime built per row).
     None, as reference_version() says it, when the database has no readable data_version."""
     try:
         with con.cursor() as cur:  # not _cursor(): as in reference_version()
-            cur.execute("SELECT v.version, f.district_id, f.note, f.created_at, f.updated_at "
+            cur.execute("SELECT v.version, f.district_id, f.note, "
+                        f"DATE_FORMAT(f.created_at, {_COLLECTED_AT}) "
                         "FROM data_version v LEFT JOIN favorites f ON f.user_id = %s "
                         "WHERE v.name = 'areas' ORDER BY f.created_at DESC, f.id DESC", (user_id,))
             rows = cur.fetchall()
