@@ -179,7 +179,8 @@ class ReferencePages:
     def area(self, con, district_id: int, user_id: int | None, number: int) -> AreaView | None:
         """The area page's data and cached markup; None when no area has this code."""
         version, collected = self._version(con, user_id, district_id)
-        family = self.cache.get(("family", version, district_id)) if version is not None else None
+        root = self.url_for("index")  # the mount point's: the cached links carry it (SCRIPT_NAME)
+        family = self.cache.get(("family", version, root, district_id)) if version is not None else None
         if family is None:
             if version is None:  # uncached: the one query with the mark, as before the cache
                 found = repo.area_family(con, district_id, user_id)
@@ -192,12 +193,12 @@ class ReferencePages:
                 if found is None:
                     return None
                 family = self._family(*found)
-                self.cache.put(("family", version, district_id), family)
+                self.cache.put(("family", version, root, district_id), family)
         place = family.area
         page = repo.page_of(family.children, number, self.per_page)
         children_html = None
         if page.total and number <= page.pages:
-            key = ("children", version, district_id, number)
+            key = ("children", version, root, district_id, number)
             children_html = self.cache.get(key) if version is not None else None
             if children_html is None:
                 children_html = HtmlBytes.of(self._list(page, "area", (district_id,), {}))
@@ -222,7 +223,8 @@ class ReferencePages:
     def search(self, con, q: str, number: int) -> SearchView:
         """One page of the search for `q` (stripped, as the page shows it), with its cached markup."""
         version, _ = self._version(con, cache=self.searches)
-        found = self.searches.get((version, q, number)) if version is not None else None
+        root = self.url_for("index")  # as in area(): the links carry the mount point
+        found = self.searches.get((version, root, q, number)) if version is not None else None
         if found is not None:
             return found
         if version is None:
@@ -232,7 +234,7 @@ class ReferencePages:
         html = self._list(page, "search", (), {"q": q}) if page.items else None
         view = SearchView(page, html)
         if version is not None:
-            self.searches.put((version, q, number), view)
+            self.searches.put((version, root, q, number), view)
         return view
 
     # -- the favourites page: the user's rows read every time, their areas' markup from the cache ----------

@@ -346,3 +346,15 @@ def test_favorite_rows_read_the_time_as_the_page_shows_it(con, admin) -> None:
     assert [(f.area.district_id, f.note, f.created_at.strftime(repo.COLLECTED_FORMAT))
             for f in repo.favorites(con, uid)] == rows
     assert repo.favorite_rows(con, uid + 1) == (version, [])
+
+
+@pytest.mark.parametrize("path", ["/areas/440000", "/areas/440000?page=2", "/search?q=%E5%8D%97"])
+def test_cached_links_carry_the_mount_point_of_the_request(client, path) -> None:
+    # One process served under two prefixes (PEP 3333 SCRIPT_NAME): a page's cached markup built under one
+    # must not reach the other with its links.
+    for script_name in ("/demo", "", "/other", "/demo"):
+        page = client.get(path, extra_environ={"SCRIPT_NAME": script_name}).text
+        links = re.findall(r'href="(/[^"]*)"', page)
+        area_links = [link for link in links if "/areas/" in link]
+        assert area_links, page
+        assert all(link.startswith(f"{script_name}/areas/") for link in area_links), (script_name, links)
