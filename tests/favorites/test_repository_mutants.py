@@ -14,6 +14,7 @@ from contextlib import contextmanager
 import pytest
 
 from apps.favorites import repository as repo
+from apps.favorites.db import DatabaseUnavailable
 from apps.favorites.repository import areas
 
 AREAS = 3422  # rows in sql/areas.sql: a full scan of `areas` reads every one of them
@@ -108,3 +109,99 @@ def test_failed_logins_of_names_and_addresses_longer_than_the_column_are_counted
     assert repo.login_wait(con, "另一个人", "127.0.0.1") == 0
     repo.clear_login_failures(con, name)
     assert repo.login_wait(con, name, "127.0.0.1") == 0
+
+
+# The versioned reads (repository/versioned.py), which refcache.py caches under the version they return.
+NANSHAN, FUTIAN = 440305, 440304
+
+
+def statements(con) -> int:
+    """SELECTs this session has run so far (SHOW STATUS is not one of them)."""
+    with con.cursor() as cur:
+        cur.execute("SHOW SESSION STATUS LIKE 'Com_select'")
+        return int(cur.fetchone()[1])
+
+
+def test_reference_version_says_whether_the_user_collected_the_area(con) -> None:
+    user = repo.create_user(con, "收藏者", "hash")
+    assert repo.collect(con, user, NANSHAN)
+    version = repo.reference_version(con)[0]
+    assert repo.reference_version(con) == (version, False)  # nobody asked about
+    assert repo.reference_version(con, user, NANSHAN) == (version, True)
+    assert repo.reference_version(con, user, FUTIAN) == (version, False)
+
+
+def test_favorite_rows_carry_the_version_and_the_users_favourites_newest_first(con) -> None:
+    user, other = repo.create_user(con, "收藏者", "hash"), repo.create_user(con, "另一个人", "hash")
+    for code in (NANSHAN, FUTIAN):
+        repo.collect(con, user, code)
+    repo.set_note(con, user, FUTIAN, "笔记")
+    version = repo.reference_version(con)[0]
+    found, rows = repo.favorite_rows(con, user)
+    assert found == version
+    assert [(code, note) for code, note, *_ in rows] == [(FUTIAN, "笔记"), (NANSHAN, "")]
+    assert repo.favorite_rows(con, other) == (version, [])  # none: the version still comes
+
+
+def test_areas_by_code_of_codes_no_area_has(con) -> None:
+    assert repo.areas_by_code(con, [999999]) == (None, {})  # no row: no version either
+    assert repo.areas_by_code(con, []) == (None, {})
+
+
+def test_search_versioned_pages_as_search_does_with_its_defaults(con) -> None:
+    version, page = repo.search_versioned(con, "中")  # 42 areas: pages of 14 (of 21 at most 21 a page)
+    assert page == repo.search(con, "中") and version == repo.reference_version(con)[0]
+    assert page.per_page != repo.balanced_size(page.total, 21)  # so a default of 21 would show
+
+
+def test_a_search_that_finds_nothing_is_one_statement(con) -> None:
+    """Page 1 came back empty: nothing matches, so there is nothing to count (past the last page there is:
+    the second statement, and no version then)."""
+    before = statements(con)
+    version, page = repo.search_versioned(con, "没有这个")
+    assert statements(con) - before == 1
+    assert version == repo.reference_version(con)[0] and page.total == 0 and page.items == []
+    before = statements(con)
+    version, page = repo.search_versioned(con, "南", 99)
+    assert statements(con) - before == 2
+    assert version is None and page.total == repo.search(con, "南").total
+
+
+def test_the_versioned_reads_without_the_areas_version_row(con, mariadb) -> None:
+    """data_version without its 'areas' row (a schema run by hand halfway): no version for the page
+    checks, and an error that says what is missing for the reads that need the row."""
+    user = repo.create_user(con, "收藏者", "hash")
+    admin = mariadb.admin_connect(database=mariadb.database)
+    try:
+        with admin.cursor() as cur:
+            cur.execute("SELECT version FROM data_version WHERE name = 'areas'")
+            (version,) = cur.fetchone()
+            cur.execute("DELETE FROM data_version WHERE name = 'areas'")
+        try:
+            assert repo.reference_version(con) is None
+            assert repo.reference_version(con, user, NANSHAN) is None
+            for read in (lambda: repo.search_versioned(con, "南"), lambda: repo.favorite_rows(con, user)):
+                with pytest.raises(LookupError) as raised:
+                    read()
+                assert str(raised.value) == "data_version has no 'areas' row"
+        finally:
+            with admin.cursor() as cur:
+                cur.execute("INSERT INTO data_version (name, version) VALUES ('areas', %s)", (version,))
+    finally:
+        admin.close()
+    assert repo.reference_version(con) == (version, False)
+
+
+def test_a_lost_connection_is_unavailable_not_a_missing_version(con, mariadb) -> None:
+    """Only "no such table" and "no grant" mean no version; a connection killed under a read is the
+    database being unavailable (a 503), not a page to serve uncached."""
+    admin = mariadb.admin_connect()
+    try:
+        with admin.cursor() as cur:
+            cur.execute("KILL %s", (con.thread_id(),))
+    finally:
+        admin.close()
+    with pytest.raises(DatabaseUnavailable):
+        repo.reference_version(con)  # the server closed it: OperationalError
+    with pytest.raises(DatabaseUnavailable):
+        repo.favorite_rows(con, 1)  # the driver knows it is closed: InterfaceError
