@@ -89,6 +89,16 @@ def wsgi_app(settings: Settings):
     return create_app(settings)
 
 
+@pytest.fixture
+def app(settings):
+    """A demo app of its own (its own pool and caches), closed after the test."""
+    from apps.favorites import create_app
+
+    app = create_app(settings)
+    yield app
+    app.database.close()
+
+
 USER, PASSWORD = "测试用户", "correct horse battery"
 
 

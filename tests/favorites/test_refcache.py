@@ -47,13 +47,6 @@ def run(admin, sql: str, params: tuple = ()) -> list[tuple]:
 
 
 @pytest.fixture
-def app(settings):
-    app = create_app(settings)
-    yield app
-    app.database.close()
-
-
-@pytest.fixture
 def client(app, con) -> webtest.TestApp:
     return webtest.TestApp(app)
 

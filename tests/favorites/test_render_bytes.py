@@ -9,18 +9,10 @@ from collections.abc import Iterator
 import pytest
 import webtest
 
-from apps.favorites import create_app
 from miniweb import HtmlBytes
 from tests.favorites.conftest import sign_up
 
 GUANGDONG, SHENZHEN, FUTIAN = 440000, 440300, 440304  # 广东省 has 21 cities: two pages of 20 at most
-
-
-@pytest.fixture
-def app(settings):
-    app = create_app(settings)
-    yield app
-    app.database.close()
 
 
 @pytest.fixture
