@@ -167,6 +167,18 @@ def test_a_search_that_finds_nothing_is_one_statement(con) -> None:
     assert version is None and page.total == repo.search(con, "南").total
 
 
+
+def test_an_unversioned_search_that_finds_nothing_is_one_statement(con) -> None:
+    """search() (the cache off) as search_versioned() above: an empty page 1 is not counted again."""
+    before = statements(con)
+    page = repo.search(con, "没有这个")
+    assert statements(con) - before == 1
+    assert page.total == 0 and page.items == []
+    before = statements(con)
+    page = repo.search(con, "南", 99)
+    assert statements(con) - before == 2
+    assert page.total == repo.search(con, "南").total and page.items == []
+
 def test_the_versioned_reads_without_the_areas_version_row(con, mariadb) -> None:
     """data_version without its 'areas' row (a schema run by hand halfway): no version for the page
     checks, and an error that says what is missing for the reads that need the row."""
