@@ -50,7 +50,6 @@ __all__ = ["AreaView", "FavoriteView", "RefCache", "ReferencePages", "SearchView
 log = logging.getLogger(__name__)
 
 _MISSING = object()
-COLLECTED = repo.COLLECTED_FORMAT
 
 
 class RefCache:
@@ -247,7 +246,8 @@ class ReferencePages:
         if found_rows is None:  # the cache is off, or the database has no version: as before the cache
             if self.cache.max_entries:
                 self._no_version()
-            return [self._favorite_area(f.area, here).view(f.note, f.created_at.strftime(COLLECTED))
+            return [self._favorite_area(f.area, here).view(f.note,
+                                                           f.created_at.strftime(repo.COLLECTED_FORMAT))
                     for f in repo.favorites(con, user_id)]
         version, rows = found_rows
         get = self.cache.get
