@@ -43,7 +43,7 @@ from markupsafe import Markup
 from miniweb import HtmlBytes
 
 from . import repository as repo
-from .mapview import MapPoint, area_points, framed_map, framed_map_chunks, points_svg
+from .mapview import MapPoint, area_points, framed_map_chunks, points_svg
 
 __all__ = ["AreaView", "FavoriteView", "RefCache", "ReferencePages", "SearchView"]
 
@@ -267,8 +267,9 @@ class ReferencePages:
                              Markup.escape(self.url_for("edit_note", area.district_id)),
                              macros.favorite_remove(area, here))
 
-    def favorites_map(self, favorites: list[FavoriteView]) -> Markup:
+    def favorites_map(self, favorites: list[FavoriteView]) -> HtmlBytes:
+        """The favourites' map as UTF-8 chunks: its 42 KB of outlines are shared bytes, not re-encoded."""
         here = self.url_for("favorites")
-        return framed_map(points_svg(MapPoint(f.area.longitude, f.area.latitude, f.area.district,
-                                              f"{here}#fav-{f.area.district_id}") for f in favorites),
-                          label="我的收藏在地图上的位置")
+        points = points_svg(MapPoint(f.area.longitude, f.area.latitude, f.area.district,
+                                     f"{here}#fav-{f.area.district_id}") for f in favorites)
+        return HtmlBytes(*framed_map_chunks(points, label="我的收藏在地图上的位置"))

@@ -32,11 +32,11 @@ def renders(app, con) -> Iterator[list]:
     yield seen
 
 
-def _same_as_plain(app, client, renders, path: str, parts: int = 3) -> str:
+def _same_as_plain(app, client, renders, path: str, parts: int = 3, template: str = "area.html") -> str:
     renders.clear()
     body = client.get(path).body
-    ((template, context, rendered),) = renders
-    assert rendered == body and template == "area.html"
+    ((rendered_template, context, rendered),) = renders
+    assert rendered == body and rendered_template == template
     # spliced in as bytes, which is what this test is about
     assert sum(type(v) is HtmlBytes and bool(v) for v in context.values()) == parts
     assert body == app.jinja_env.get_template(template).render(context).encode("utf-8"), path
@@ -63,6 +63,24 @@ def test_every_state_of_the_area_page_is_the_plain_render(app, renders, admin_ru
     finally:
         admin_run("UPDATE areas SET district = '福田区' WHERE district_id = %s", (FUTIAN,))
     assert "福田区" in _same_as_plain(app, client, renders, f"/areas/{SHENZHEN}")
+
+
+def test_the_favourites_page_is_the_plain_render(app, renders) -> None:
+    client = webtest.TestApp(app)
+    sign_up(client)
+    page = _same_as_plain(app, client, renders, "/favorites", parts=1, template="favorites.html")
+    assert "china-map" not in page  # no favourites: no map, though the (empty) map is in the context
+    for code in (SHENZHEN, FUTIAN, GUANGDONG):
+        client.get(f"/areas/{code}").forms["collect-form"].submit(status=303)
+    for _ in range(2):  # cold, then from the cache
+        page = _same_as_plain(app, client, renders, "/favorites", parts=1, template="favorites.html")
+        assert page.count('class="china-map"') == 1 and f"#fav-{FUTIAN}" in page
+    form = client.get("/favorites").forms[f"note-{FUTIAN}"]
+    form["note"] = "长" * 201  # one character too long: the page again, with a 400
+    renders.clear()
+    body = form.submit(status=400).body
+    ((_, context, rendered),) = renders
+    assert rendered == body == app.jinja_env.get_template("favorites.html").render(context).encode("utf-8")
 
 
 @pytest.fixture
