@@ -337,15 +337,15 @@ def send_file(
         stat = os.fstat(file.fileno())
         mtime = int(stat.st_mtime)
         etag = f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"'
-        headers = Headers([("ETag", etag), ("Last-Modified", formatdate(mtime, usegmt=True))])
-        if max_age is not None:
-            headers.add("Cache-Control", f"public, max-age={int(max_age)}")
+        cache_control = [] if max_age is None else [("Cache-Control", f"public, max-age={int(max_age)}")]
         response = Response(status=304, content_type=None)
-        response.headers = headers
         if _not_modified(environ, etag, mtime):
-            file.close()
+            file.close()  # RFC 9110 §15.4.5: a 304 with an ETag carries no Last-Modified
+            response.headers = Headers([("ETag", etag), *cache_control])
             response._body = b""
             return response
+        headers = Headers([("ETag", etag), ("Last-Modified", formatdate(mtime, usegmt=True)), *cache_control])
+        response.headers = headers
         if mimetype is None:
             guessed, encoding = mimetypes.guess_type(os.fspath(path))
             # A .gz file is not "text/plain with gzip encoding" to a browser saving it: send it as bytes.

@@ -44,7 +44,7 @@ logger = logging.getLogger(__name__)
 
 _BLOCK = 64 * 1024  # block size handed to wsgi.file_wrapper (and the fallback iterator)
 CACHE_ENTRIES = 4096  # default bound of files remembered (a static tree is rarely bigger)
-# Every header a file response of ours may carry (304: the first three).
+# Every header a file response of ours may carry (304: ETag and Cache-Control).
 _HEADER_NAMES = ("etag", "last-modified", "cache-control", "content-type", "accept-ranges", "content-length",
                  "content-range")  # fmt: skip
 _NO_HEADERS: tuple[tuple[str, str], ...] = ()
@@ -68,11 +68,12 @@ class _File:
         self.etag = f'"{st.st_mtime_ns:x}-{st.st_size:x}"'  # the same validators send_file uses
         self.mtime = int(st.st_mtime)
         self.last_modified = formatdate(self.mtime, usegmt=True)
-        validators = [("ETag", self.etag), ("Last-Modified", self.last_modified)]
-        if max_age is not None:
-            validators.append(("Cache-Control", f"public, max-age={int(max_age)}"))
-        self.headers_304 = tuple(validators)  # RFC 9110 §15.4.5: the validators and Cache-Control of a 200
-        self.headers = (*validators, ("Content-Type", _content_type(real)), ("Accept-Ranges", "bytes"))
+        cache_control = () if max_age is None else (("Cache-Control", f"public, max-age={int(max_age)}"),)
+        # RFC 9110 §15.4.5: a 304 carries the 200's ETag and Cache-Control, and no other metadata (such as
+        # Last-Modified) where it has an ETag, which ours always has.
+        self.headers_304 = (("ETag", self.etag), *cache_control)
+        self.headers = (("ETag", self.etag), ("Last-Modified", self.last_modified), *cache_control,
+                        ("Content-Type", _content_type(real)), ("Accept-Ranges", "bytes"))
         self.headers_200 = (*self.headers, ("Content-Length", str(st.st_size)))
 
 
