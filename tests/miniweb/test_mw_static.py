@@ -869,3 +869,13 @@ def test_ranges_and_whole_files_survive_short_reads_without_a_file_wrapper(site,
         assert [len(chunk) for chunk in chunks] == [65536, 70_000 - 65536]
     finally:
         chunks.close()
+
+
+def test_max_age_none_sends_no_cache_control(site, wsgi_call):
+    """``max_age=None``: no Cache-Control on the 200 nor on the 304 (the validators alone)."""
+    static = StaticFiles(site, max_age=None)
+    status, headers, _ = wsgi_call(static, "/static/css/site.css")
+    assert status == "200 OK" and "Cache-Control" not in dict(headers)
+    etag = dict(headers)["ETag"]
+    status, headers, _ = wsgi_call(static, "/static/css/site.css", HTTP_IF_NONE_MATCH=etag)
+    assert (status, headers) == ("304 Not Modified", [("ETag", etag)])
