@@ -248,7 +248,12 @@ class StaticFiles:
                     st is not None
                     and (st.st_ino, st.st_dev, st.st_mtime_ns, st.st_size) == known.key  # _identity(st)
                     and (
-                        environ.get("HTTP_IF_NONE_MATCH") == known.etag
+                        (if_none_match := environ.get("HTTP_IF_NONE_MATCH")) == known.etag
+                        # our own Last-Modified back, byte for byte: not modified, without parsing it
+                        or (
+                            if_none_match is None
+                            and environ.get("HTTP_IF_MODIFIED_SINCE") == known.last_modified
+                        )
                         or _not_modified(environ, known.etag, known.mtime)
                     )
                 ):

@@ -879,3 +879,16 @@ def test_max_age_none_sends_no_cache_control(site, wsgi_call):
     etag = dict(headers)["ETag"]
     status, headers, _ = wsgi_call(static, "/static/css/site.css", HTTP_IF_NONE_MATCH=etag)
     assert (status, headers) == ("304 Not Modified", [("ETag", etag)])
+
+
+def test_if_none_match_decides_over_our_own_last_modified_on_a_warm_cache(site):
+    """RFC 9110 §13.2.2: with If-None-Match present, If-Modified-Since is ignored, also when it is our own
+    Last-Modified byte for byte (the warm path answers that one without parsing it)."""
+    client = webtest.TestApp(StaticFiles(site))
+    first = client.get("/static/css/site.css")
+    ours = first.headers["Last-Modified"]
+    client.get("/static/css/site.css", headers={"If-Modified-Since": ours}, status=304)
+    both = {"If-None-Match": '"other"', "If-Modified-Since": ours}
+    assert client.get("/static/css/site.css", headers=both, status=200).body == first.body
+    later = ours.replace("GMT", "+0000")  # the same instant, spelt otherwise: parsed, still not modified
+    client.get("/static/css/site.css", headers={"If-Modified-Since": later}, status=304)
