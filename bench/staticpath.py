@@ -12,6 +12,7 @@ Cases (issue 14's static targets, each beside its baseline):
 ``bare-hello``  ``bench.apps`` ``/``
 ``hello``       ``bench.mwapps`` ``/``: the miniweb hello
 ``304``         ``bench.mwapps``: the static file revalidated with its ETag (``If-None-Match``), 304
+``304-since``   the same with its own Last-Modified alone (``If-Modified-Since``), 304
 
 As in ``bench.hotpath``, the response goes to a sink instead of a socket: ``sendfile`` is counted (its
 ``count`` bytes "sent"), never made, so the figures are the Python work plus the system calls around it.
@@ -43,8 +44,9 @@ CASES: dict[str, tuple[Callable[..., Any], str]] = {
     "bare-hello": (apps.application, "/"),
     "hello": (mwapps.application, "/"),
     "304": (mwapps.application, mwapps.STATIC_URL),
+    "304-since": (mwapps.application, mwapps.STATIC_URL),
 }
-_STATUS = {"304": 304}  # the status each case must get (200 unless listed)
+_STATUS = {"304": 304, "304-since": 304}  # the status each case must get (200 unless listed)
 
 
 class _FileSink(_Sink):
@@ -64,13 +66,21 @@ class _FileSink(_Sink):
         return count
 
 
-def _etag(app: Callable[..., Any], path: str) -> str:
-    """The ETag the 200 for ``path`` carries (a first request through the same server code)."""
+def _validator(app: Callable[..., Any], path: str, name: bytes) -> str:
+    """Header ``name`` of the 200 for ``path`` (a first request through the same server code)."""
     conn = serve_through(app, b"GET %s HTTP/1.1\r\n%s\r\n" % (path.encode(), _HOST), 1, _FileSink)
-    found = re.search(rb"\r\nETag: ([^\r]*)\r\n", conn.heads[0], re.IGNORECASE)
+    found = re.search(rb"\r\n" + name + rb": ([^\r]*)\r\n", conn.heads[0], re.IGNORECASE)
     if found is None:
-        raise RuntimeError(f"no ETag in the response to {path}: {conn.heads[0][:300]!r}")
+        raise RuntimeError(f"no {name.decode()} in the response to {path}: {conn.heads[0][:300]!r}")
     return found.group(1).decode("latin-1")
+
+
+def _etag(app: Callable[..., Any], path: str) -> str:
+    return _validator(app, path, b"ETag")
+
+
+def _last_modified(app: Callable[..., Any], path: str) -> str:
+    return _validator(app, path, b"Last-Modified")
 
 
 def serve_case(case: str, count: int) -> int:
@@ -79,6 +89,8 @@ def serve_case(case: str, count: int) -> int:
     extra = b""
     if case == "304":
         extra = b"If-None-Match: %s\r\n" % _etag(app, path).encode("latin-1")
+    elif case == "304-since":
+        extra = b"If-Modified-Since: %s\r\n" % _last_modified(app, path).encode("latin-1")
     request = b"GET %s HTTP/1.1\r\n%s%s\r\n" % (path.encode(), _HOST, extra)
     conn = serve_through(app, request, count, _FileSink)
     status = b"HTTP/1.1 %d " % _STATUS.get(case, http.client.OK)
