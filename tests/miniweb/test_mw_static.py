@@ -892,3 +892,6 @@ def test_if_none_match_decides_over_our_own_last_modified_on_a_warm_cache(site):
     assert client.get("/static/css/site.css", headers=both, status=200).body == first.body
     later = ours.replace("GMT", "+0000")  # the same instant, spelt otherwise: parsed, still not modified
     client.get("/static/css/site.css", headers={"If-Modified-Since": later}, status=304)
+    earlier = "Sat, 01 Jan 2000 00:00:00 GMT"  # before the file's mtime: modified since, the whole file
+    modified = client.get("/static/css/site.css", headers={"If-Modified-Since": earlier}, status=200)
+    assert modified.body == first.body
