@@ -19,7 +19,14 @@ What a render costs beyond the template's own code, kept small:
   into the context and into a set of its keys through ``ChainMap``'s Python methods on every render,
   and once more (a ``KeysView`` difference) per ``{% from ... import %}`` to decide whether the
   imported template's cached module will do. Flattening with ``dict.update`` gives the same mapping
-  (the first map wins), read at each render, so globals changed later are still seen.
+  (the first map wins), read at each render, so globals changed later are still seen;
+- every ``{{ value }}`` is escaped by the compiled template's global ``escape`` (markupsafe's, which
+  wraps its result in a new ``Markup``: three Python calls for a plain string). ``_Template`` rebinds it
+  to ``_escape``, which gives the same text for every value: a ``str`` through markupsafe's own C
+  escaping without the wrapper, a ``Markup`` as it is, an ``int`` as its digits, anything else through
+  markupsafe's ``escape``. The result only goes into the page (the output is joined, and where a
+  template keeps it — a macro's return, ``{% set %}`` blocks, filter blocks — Jinja2 wraps the joined
+  text in ``Markup`` itself), so a plain ``str`` does there what the ``Markup`` did.
 """
 
 from __future__ import annotations
@@ -27,11 +34,12 @@ from __future__ import annotations
 import os
 import types
 from collections import ChainMap
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 
 import jinja2
 import jinja2.runtime
+import markupsafe
 from jinja2.environment import TemplateModule
 from jinja2.utils import internalcode
 
@@ -39,6 +47,21 @@ __all__ = ["create_environment"]
 
 _FUNCTION, _METHOD, _BUILTIN = types.FunctionType, types.MethodType, types.BuiltinFunctionType
 _PASS_ARG = "jinja_pass_arg"  # set on a function by jinja2's pass_context/pass_eval_context/pass_environment
+_MARKUP, _ESCAPE = markupsafe.Markup, markupsafe.escape
+# markupsafe >= 3.0: the C function its escape() wraps (str -> str); older versions: Jinja2's escape stays.
+_escape_inner = getattr(markupsafe, "_escape_inner", None)
+
+
+def _escape(value: Any) -> str:
+    """What ``markupsafe.escape(value)`` gives, as text, with fewer Python calls (see the module)."""
+    kind = type(value)
+    if kind is str:
+        return _escape_inner(value)  # type: ignore[misc]  # only installed where it exists
+    if kind is _MARKUP:
+        return value
+    if kind is int:
+        return str(value)  # digits and "-": nothing to escape (bool is not int here: "True" either way)
+    return _ESCAPE(value)
 
 
 def _passes_nothing(obj: Any) -> bool:
@@ -84,7 +107,22 @@ def _flat(globals: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class _Template(jinja2.Template):
-    """Jinja2's Template whose context and imports read its globals as a plain dict (see the module)."""
+    """Jinja2's Template whose context and imports read its globals as a plain dict, and whose output is
+    escaped by ``_escape`` (see the module)."""
+
+    @classmethod
+    def from_code(
+        cls,
+        environment: jinja2.Environment,
+        code: types.CodeType,
+        globals: MutableMapping[str, Any],
+        uptodate: Callable[[], bool] | None = None,
+    ) -> jinja2.Template:
+        template = super().from_code(environment, code, globals, uptodate)
+        namespace = template.root_render_func.__globals__  # the compiled module's: root, blocks, macros
+        if _escape_inner is not None and namespace.get("escape") is _ESCAPE:  # what the code imported
+            namespace["escape"] = _escape
+        return template
 
     def new_context(
         self,
