@@ -35,6 +35,7 @@ class _Named:
 VALUES = ["", "plain", "<script>alert('x')</script> & \"q\"", "深圳 & 南山", Markup("<b>安全</b>"),
           Markup(""), 0, -12, 10**30, True, False, None, 1.5, _Html(), _Text("<t>"), _Named(), [1, "<"],
           {"k": "<v>"}]  # fmt: skip
+IDS = [f"{i}-{type(value).__name__}" for i, value in enumerate(VALUES)]  # the same in every xdist worker
 
 
 @given(st.text())
@@ -42,7 +43,7 @@ def test_text_escapes_as_markupsafe_does(text: str) -> None:
     assert _escape(text) == str(markupsafe.escape(text))
 
 
-@pytest.mark.parametrize("value", VALUES, ids=repr)
+@pytest.mark.parametrize("value", VALUES, ids=IDS)
 def test_every_kind_of_value_escapes_as_markupsafe_does(value) -> None:
     assert _escape(value) == str(markupsafe.escape(value))
 
@@ -77,7 +78,7 @@ def test_templates_use_the_cheaper_escape(envs) -> None:
     assert plain.root_render_func.__globals__["escape"] is markupsafe.escape  # what it replaces
 
 
-@pytest.mark.parametrize("value", VALUES, ids=repr)
+@pytest.mark.parametrize("value", VALUES, ids=IDS)
 def test_pages_render_as_with_jinja2s_own_escape(envs, value) -> None:
     ours, plain = (env.get_template("page.html").render(x=value) for env in envs)
     assert ours == plain
