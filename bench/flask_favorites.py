@@ -11,10 +11,10 @@ as any WSGI app::
 Ported: the GET pages (/, /areas/<code>, /search, /favorites) and POST /login, which puts the user in
 Flask's signed session as the demo puts it in miniweb's (``uid``, ``name``), so the logged-in
 /favorites page can be compared. The templates are miniweb's: a small adapter gives them miniweb's
-``url_for(name, *groups, **query)`` and a ``request`` with ``path``, ``query_string``,
-``has_session_support()`` and ``session``. The CSRF token is made and checked with itsdangerous, as
-Flask-WTF does. Sign-up, logout and the three writes (collect, note, remove) are not ported — the
-benchmark measures GET pages — and answer 501 so nobody mistakes this for the demo.
+``url_for(name, *groups, **query)`` and a ``request`` with ``path``, ``query_string``, ``url_path``,
+``relative_url``, ``has_session_support()`` and ``session``. The CSRF token is made and checked with
+itsdangerous, as Flask-WTF does. Sign-up, logout and the three writes (collect, note, remove) are not
+ported — the benchmark measures GET pages — and answer 501 so nobody mistakes this for the demo.
 """
 
 from __future__ import annotations
@@ -50,6 +50,15 @@ class _TemplateRequest:
     @property
     def query_string(self) -> str:
         return flask.request.environ.get("QUERY_STRING", "")
+
+    @property
+    def url_path(self) -> str:  # werkzeug: the mount point and the path, percent-encoded (as miniweb's)
+        return quote(flask.request.script_root + flask.request.path, safe="/:@!$&'()*+,;=-._~") or "/"
+
+    @property
+    def relative_url(self) -> str:
+        query = self.query_string
+        return f"{self.url_path}?{query}" if query else self.url_path
 
     @property
     def session(self) -> Any:

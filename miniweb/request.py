@@ -10,8 +10,9 @@ import json
 from collections.abc import Callable, Iterator
 from types import SimpleNamespace
 from typing import Any, Generic, TypeVar
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, quote, unquote
 
+from .building import PATH_SAFE
 from .csrf import rotate_nonce
 from .datastructures import Headers, MultiDict
 from .errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
@@ -119,6 +120,27 @@ class Request:
     def query_string(self) -> str:
         """The raw query string, still percent-encoded."""
         return self.environ.get("QUERY_STRING", "")
+
+    @cached_property
+    def url_path(self) -> str:
+        """This request's path as a URL path on this site: the mount point and the path, percent-encoded
+        (``/demo/%E5%9C%B0%E5%8C%BA``), as ``url_for`` builds them: compare it with ``url_for(...)``."""
+        environ = self.environ
+        raw = environ.get("SCRIPT_NAME", "").rstrip("/") + environ.get("PATH_INFO", "")
+        # PEP 3333: both are percent-decoded, their bytes carried as latin-1: encode the bytes again.
+        return quote(raw.encode("latin-1"), safe=PATH_SAFE) if raw else "/"
+
+    @cached_property
+    def relative_url(self) -> str:
+        """This request's URL without scheme and host: ``url_path`` and the query string as sent
+        (``/demo/areas/440300?page=2&sort=name``): what to pass as ``next=`` to come back to this page.
+        (Flask's ``request.full_path`` leaves out the mount point, and ends in "?" when there is no query.)"""
+        query = self.environ.get("QUERY_STRING", "")
+        if not query:
+            return self.url_path
+        if not query.isascii():  # raw bytes a client sent unencoded: encoded, "%XX" and delimiters kept
+            query = quote(query.encode("latin-1"), safe="%/?:@!$&'()*+,;=~")
+        return f"{self.url_path}?{query}"
 
     @property
     def scheme(self) -> str:

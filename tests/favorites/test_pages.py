@@ -455,3 +455,31 @@ def test_every_framework_text_has_a_chinese_version() -> None:
 
     assert set(DEFAULTS) <= set(MESSAGES)
     assert all(re.search(r"[\u4e00-\u9fff]", text) for text in MESSAGES.values())
+
+
+@pytest.mark.parametrize("script_name", ["", "/demo"])
+def test_links_back_carry_the_mount_point_and_the_whole_query(web, con, script_name: str) -> None:
+    # The "next" of the collect form, the remove link and the log-in link: this page as the browser asked
+    # for it, under the app's mount point (PEP 3333 SCRIPT_NAME), with every query parameter intact.
+    mount = {"SCRIPT_NAME": script_name}
+    here = f"{script_name}/areas/440300?page=1&x=a%26b"
+    page = web.get("/areas/440300?page=1&x=a%26b", extra_environ=mount)
+    form = page.forms["collect-form"]
+    assert form["next"].value == here
+    back = form.submit(extra_environ=mount, status=303)
+    assert re.sub(r"^https?://localhost", "", back.location) == here
+    page = web.get("/areas/440300?page=1&x=a%26b", extra_environ=mount)
+    remove = page.html.find(id="uncollect")["href"]
+    assert remove.startswith(f"{script_name}/favorites/440300/remove?")
+    assert parse_qs(remove.partition("?")[2]) == {"next": [here]}
+    favorites = web.get("/favorites", extra_environ=mount).html.find(id="nav-favorites")
+    assert favorites.get("aria-current") == "page" and favorites["href"] == f"{script_name}/favorites"
+
+
+def test_the_log_in_link_comes_back_to_this_page_under_the_mount_point(anon, con) -> None:
+    page = anon.get("/search?q=%E5%8D%97&page=1", extra_environ={"SCRIPT_NAME": "/demo"})
+    login = page.html.find(id="nav-login")["href"]
+    assert login.startswith("/demo/login?")
+    assert parse_qs(login.partition("?")[2]) == {"next": ["/demo/search?q=%E5%8D%97&page=1"]}
+    login_page = anon.get(login.removeprefix("/demo"), extra_environ={"SCRIPT_NAME": "/demo"})
+    assert login_page.html.find(id="nav-login").get("aria-current") == "page"

@@ -8,6 +8,7 @@ import pytest
 import webtest
 
 from miniweb import App, FileStorage
+from miniweb.request import Request
 
 
 def _app(max_body_bytes=1_000_000):
@@ -280,3 +281,25 @@ def test_multipart_part_count_is_bounded():
     assert client.request("/form", **_multipart(body(2), "B")).json == {"n": 2}
     response = client.request("/form", status=400, **_multipart(body(3), "B"))
     assert "more than 2 parts" in response.text
+
+
+@pytest.mark.parametrize(
+    ("script_name", "path_info", "query", "url_path", "relative_url"),
+    [
+        ("", "/areas/1", "", "/areas/1", "/areas/1"),
+        ("", "", "", "/", "/"),
+        ("/demo", "", "", "/demo", "/demo"),
+        ("/demo/", "/x", "a=1", "/demo/x", "/demo/x?a=1"),
+        ("/demo", "/areas/1", "page=2&sort=name", "/demo/areas/1", "/demo/areas/1?page=2&sort=name"),
+        # PEP 3333 strings carry the decoded bytes as latin-1: encoded again as UTF-8 percent-escapes
+        ("/d\xc3\xa9mo", "/\xe5\x9c\xb0 \xe5\x8c\xba", "q=%E5%8D%97", "/d%C3%A9mo/%E5%9C%B0%20%E5%8C%BA",
+         "/d%C3%A9mo/%E5%9C%B0%20%E5%8C%BA?q=%E5%8D%97"),
+        ("", "/100%", "q=\xe5\x8d\x97&x=a%20b", "/100%25", "/100%25?q=%E5%8D%97&x=a%20b"),  # raw bytes
+        ("", "/a?b", "", "/a%3Fb", "/a%3Fb"),  # a decoded "?" in the path stays part of the path
+    ],
+)
+def test_url_path_and_relative_url_carry_the_mount_point(script_name, path_info, query, url_path,
+                                                         relative_url) -> None:
+    request = Request({"REQUEST_METHOD": "GET", "SCRIPT_NAME": script_name, "PATH_INFO": path_info,
+                       "QUERY_STRING": query})
+    assert (request.url_path, request.relative_url) == (url_path, relative_url)
