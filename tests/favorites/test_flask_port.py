@@ -87,4 +87,7 @@ def test_bench_logs_in_over_http(mariadb, con, tmp_path, app):
         request = urllib.request.Request(f"http://127.0.0.1:{port}/favorites", headers={"Cookie": cookie})
         with urllib.request.urlopen(request, timeout=30) as response:
             page = response.read().decode()
+            cookies = response.headers.get_all("Set-Cookie")
     assert pages.USER in page and all(f'id="fav-{code}"' in page for code in pages.FAVORITES)
+    # the steady state wrk repeats: no welcome notice shown again, no new session cookie signed
+    assert "欢迎" not in page and 'class="notice' not in page and cookies is None
