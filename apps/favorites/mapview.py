@@ -18,7 +18,8 @@ from xml.sax.saxutils import escape, quoteattr
 
 from markupsafe import Markup
 
-__all__ = ["MapPoint", "area_points", "china_map", "framed_map", "framed_map_chunks", "points_svg", "project"]
+__all__ = ["MapPoint", "area_points", "china_map", "framed_map", "framed_map_chunks", "point_svg",
+           "points_map_chunks", "points_svg", "project"]
 
 OUTLINES = Path(__file__).resolve().parent / "map_outlines.json"
 
@@ -69,19 +70,25 @@ def china_map(points: Iterable[MapPoint], *, highlight: int | None = None, label
     return framed_map(points_svg(points), highlight=highlight, label=label)
 
 
+_POINTS_START, _POINTS_END = '<g class="points">', "</g>"
+
+
 def points_svg(points: Iterable[MapPoint]) -> str:
     """The points' part of china_map (markup): what refcache.py keeps per area, beside the outlines."""
     points = [p for p in points if p.longitude is not None and p.latitude is not None]
     points.sort(key=lambda p: p.main)  # the main point last: drawn on top
-    out = ['<g class="points">']
-    for point in points:
-        x, y = project(point.longitude, point.latitude)
-        radius = 7 if point.main else 3.5
-        dot = (f'<circle class="{"main" if point.main else "child"}" cx="{x:.1f}" cy="{y:.1f}" r="{radius}">'
-               f"<title>{escape(point.label)}</title></circle>")
-        out.append(f"<a href={quoteattr(point.href)}>{dot}</a>" if point.href else dot)
-    out.append("</g>")
-    return "".join(out)
+    return f"{_POINTS_START}{''.join(map(point_svg, points))}{_POINTS_END}"
+
+
+def point_svg(point: MapPoint) -> str:
+    """One point's markup in points_svg; "" for a point without coordinates (it is not drawn)."""
+    if point.longitude is None or point.latitude is None:
+        return ""
+    x, y = project(point.longitude, point.latitude)
+    radius = 7 if point.main else 3.5
+    dot = (f'<circle class="{"main" if point.main else "child"}" cx="{x:.1f}" cy="{y:.1f}" r="{radius}">'
+           f"<title>{escape(point.label)}</title></circle>")
+    return f"<a href={quoteattr(point.href)}>{dot}</a>" if point.href else dot
 
 
 def _frame(label: str) -> str:
@@ -106,3 +113,17 @@ def framed_map_chunks(points: str, *, highlight: int | None = None,
     """framed_map's markup as UTF-8 chunks, for a page rendered to bytes (miniweb.HtmlBytes): the frame,
     the outlines (one bytes object per highlight, shared by every map that has it), the points and the end."""
     return _frame(label).encode(), _provinces_bytes(highlight), f"{points}</svg>".encode()
+
+
+@lru_cache(maxsize=64)  # a page's fixed label (the favourites page's): the frame encoded once
+def _frame_bytes(label: str) -> bytes:
+    return _frame(label).encode()
+
+
+_POINTS_START_BYTES, _END_BYTES = _POINTS_START.encode(), f"{_POINTS_END}</svg>".encode()
+
+
+def points_map_chunks(point_chunks: Iterable[bytes], *, label: str) -> tuple[bytes, ...]:
+    """framed_map_chunks(points_svg(points), label=label), from each point's point_svg already encoded
+    (in the order given: none of them main), so a page that keeps its points' bytes encodes nothing."""
+    return _frame_bytes(label), _provinces_bytes(None), _POINTS_START_BYTES, *point_chunks, _END_BYTES

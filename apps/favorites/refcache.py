@@ -43,7 +43,7 @@ from markupsafe import Markup
 from miniweb import HtmlBytes
 
 from . import repository as repo
-from .mapview import MapPoint, area_points, framed_map_chunks, points_svg
+from .mapview import MapPoint, area_points, framed_map_chunks, point_svg, points_map_chunks, points_svg
 
 __all__ = ["AreaView", "FavoriteView", "RefCache", "ReferencePages", "SearchView"]
 
@@ -118,6 +118,7 @@ class FavoriteView(NamedTuple):
     head: Markup                     # the area's link, level and lineage (the favorite_head macro)
     note_action: Markup              # the note form's action, escaped
     remove: Markup                   # the remove link (the favorite_remove macro)
+    point: bytes                     # its point on the page's map (mapview.point_svg), UTF-8
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,10 +127,11 @@ class _FavoriteArea:
     head: Markup
     note_action: Markup
     remove: Markup
+    point: bytes
 
     def view(self, note: str, collected_at: str) -> FavoriteView:
         return FavoriteView(self.area.district_id, self.area, note, collected_at, self.head,
-                            self.note_action, self.remove)
+                            self.note_action, self.remove, self.point)
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,13 +265,12 @@ class ReferencePages:
 
     def _favorite_area(self, area: repo.Area, here: str) -> _FavoriteArea:
         macros = self.macros()
+        point = MapPoint(area.longitude, area.latitude, area.district, f"{here}#fav-{area.district_id}")
         return _FavoriteArea(area, macros.favorite_head(area, self.levels),
                              Markup.escape(self.url_for("edit_note", area.district_id)),
-                             macros.favorite_remove(area, here))
+                             macros.favorite_remove(area, here), point_svg(point).encode())
 
     def favorites_map(self, favorites: list[FavoriteView]) -> HtmlBytes:
-        """The favourites' map as UTF-8 chunks: its 42 KB of outlines are shared bytes, not re-encoded."""
-        here = self.url_for("favorites")
-        points = points_svg(MapPoint(f.area.longitude, f.area.latitude, f.area.district,
-                                     f"{here}#fav-{f.area.district_id}") for f in favorites)
-        return HtmlBytes(*framed_map_chunks(points, label="我的收藏在地图上的位置"))
+        """The favourites' map as UTF-8 chunks: its 42 KB of outlines shared, each point's bytes cached
+        with its favourite (a link to it on this page), in the page's order: nothing encoded per request."""
+        return HtmlBytes(*points_map_chunks((f.point for f in favorites), label="我的收藏在地图上的位置"))

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import re
 
-from apps.favorites.mapview import MapPoint, china_map, framed_map, framed_map_chunks, points_svg
+from apps.favorites.mapview import (
+    MapPoint,
+    china_map,
+    framed_map,
+    framed_map_chunks,
+    point_svg,
+    points_map_chunks,
+    points_svg,
+)
 
 
 def _current(svg: str) -> list[str]:
@@ -36,3 +44,15 @@ def test_the_chunks_are_the_map_encoded() -> None:
         assert b"".join(chunks) == str(framed_map(points, highlight=highlight, label=label)).encode("utf-8")
     shared = framed_map_chunks(points, highlight=440000)[1]
     assert shared is framed_map_chunks("", highlight=440000)[1]  # one outlines' chunk per province
+
+
+def test_a_map_from_its_points_bytes_is_the_same_map() -> None:
+    # The favourites page keeps each favourite's point encoded; the map must be what points_svg draws.
+    points = [MapPoint(114.05, 22.54, "深圳市", href="/favorites#fav-440300"), MapPoint(None, None, "无坐标"),
+              MapPoint(116.4, 39.9, "<北京>&", href="/f?a=1&b='2'"), MapPoint(113.26, 23.13, "广州市")]
+    label = "我的收藏在地图上的位置"
+    chunks = points_map_chunks((point_svg(p).encode() for p in points), label=label)
+    assert b"".join(chunks) == b"".join(framed_map_chunks(points_svg(points), label=label))
+    assert point_svg(points[1]) == "" and b"".join(points_map_chunks((), label=label)) == b"".join(
+        framed_map_chunks(points_svg([]), label=label))
+    assert chunks[0] is points_map_chunks((), label=label)[0]  # the frame encoded once per label
