@@ -12,6 +12,7 @@ import webtest
 
 from miniweb import App, SecurityHeaders, StaticFiles
 from miniweb.errors import HTTPError
+from miniweb.openfile import open_file
 
 
 @pytest.fixture
@@ -538,7 +539,7 @@ def test_the_open_file_reads_whole_blocks_across_short_reads(tmp_path, monkeypat
     (tmp_path / "f.bin").write_bytes(bytes(range(50)))
     real_read = os.read
     monkeypatch.setattr(static_module.os, "read", lambda fd, n: real_read(fd, min(n, 3)))
-    file, st = static_module._open(str(tmp_path / "f.bin"))
+    file, st = open_file(str(tmp_path / "f.bin"))
     try:
         assert st.st_size == 50 and file.name == str(tmp_path / "f.bin") and not file.closed
         assert file.read(10) == bytes(range(10)) and file.tell() == 10
@@ -566,7 +567,7 @@ def test_opening_closes_the_descriptor_when_fstat_fails(tmp_path, monkeypatch):
 
     monkeypatch.setattr(static_module.os, "fstat", fail)
     with pytest.raises(OSError, match="Input/output"):
-        static_module._open(str(tmp_path / "f.bin"))
+        open_file(str(tmp_path / "f.bin"))
     monkeypatch.undo()
     if before is not None:
         assert sorted(os.listdir("/proc/self/fd")) == before
@@ -574,9 +575,8 @@ def test_opening_closes_the_descriptor_when_fstat_fails(tmp_path, monkeypatch):
 
 def test_an_open_file_a_server_never_closed_is_closed_when_collected(tmp_path):
     (tmp_path / "f.bin").write_bytes(b"x")
-    from miniweb import static as static_module
 
-    file, _ = static_module._open(str(tmp_path / "f.bin"))
+    file, _ = open_file(str(tmp_path / "f.bin"))
     fd = file.fileno()
     del file
     with pytest.raises(OSError):
@@ -777,13 +777,12 @@ def test_a_cached_file_made_unreadable_is_a_404_with_a_warning(open_site, wsgi_c
 def test_an_open_file_may_be_descriptor_0(tmp_path):
     """A server started with stdin closed gets descriptor 0 for the first file it opens: a file like any
     other (read, closed), not one taken for closed. In a child: pytest-xdist talks over this process's."""
-    from miniweb import static as static_module
 
     (tmp_path / "f.bin").write_bytes(b"zero")
 
     def task():
         os.close(0)
-        file, _ = static_module._open(str(tmp_path / "f.bin"))
+        file, _ = open_file(str(tmp_path / "f.bin"))
         found = {"fd": file.fileno(), "closed": file.closed, "data": file.read().decode()}
         file.close()
         try:
@@ -796,7 +795,7 @@ def test_an_open_file_may_be_descriptor_0(tmp_path):
     # The same calls in this process too, on an ordinary descriptor: mutmut picks the tests of a mutant
     # by the functions they call in the test's own process, so without these the child's checks above
     # would never be run against a mutated fileno or close.
-    file, _ = static_module._open(str(tmp_path / "f.bin"))
+    file, _ = open_file(str(tmp_path / "f.bin"))
     assert os.fstat(file.fileno()).st_size == 4 and not file.closed
     file.close()
     assert file.closed
