@@ -201,19 +201,16 @@ class StaticFiles:
                 # check), no open, the headers made once per file. A file that changed falls through to
                 # the full path. Its own ETag back is the common case.
                 if (interval := self.stat_interval) and (now := self._clock()) - known.checked < interval:
-                    unchanged = True
+                    identity = known.key  # checked less than S ago: taken as unchanged, no stat
                 else:
                     try:
                         st = os.stat(known.path)
+                        identity = (st.st_ino, st.st_dev, st.st_mtime_ns, st.st_size)  # _identity(st)
                     except OSError:
-                        st = None
-                    unchanged = (
-                        st is not None
-                        and (st.st_ino, st.st_dev, st.st_mtime_ns, st.st_size) == known.key  # _identity(st)
-                    )
-                    if unchanged and interval:
+                        identity = None
+                    if interval and identity == known.key:
                         known.checked = now  # read before the stat: a change is seen at most S late
-                if unchanged and (
+                if identity == known.key and (
                     (if_none_match := environ.get("HTTP_IF_NONE_MATCH")) == known.etag
                     # our own Last-Modified back, byte for byte: not modified, without parsing it
                     or (
