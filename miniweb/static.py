@@ -200,16 +200,14 @@ class StaticFiles:
                 # Revalidation, as cheap as a hello: one stat (none within stat_interval of the last
                 # check), no open, the headers made once per file. A file that changed falls through to
                 # the full path. Its own ETag back is the common case.
-                if (interval := self.stat_interval) and (now := self._clock()) - known.checked < interval:
-                    identity = known.key  # checked less than S ago: taken as unchanged, no stat
-                else:
+                if not self.stat_interval:  # the default: a stat every time
                     try:
                         st = os.stat(known.path)
                         identity = (st.st_ino, st.st_dev, st.st_mtime_ns, st.st_size)  # _identity(st)
                     except OSError:
                         identity = None
-                    if interval and identity == known.key:
-                        known.checked = now  # read before the stat: a change is seen at most S late
+                else:
+                    identity = self._recent_identity(known)
                 if identity == known.key and (
                     (if_none_match := environ.get("HTTP_IF_NONE_MATCH")) == known.etag
                     # our own Last-Modified back, byte for byte: not modified, without parsing it
@@ -260,6 +258,21 @@ class StaticFiles:
             file.close()
             raise
         return 200, self._body(environ, method, file)
+
+    def _recent_identity(self, known: _File) -> tuple[int, int, int, int] | None:
+        """``known.key`` within ``stat_interval`` of the last check that found the file unchanged (no
+        stat), else the identity of the file the URL names now (None if gone), a fresh check if it is
+        the same."""
+        now = self._clock()  # read before the stat: a change is seen at most stat_interval late
+        if now - known.checked < self.stat_interval:
+            return known.key
+        try:
+            identity = _identity(os.stat(known.path))
+        except OSError:
+            return None
+        if identity == known.key:
+            known.checked = now
+        return identity
 
     @staticmethod
     def _body(environ: dict[str, Any], method: str, file: OpenFile) -> Iterable[bytes]:
