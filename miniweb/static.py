@@ -109,7 +109,8 @@ class StaticFiles:
     ``cache_entries`` bounds the files remembered (see the module docstring); 0 remembers none.
     ``stat_interval``: seconds a remembered file's 304 may go without a ``stat`` after a check found it
     unchanged (0: a ``stat`` every time); a change is seen up to that late by revalidations, never by a
-    200 (its ``open`` + ``fstat`` is always made). ``clock``: the seconds it is measured with.
+    200 (its ``open`` + ``fstat`` is always made). ``clock``: the monotonic clock, in seconds, it is
+    measured with (``time.monotonic`` unless given).
     """
 
     def __init__(
