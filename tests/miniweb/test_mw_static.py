@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import struct
 import sys
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import webtest
 from miniweb import App, SecurityHeaders, StaticFiles
 from miniweb.errors import HTTPError
 from miniweb.openfile import open_file
+from tests.miniweb.openwatch import OpenWatch
 
 
 @pytest.fixture
@@ -426,45 +426,13 @@ def test_default_max_age_is_an_hour(site):
     assert response.headers["Cache-Control"] == "public, max-age=3600"
 
 
-class _OpenWatch:
-    """Counts the times a file is opened, through Linux inotify (IN_OPEN): the kernel's own record of
-    the open(2) calls, queued before each call returns, so reading it afterwards needs no waiting."""
-
-    IN_OPEN, IN_NONBLOCK = 0x20, 0o4000
-
-    def __init__(self, path) -> None:
-        import ctypes
-        import ctypes.util
-
-        self._libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        self._fd = self._libc.inotify_init1(self.IN_NONBLOCK)
-        if self._fd < 0 or self._libc.inotify_add_watch(self._fd, os.fsencode(path), self.IN_OPEN) < 0:
-            pytest.skip("inotify is not available here")
-        self.opens = 0
-
-    def count(self) -> int:
-        while True:
-            try:
-                data = os.read(self._fd, 65536)
-            except BlockingIOError:
-                return self.opens
-            offset = 0
-            while offset < len(data):  # struct inotify_event: wd, mask, cookie, len, then len bytes of name
-                _, mask, _, size = struct.unpack_from("iIII", data, offset)
-                self.opens += bool(mask & self.IN_OPEN)
-                offset += 16 + size
-
-    def close(self) -> None:
-        os.close(self._fd)
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify is Linux's")
 def test_revalidation_of_a_cached_file_costs_a_stat_not_an_open(site):
     """The documented hot path: a 304 for a file served before is one stat; only a 200 opens it."""
     static = StaticFiles(site)
     path = "/static/css/site.css"
     headers = dict(_serve(static, path)[2])  # served once: remembered
-    watch = _OpenWatch(site / "css" / "site.css")
+    watch = OpenWatch(site / "css" / "site.css")
     try:
         for conditional in (
             {"HTTP_IF_NONE_MATCH": headers["ETag"]},
@@ -512,7 +480,7 @@ def test_the_cache_holds_at_most_cache_entries_files(site, entries, opens):
     static = StaticFiles(site, cache_entries=entries)
     etag = dict(_serve(static, "/static/css/site.css")[2])["ETag"]
     assert _serve(static, "/static/b.txt")[3] == b"b"
-    watch = _OpenWatch(site / "css" / "site.css")
+    watch = OpenWatch(site / "css" / "site.css")
     try:
         assert _serve(static, "/static/css/site.css", HTTP_IF_NONE_MATCH=etag)[0] == 304
         assert watch.count() == opens

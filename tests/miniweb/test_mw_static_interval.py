@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from fractions import Fraction
 
 import pytest
 
 from miniweb import StaticFiles
+from tests.miniweb.openwatch import OpenWatch
 
 PATH = "/static/css/site.css"
 
@@ -117,6 +119,21 @@ def test_a_change_is_seen_late_on_revalidation_then_once_the_interval_is_over(si
     assert new != old
     assert _status(wsgi_call, static, HTTP_IF_NONE_MATCH=new) == "304 Not Modified"
     assert _status(wsgi_call, static, HTTP_IF_NONE_MATCH=old) == "200 OK"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify is Linux's")
+def test_once_the_interval_is_over_a_revalidation_is_one_stat_again_not_an_open(site, clock, wsgi_call):
+    """After S the warm path stats the unchanged file and answers 304 itself (the full path would open it)."""
+    static = StaticFiles(site, stat_interval=60, clock=clock)
+    etag = dict(wsgi_call(static, PATH)[1])["ETag"]
+    watch = OpenWatch(site / "css" / "site.css")
+    try:
+        for now in (1030.0, 1060.0, 1200.0):
+            clock.now = now
+            assert _status(wsgi_call, static, HTTP_IF_NONE_MATCH=etag) == "304 Not Modified"
+        assert watch.count() == 0
+    finally:
+        watch.close()
 
 
 def test_a_stat_that_finds_the_file_unchanged_starts_the_interval_again(site, clock, wsgi_call):
