@@ -13,6 +13,7 @@ Cases (issue 14's static targets, each beside its baseline):
 ``hello``       ``bench.mwapps`` ``/``: the miniweb hello
 ``304``         ``bench.mwapps``: the static file revalidated with its ETag (``If-None-Match``), 304
 ``304-since``   the same with its own Last-Modified alone (``If-Modified-Since``), 304
+``304-interval``  ``304`` with ``StaticFiles(stat_interval=60)`` in the App: no ``stat`` within the minute
 
 As in ``bench.hotpath``, the response goes to a sink instead of a socket: ``sendfile`` is counted (its
 ``count`` bytes "sent"), never made, so the figures are the Python work plus the system calls around it.
@@ -33,11 +34,21 @@ from typing import Any
 
 from bench import apps, mwapps
 from bench.hotpath import RUNS, _Sink, callgrind_per_request, serve_through
+from miniweb import App, StaticFiles
 from server.config import Config
 
 __all__ = ["CASES", "main", "serve_case"]
 
 _HOST = b"Host: 127.0.0.1:8899\r\n"
+
+
+def _interval_app() -> App:
+    """The miniweb app of ``bench.mwapps`` with its StaticFiles made with ``stat_interval=60``."""
+    app = mwapps.miniweb_app()
+    app.static_files = StaticFiles(apps.STATIC_PATH.parent, app.static_url, stat_interval=60)
+    return app
+
+
 CASES: dict[str, tuple[Callable[..., Any], str]] = {
     "bare-file": (apps.application, "/64k"),
     "static": (mwapps.application, mwapps.STATIC_URL),
@@ -45,8 +56,10 @@ CASES: dict[str, tuple[Callable[..., Any], str]] = {
     "hello": (mwapps.application, "/"),
     "304": (mwapps.application, mwapps.STATIC_URL),
     "304-since": (mwapps.application, mwapps.STATIC_URL),
+    "304-interval": (_interval_app(), mwapps.STATIC_URL),
 }
-_STATUS = {"304": 304, "304-since": 304}  # the status each case must get (200 unless listed)
+# The status each case must get (200 unless listed).
+_STATUS = {"304": 304, "304-since": 304, "304-interval": 304}
 
 
 class _FileSink(_Sink):
@@ -87,7 +100,7 @@ def serve_case(case: str, count: int) -> int:
     """Serve ``count`` keep-alive requests of ``case``; bytes "sent" (checks the first response's status)."""
     app, path = CASES[case]
     extra = b""
-    if case == "304":
+    if case in ("304", "304-interval"):
         extra = b"If-None-Match: %s\r\n" % _etag(app, path).encode("latin-1")
     elif case == "304-since":
         extra = b"If-Modified-Since: %s\r\n" % _last_modified(app, path).encode("latin-1")
@@ -149,7 +162,7 @@ def main(argv: list[str] | None = None) -> None:
             figure = f"{callgrind_per_request(['bench.staticpath', '--serve', case]):,.0f} instructions"
         else:
             figure = f"{_microseconds(case):.2f} µs"
-        line = f"{case:10} {figure} per request"
+        line = f"{case:12} {figure} per request"
         if args.syscalls:
             calls = syscalls_per_request(case)
             line += "; system calls: " + ", ".join(f"{name} {n:g}" for name, n in calls.items())

@@ -11,14 +11,21 @@ need (ETag, Last-Modified, Content-Type, the header lists), keyed by the file's 
 ``stat`` (304 revalidation, no open), of the path the URL names under the root, through its symlinks as
 they are now: a file that changed or was replaced, or a symlink removed or pointed at another file, is
 looked up and checked again from the start, so a symlink swapped in later can neither lead outside the
-root nor keep its old target served. At most
-``cache_entries`` files are remembered (past that the cache starts over). The file is opened with
-``os.open`` and handed to the server as an :class:`OpenFile`, which ``wsgi.file_wrapper`` sends with
-``sendfile`` (python -m bench.staticpath measures this path against a bare ``file_wrapper`` app).
+root nor keep its old target served. At most ``cache_entries`` files are remembered (past that the cache
+starts over). The file is opened with ``os.open`` and handed to the server as an :class:`OpenFile`, which
+``wsgi.file_wrapper`` sends with ``sendfile`` (python -m bench.staticpath measures this path against a bare
+``file_wrapper`` app).
 
-    GET /static/app.css ─► cache hit? ─► conditional? stat ─► same file, not modified ─► 304
+``stat_interval=S`` (nginx's ``open_file_cache_valid``) makes a 304 skip even its ``stat`` within S seconds
+of the last check that found the file unchanged (a 304's ``stat`` or a 200's ``fstat``): a change is then
+seen up to S seconds late by revalidations, which answer from the remembered validators. A 200 is always
+checked: its ``open`` + ``fstat`` of what was opened is what guarantees that a file replaced, or a symlink
+swapped in (say to a file outside the root), is never served under the old headers.
+
+    GET /static/app.css ─► cache hit? ─► conditional? stat* ─► same file, not modified ─► 304
                                │                  └──────────► open + fstat ─► same file ─► 200/206/416
                                └─ miss or changed ─► decode ─► guard ─► realpath ─► check ─► remember
+    * none within stat_interval seconds of the last check
 
 A HEAD with ``Range`` gets the 200's headers: only GET has range semantics (RFC 9110 §14.2).
 """
@@ -26,14 +33,18 @@ A HEAD with ``Range`` gets the 200's headers: only GET has range semantics (RFC 
 from __future__ import annotations
 
 import logging
+import math
 import mimetypes
+import numbers
 import os
 import stat as stat_module
+import time
 from collections.abc import Callable, Iterable, Sequence
 from email.utils import formatdate
 from typing import Any
 
 from .errors import BadRequest, HTTPError, MethodNotAllowed, NotFound
+from .openfile import OpenFile, open_file
 from .ranges import content_range, file_part, requested_range
 from .request import decode_path
 from .response import Response, _FileIterator, _not_modified, error_response, send_file
@@ -48,21 +59,23 @@ CACHE_ENTRIES = 4096  # default bound of files remembered (a static tree is rare
 _HEADER_NAMES = ("etag", "last-modified", "cache-control", "content-type", "accept-ranges", "content-length",
                  "content-range")  # fmt: skip
 _NO_HEADERS: tuple[tuple[str, str], ...] = ()
-# O_NONBLOCK: a FIFO swapped in for a remembered file must not block the worker until someone writes to it
-# (for a regular file it changes nothing). os.open makes the descriptor non-inheritable itself (PEP 446).
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
 
 
 class _File:
     """What the responses for one checked file need, computed once per version of the file."""
 
     __slots__ = ("path", "key", "size", "etag", "mtime", "last_modified", "headers", "headers_200",
-                 "headers_304")  # fmt: skip
+                 "headers_304", "checked")  # fmt: skip
 
-    def __init__(self, path: str, st: os.stat_result, max_age: int | None, real: str) -> None:
+    def __init__(self, path: str, st: os.stat_result, max_age: int | None, real: str, checked: float) -> None:
         """``path``: the file as the URL names it under the root (what the cached paths open again, through
-        the symlinks of that moment); ``real``: the real path it was checked as (its name: the type)."""
+        the symlinks of that moment); ``real``: the real path it was checked as (its name: the type);
+        ``checked``: the clock's time of the ``fstat`` of ``st``."""
         self.path = path
+        # The time of the last check that found the file unchanged (read with stat_interval only). Threads
+        # may store it concurrently, no lock: each stores a time its own check justifies, a float store is
+        # atomic, and a store on an entry just dropped from the cache is harmless.
+        self.checked = checked
         self.key = _identity(st)
         self.size = st.st_size
         self.etag = f'"{st.st_mtime_ns:x}-{st.st_size:x}"'  # the same validators send_file uses
@@ -90,79 +103,14 @@ def _content_type(path: str) -> str:
     return mimetype
 
 
-class OpenFile:
-    """A file opened with ``os.open``, read-only: what ``wsgi.file_wrapper`` and the iterators need.
-
-    Cheaper than ``open(path, "rb")``, which adds a buffer and, on opening, an ``fstat``, an ``isatty``
-    ioctl and an ``lseek``: a server's sendfile path (``fileno``, ``tell``, ``fstat``) then costs this
-    file one system call besides the ``open``/``fstat``/``close`` StaticFiles makes. ``read(n)`` returns
-    ``n`` bytes unless the file ends first (it loops over short reads, as a buffered file does), so
-    ``FileSlice`` and any server's loop get whole blocks. Closed when garbage-collected, should a server
-    forget ``close()`` (PEP 3333 says it must call it).
-    """
-
-    __slots__ = ("fd", "name")
-
-    def __init__(self, fd: int, name: str) -> None:
-        self.fd = fd
-        self.name = name
-
-    @property
-    def closed(self) -> bool:
-        return self.fd < 0
-
-    def fileno(self) -> int:
-        if self.fd < 0:
-            raise ValueError("I/O operation on closed file")
-        return self.fd
-
-    def tell(self) -> int:
-        return os.lseek(self.fd, 0, os.SEEK_CUR)
-
-    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        return os.lseek(self.fd, offset, whence)
-
-    def read(self, size: int | None = -1) -> bytes:
-        """Up to ``size`` bytes (all that is left if ``size`` is negative or None); fewer only at the end."""
-        if size is None or size < 0:
-            parts = []
-            while block := os.read(self.fd, _BLOCK):
-                parts.append(block)
-            return b"".join(parts)
-        data = os.read(self.fd, size)
-        if len(data) == size or not data:
-            return data
-        parts = [data]
-        remaining = size - len(data)
-        while remaining and (block := os.read(self.fd, remaining)):  # a short read: go on to size or EOF
-            parts.append(block)
-            remaining -= len(block)
-        return b"".join(parts)
-
-    def close(self) -> None:
-        fd, self.fd = self.fd, -1
-        if fd >= 0:
-            os.close(fd)
-
-    def __del__(self) -> None:
-        self.close()
-
-
-def _open(path: str) -> tuple[OpenFile, os.stat_result]:
-    """``path`` open, with the ``fstat`` of what was opened (OSError as ``os.open`` raises it)."""
-    fd = os.open(path, _OPEN_FLAGS)
-    try:
-        st = os.fstat(fd)
-    except BaseException:
-        os.close(fd)  # before any OpenFile owns it: closed once, never a number reused meanwhile
-        raise
-    return OpenFile(fd, path), st
-
-
 class StaticFiles:
     """Serve the files under ``directory`` at URLs under ``prefix``, with caching headers and ranges.
 
     ``cache_entries`` bounds the files remembered (see the module docstring); 0 remembers none.
+    ``stat_interval``: seconds a remembered file's 304 may go without a ``stat`` after a check found it
+    unchanged (0: a ``stat`` every time); a change is seen up to that late by revalidations, never by a
+    200 (its ``open`` + ``fstat`` is always made). ``clock``: the monotonic clock, in seconds, it is
+    measured with (``time.monotonic`` unless given).
     """
 
     def __init__(
@@ -171,17 +119,29 @@ class StaticFiles:
         prefix: str = "/static",
         max_age: int | None = 3600,
         cache_entries: int = CACHE_ENTRIES,
+        stat_interval: float = 0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.root = os.path.realpath(directory)
         if not os.path.isdir(self.root):
             raise ValueError(f"static directory {self.root!r} does not exist")
         if type(cache_entries) is not int or cache_entries < 0:
             raise ValueError(f"cache_entries must be an int >= 0, not {cache_entries!r}")
+        if (
+            not isinstance(stat_interval, numbers.Real)
+            or isinstance(stat_interval, bool)
+            or not math.isfinite(stat_interval)
+            or stat_interval < 0
+        ):
+            raise ValueError(f"stat_interval must be a finite number of seconds >= 0, not {stat_interval!r}")
         self.prefix = "/" + prefix.strip("/") if prefix.strip("/") else ""
         #: The paths served start with this (``prefix + "/"``).
         self.under = self.prefix + "/"
         self.max_age = max_age  # Cache-Control max-age, seconds; ETags make revalidation cheap after it
         self.cache_entries = cache_entries
+        self.stat_interval = float(stat_interval)  # see the class docstring; 0.0 is false: no clock read
+        self._clock = clock
         #: The headers its responses may set themselves, lower-case (an ``extra`` header named so is
         #: not added: see :meth:`serve`).
         self.header_names = _HEADER_NAMES
@@ -238,35 +198,37 @@ class StaticFiles:
         known = self._files.get(path_info)
         if known is not None and (method == "GET" or method == "HEAD"):
             if "HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MODIFIED_SINCE" in environ:
-                # Revalidation, as cheap as a hello: one stat, no open, the headers made once per file. A
-                # file that changed falls through to the full path. Its own ETag back is the common case.
-                try:
-                    st = os.stat(known.path)
-                except OSError:
-                    st = None
-                if (
-                    st is not None
-                    and (st.st_ino, st.st_dev, st.st_mtime_ns, st.st_size) == known.key  # _identity(st)
-                    and (
-                        (if_none_match := environ.get("HTTP_IF_NONE_MATCH")) == known.etag
-                        # our own Last-Modified back, byte for byte: not modified, without parsing it
-                        or (
-                            if_none_match is None
-                            and environ.get("HTTP_IF_MODIFIED_SINCE") == known.last_modified
-                        )
-                        or _not_modified(environ, known.etag, known.mtime)
+                # Revalidation, as cheap as a hello: one stat (none within stat_interval of the last
+                # check), no open, the headers made once per file. A file that changed falls through to
+                # the full path. Its own ETag back is the common case.
+                if not self.stat_interval:  # the default: a stat every time
+                    try:
+                        st = os.stat(known.path)
+                        identity = (st.st_ino, st.st_dev, st.st_mtime_ns, st.st_size)  # _identity(st)
+                    except OSError:
+                        identity = None
+                else:
+                    identity = self._recent_identity(known)
+                if identity == known.key and (
+                    (if_none_match := environ.get("HTTP_IF_NONE_MATCH")) == known.etag
+                    # our own Last-Modified back, byte for byte: not modified, without parsing it
+                    or (
+                        if_none_match is None and environ.get("HTTP_IF_MODIFIED_SINCE") == known.last_modified
                     )
+                    or _not_modified(environ, known.etag, known.mtime)
                 ):
                     start_response("304 Not Modified", [*known.headers_304, *extra])
                     return 304, []
             elif "HTTP_RANGE" not in environ:
                 # The plain 200 of a file served before: open + fstat, the headers made once per file.
                 try:
-                    file, st = _open(known.path)
+                    file, st = open_file(known.path)
                 except OSError:
                     pass  # gone or unreadable now: the full path finds out which
                 else:
                     if (st.st_ino, st.st_dev, st.st_mtime_ns, st.st_size) == known.key:
+                        if self.stat_interval:
+                            known.checked = self._clock()  # a fresh check too, just made
                         start_response("200 OK", [*known.headers_200, *extra])
                         return 200, self._body(environ, method, file)
                     file.close()
@@ -298,6 +260,21 @@ class StaticFiles:
             raise
         return 200, self._body(environ, method, file)
 
+    def _recent_identity(self, known: _File) -> tuple[int, int, int, int] | None:
+        """``known.key`` within ``stat_interval`` of the last check that found the file unchanged (no
+        stat), else the identity of the file the URL names now (None if gone), a fresh check if it is
+        the same."""
+        now = self._clock()  # read before the stat: a change is seen at most stat_interval late
+        if now - known.checked < self.stat_interval:
+            return known.key
+        try:
+            identity = _identity(os.stat(known.path))
+        except OSError:
+            return None
+        if identity == known.key:
+            known.checked = now
+        return identity
+
     @staticmethod
     def _body(environ: dict[str, Any], method: str, file: OpenFile) -> Iterable[bytes]:
         """The whole file as the body: through ``wsgi.file_wrapper`` when there is one; none for HEAD."""
@@ -313,17 +290,19 @@ class StaticFiles:
         """The checked file for ``path_info``, open; from the cache while the file stays the same."""
         if known is not None:
             try:
-                file, st = _open(known.path)
+                file, st = open_file(known.path)
             except OSError:
                 pass
             else:
                 if _identity(st) == known.key:
+                    if self.stat_interval:
+                        known.checked = self._clock()
                     return known, file
                 file.close()
             self._files.pop(path_info, None)  # changed, replaced or gone: check it again from the start
         named, filename = self._located(decode_path(environ))
         try:
-            file, st = _open(filename)  # the real path just checked, not the name (its symlinks may change)
+            file, st = open_file(filename)  # the real path just checked, not the name (its symlinks change)
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise NotFound() from None  # removed between the check and the open
         except PermissionError:
@@ -332,7 +311,7 @@ class StaticFiles:
         if not stat_module.S_ISREG(st.st_mode):
             file.close()
             raise NotFound()
-        entry = _File(named, st, self.max_age, filename)
+        entry = _File(named, st, self.max_age, filename, self._clock())
         files = self._files
         if len(files) >= self.cache_entries:
             files.clear()  # bounded: past the bound the cache starts over

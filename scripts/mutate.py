@@ -51,7 +51,11 @@ TARGETS: dict[str, list[str]] = {
     ],
     "miniweb/sessions.py": ["tests/miniweb/test_mw_sessions.py"],
     "miniweb/hmacs.py": ["tests/miniweb/test_mw_hmacs.py"],  # what csrf.py and sessions.py sign with
-    "miniweb/static.py": ["tests/miniweb/test_mw_static.py", "tests/miniweb/test_mw_ranges.py"],
+    "miniweb/static.py": [
+        "tests/miniweb/test_mw_static.py", "tests/miniweb/test_mw_static_interval.py",
+        "tests/miniweb/test_mw_ranges.py",
+    ],
+    "miniweb/openfile.py": ["tests/miniweb/test_mw_static.py"],  # OpenFile, moved out of static.py
     "miniweb/routing.py": [  # typed groups, url_for and mount points have test files of their own
         "tests/miniweb/test_mw_routing.py", "tests/miniweb/test_mw_route_index.py",
         "tests/miniweb/test_mw_registration.py", "tests/miniweb/test_mw_urls.py",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import struct
 import sys
 from pathlib import Path
 
@@ -12,6 +11,8 @@ import webtest
 
 from miniweb import App, SecurityHeaders, StaticFiles
 from miniweb.errors import HTTPError
+from miniweb.openfile import open_file
+from tests.miniweb.openwatch import OpenWatch
 
 
 @pytest.fixture
@@ -425,45 +426,13 @@ def test_default_max_age_is_an_hour(site):
     assert response.headers["Cache-Control"] == "public, max-age=3600"
 
 
-class _OpenWatch:
-    """Counts the times a file is opened, through Linux inotify (IN_OPEN): the kernel's own record of
-    the open(2) calls, queued before each call returns, so reading it afterwards needs no waiting."""
-
-    IN_OPEN, IN_NONBLOCK = 0x20, 0o4000
-
-    def __init__(self, path) -> None:
-        import ctypes
-        import ctypes.util
-
-        self._libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        self._fd = self._libc.inotify_init1(self.IN_NONBLOCK)
-        if self._fd < 0 or self._libc.inotify_add_watch(self._fd, os.fsencode(path), self.IN_OPEN) < 0:
-            pytest.skip("inotify is not available here")
-        self.opens = 0
-
-    def count(self) -> int:
-        while True:
-            try:
-                data = os.read(self._fd, 65536)
-            except BlockingIOError:
-                return self.opens
-            offset = 0
-            while offset < len(data):  # struct inotify_event: wd, mask, cookie, len, then len bytes of name
-                _, mask, _, size = struct.unpack_from("iIII", data, offset)
-                self.opens += bool(mask & self.IN_OPEN)
-                offset += 16 + size
-
-    def close(self) -> None:
-        os.close(self._fd)
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify is Linux's")
 def test_revalidation_of_a_cached_file_costs_a_stat_not_an_open(site):
     """The documented hot path: a 304 for a file served before is one stat; only a 200 opens it."""
     static = StaticFiles(site)
     path = "/static/css/site.css"
     headers = dict(_serve(static, path)[2])  # served once: remembered
-    watch = _OpenWatch(site / "css" / "site.css")
+    watch = OpenWatch(site / "css" / "site.css")
     try:
         for conditional in (
             {"HTTP_IF_NONE_MATCH": headers["ETag"]},
@@ -511,7 +480,7 @@ def test_the_cache_holds_at_most_cache_entries_files(site, entries, opens):
     static = StaticFiles(site, cache_entries=entries)
     etag = dict(_serve(static, "/static/css/site.css")[2])["ETag"]
     assert _serve(static, "/static/b.txt")[3] == b"b"
-    watch = _OpenWatch(site / "css" / "site.css")
+    watch = OpenWatch(site / "css" / "site.css")
     try:
         assert _serve(static, "/static/css/site.css", HTTP_IF_NONE_MATCH=etag)[0] == 304
         assert watch.count() == opens
@@ -538,7 +507,7 @@ def test_the_open_file_reads_whole_blocks_across_short_reads(tmp_path, monkeypat
     (tmp_path / "f.bin").write_bytes(bytes(range(50)))
     real_read = os.read
     monkeypatch.setattr(static_module.os, "read", lambda fd, n: real_read(fd, min(n, 3)))
-    file, st = static_module._open(str(tmp_path / "f.bin"))
+    file, st = open_file(str(tmp_path / "f.bin"))
     try:
         assert st.st_size == 50 and file.name == str(tmp_path / "f.bin") and not file.closed
         assert file.read(10) == bytes(range(10)) and file.tell() == 10
@@ -566,7 +535,7 @@ def test_opening_closes_the_descriptor_when_fstat_fails(tmp_path, monkeypatch):
 
     monkeypatch.setattr(static_module.os, "fstat", fail)
     with pytest.raises(OSError, match="Input/output"):
-        static_module._open(str(tmp_path / "f.bin"))
+        open_file(str(tmp_path / "f.bin"))
     monkeypatch.undo()
     if before is not None:
         assert sorted(os.listdir("/proc/self/fd")) == before
@@ -574,9 +543,8 @@ def test_opening_closes_the_descriptor_when_fstat_fails(tmp_path, monkeypatch):
 
 def test_an_open_file_a_server_never_closed_is_closed_when_collected(tmp_path):
     (tmp_path / "f.bin").write_bytes(b"x")
-    from miniweb import static as static_module
 
-    file, _ = static_module._open(str(tmp_path / "f.bin"))
+    file, _ = open_file(str(tmp_path / "f.bin"))
     fd = file.fileno()
     del file
     with pytest.raises(OSError):
@@ -777,13 +745,12 @@ def test_a_cached_file_made_unreadable_is_a_404_with_a_warning(open_site, wsgi_c
 def test_an_open_file_may_be_descriptor_0(tmp_path):
     """A server started with stdin closed gets descriptor 0 for the first file it opens: a file like any
     other (read, closed), not one taken for closed. In a child: pytest-xdist talks over this process's."""
-    from miniweb import static as static_module
 
     (tmp_path / "f.bin").write_bytes(b"zero")
 
     def task():
         os.close(0)
-        file, _ = static_module._open(str(tmp_path / "f.bin"))
+        file, _ = open_file(str(tmp_path / "f.bin"))
         found = {"fd": file.fileno(), "closed": file.closed, "data": file.read().decode()}
         file.close()
         try:
@@ -796,7 +763,7 @@ def test_an_open_file_may_be_descriptor_0(tmp_path):
     # The same calls in this process too, on an ordinary descriptor: mutmut picks the tests of a mutant
     # by the functions they call in the test's own process, so without these the child's checks above
     # would never be run against a mutated fileno or close.
-    file, _ = static_module._open(str(tmp_path / "f.bin"))
+    file, _ = open_file(str(tmp_path / "f.bin"))
     assert os.fstat(file.fileno()).st_size == 4 and not file.closed
     file.close()
     assert file.closed
