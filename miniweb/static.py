@@ -38,9 +38,9 @@ import mimetypes
 import numbers
 import os
 import stat as stat_module
-import time
 from collections.abc import Callable, Iterable, Sequence
 from email.utils import formatdate
+from time import monotonic as _monotonic  # read at call time: tests move it (monkeypatch), nobody else
 from typing import Any
 
 from .errors import BadRequest, HTTPError, MethodNotAllowed, NotFound
@@ -109,8 +109,7 @@ class StaticFiles:
     ``cache_entries`` bounds the files remembered (see the module docstring); 0 remembers none.
     ``stat_interval``: seconds a remembered file's 304 may go without a ``stat`` after a check found it
     unchanged (0: a ``stat`` every time); a change is seen up to that late by revalidations, never by a
-    200 (its ``open`` + ``fstat`` is always made). ``clock``: the monotonic clock, in seconds, it is
-    measured with (``time.monotonic`` unless given).
+    200 (its ``open`` + ``fstat`` is always made). Measured with ``time.monotonic``.
     """
 
     def __init__(
@@ -120,8 +119,6 @@ class StaticFiles:
         max_age: int | None = 3600,
         cache_entries: int = CACHE_ENTRIES,
         stat_interval: float = 0,
-        *,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.root = os.path.realpath(directory)
         if not os.path.isdir(self.root):
@@ -141,7 +138,6 @@ class StaticFiles:
         self.max_age = max_age  # Cache-Control max-age, seconds; ETags make revalidation cheap after it
         self.cache_entries = cache_entries
         self.stat_interval = float(stat_interval)  # see the class docstring; 0.0 is false: no clock read
-        self._clock = clock
         #: The headers its responses may set themselves, lower-case (an ``extra`` header named so is
         #: not added: see :meth:`serve`).
         self.header_names = _HEADER_NAMES
@@ -228,7 +224,7 @@ class StaticFiles:
                 else:
                     if (st.st_ino, st.st_dev, st.st_mtime_ns, st.st_size) == known.key:
                         if self.stat_interval:
-                            known.checked = self._clock()  # a fresh check too, just made
+                            known.checked = _monotonic()  # a fresh check too, just made
                         start_response("200 OK", [*known.headers_200, *extra])
                         return 200, self._body(environ, method, file)
                     file.close()
@@ -264,7 +260,7 @@ class StaticFiles:
         """``known.key`` within ``stat_interval`` of the last check that found the file unchanged (no
         stat), else the identity of the file the URL names now (None if gone), a fresh check if it is
         the same."""
-        now = self._clock()  # read before the stat: a change is seen at most stat_interval late
+        now = _monotonic()  # read before the stat: a change is seen at most stat_interval late
         if now - known.checked < self.stat_interval:
             return known.key
         try:
@@ -296,7 +292,7 @@ class StaticFiles:
             else:
                 if _identity(st) == known.key:
                     if self.stat_interval:
-                        known.checked = self._clock()
+                        known.checked = _monotonic()
                     return known, file
                 file.close()
             self._files.pop(path_info, None)  # changed, replaced or gone: check it again from the start
@@ -311,7 +307,7 @@ class StaticFiles:
         if not stat_module.S_ISREG(st.st_mode):
             file.close()
             raise NotFound()
-        entry = _File(named, st, self.max_age, filename, self._clock())
+        entry = _File(named, st, self.max_age, filename, _monotonic())
         files = self._files
         if len(files) >= self.cache_entries:
             files.clear()  # bounded: past the bound the cache starts over

@@ -13,6 +13,7 @@ from fractions import Fraction
 
 import pytest
 
+import miniweb.static
 from miniweb import StaticFiles
 from tests.miniweb.openwatch import OpenWatch
 
@@ -42,8 +43,11 @@ def site(tmp_path):
 
 
 @pytest.fixture
-def clock():
-    return _Clock()
+def clock(monkeypatch):
+    """StaticFiles' clock (miniweb.static._monotonic), replaced by one the test moves."""
+    fake = _Clock()
+    monkeypatch.setattr(miniweb.static, "_monotonic", fake)
+    return fake
 
 
 def _change(site) -> None:
@@ -60,7 +64,7 @@ def _status(call, static, **environ) -> str:
 @pytest.mark.parametrize("options", [{}, {"stat_interval": 0}], ids=["default", "zero"])
 def test_default_zero_sees_a_change_on_the_very_next_revalidation(site, clock, wsgi_call, options):
     """stat_interval=0 (the default): every revalidation stats, however still the clock stands."""
-    static = StaticFiles(site, clock=clock, **options)
+    static = StaticFiles(site, **options)
     old = dict(wsgi_call(static, PATH)[1])["ETag"]
     assert _status(wsgi_call, static, HTTP_IF_NONE_MATCH=old) == "304 Not Modified"
     _change(site)
@@ -75,7 +79,7 @@ def test_default_zero_sees_a_change_on_the_very_next_revalidation(site, clock, w
 
 def test_default_zero_never_reads_the_clock_on_a_remembered_file(site, clock, wsgi_call):
     """The default path pays nothing for the option: no clock read on a warm 304, 200 or 206."""
-    static = StaticFiles(site, clock=clock)
+    static = StaticFiles(site)
     etag = dict(wsgi_call(static, PATH)[1])["ETag"]
     reads = clock.reads
     for environ in ({"HTTP_IF_NONE_MATCH": etag}, {}, {"HTTP_RANGE": "bytes=0-3"}):
@@ -88,7 +92,7 @@ def test_within_the_interval_a_304_comes_from_the_remembered_validators_without_
 ):
     """Within S of the check (here the first 200), a 304 for a removed file still comes: no stat made;
     at S the next revalidation stats and finds the file gone, 404 as today."""
-    static = StaticFiles(site, stat_interval=60, clock=clock)
+    static = StaticFiles(site, stat_interval=60)
     _, headers, _ = wsgi_call(static, PATH)
     headers = dict(headers)
     (site / "css" / "site.css").unlink()
@@ -107,7 +111,7 @@ def test_within_the_interval_a_304_comes_from_the_remembered_validators_without_
 
 def test_a_change_is_seen_late_on_revalidation_then_once_the_interval_is_over(site, clock, wsgi_call):
     """The documented staleness: a file changed on disk keeps its old ETag's 304 until S has passed."""
-    static = StaticFiles(site, stat_interval=60, clock=clock)
+    static = StaticFiles(site, stat_interval=60)
     old = dict(wsgi_call(static, PATH)[1])["ETag"]
     _change(site)
     clock.now = 1030.0
@@ -124,7 +128,7 @@ def test_a_change_is_seen_late_on_revalidation_then_once_the_interval_is_over(si
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify is Linux's")
 def test_once_the_interval_is_over_a_revalidation_is_one_stat_again_not_an_open(site, clock, wsgi_call):
     """After S the warm path stats the unchanged file and answers 304 itself (the full path would open it)."""
-    static = StaticFiles(site, stat_interval=60, clock=clock)
+    static = StaticFiles(site, stat_interval=60)
     etag = dict(wsgi_call(static, PATH)[1])["ETag"]
     watch = OpenWatch(site / "css" / "site.css")
     try:
@@ -137,7 +141,7 @@ def test_once_the_interval_is_over_a_revalidation_is_one_stat_again_not_an_open(
 
 
 def test_a_stat_that_finds_the_file_unchanged_starts_the_interval_again(site, clock, wsgi_call):
-    static = StaticFiles(site, stat_interval=60, clock=clock)
+    static = StaticFiles(site, stat_interval=60)
     etag = dict(wsgi_call(static, PATH)[1])["ETag"]
     clock.now = 1061.0
     assert _status(wsgi_call, static, HTTP_IF_NONE_MATCH=etag) == "304 Not Modified"  # stat: unchanged
@@ -155,7 +159,7 @@ def test_a_stat_that_finds_the_file_unchanged_starts_the_interval_again(site, cl
 )
 def test_a_200_or_206_of_the_remembered_file_counts_as_a_fresh_check(site, clock, wsgi_call, environ):
     """Its open + fstat found the file unchanged: the interval starts again from it."""
-    static = StaticFiles(site, stat_interval=60, clock=clock)
+    static = StaticFiles(site, stat_interval=60)
     etag = dict(wsgi_call(static, PATH)[1])["ETag"]
     clock.now = 1050.0
     assert _status(wsgi_call, static, **environ)[:3] in ("200", "206")
@@ -169,7 +173,7 @@ def test_a_200_or_206_of_the_remembered_file_counts_as_a_fresh_check(site, clock
 def test_the_200_path_is_always_checked_within_the_interval(site, tmp_path, clock, wsgi_call):
     """S > 0 changes only the 304: a file replaced is served fresh at once, and a symlink swapped in to a
     file outside the root is refused at once (plain GET, HEAD, range), never served under the old headers."""
-    static = StaticFiles(site, stat_interval=60, clock=clock)
+    static = StaticFiles(site, stat_interval=60)
     target = site / "css" / "site.css"
     old = dict(wsgi_call(static, PATH)[1])["ETag"]
     _change(site)
