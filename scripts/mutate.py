@@ -69,6 +69,10 @@ TARGETS: dict[str, list[str]] = {
         "tests/miniweb/test_mw_building.py",  # equal keys spelled differently, the kept paths, the query
     ],
     "miniweb/matching.py": ["tests/miniweb/test_mw_routing.py", "tests/miniweb/test_mw_route_index.py"],
+    "miniweb/templating.py": [  # the escape, the context call, the flat globals: each against Jinja2's own
+        "tests/miniweb/test_mw_template_escape.py", "tests/miniweb/test_mw_template_context.py",
+        "tests/miniweb/test_mw_templates_csrf.py",
+    ],
 }
 # The demo's repository, one module per job (the `mariadb` fixture: SHARED_DATABASE below); each is tested
 # by the same files, which reach every module through the package's re-exports.
