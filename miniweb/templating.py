@@ -120,7 +120,7 @@ class _Template(jinja2.Template):
     ) -> jinja2.Template:
         template = super().from_code(environment, code, globals, uptodate)
         namespace = template.root_render_func.__globals__  # the compiled module's: root, blocks, macros
-        if _escape_inner is not None and namespace.get("escape") is _ESCAPE:  # what the code imported
+        if _escape_inner is not None:  # replaces the markupsafe.escape the compiled code imported
             namespace["escape"] = _escape
         return template
 

@@ -48,6 +48,13 @@ def test_every_kind_of_value_escapes_as_markupsafe_does(value) -> None:
     assert _escape(value) == str(markupsafe.escape(value))
 
 
+def test_the_common_values_take_no_markup_wrapper() -> None:
+    # What makes it cheaper: text and numbers come back as plain str, Markup as the very same object.
+    kept = Markup("<b>安全</b>")
+    assert type(_escape("<a>")) is str and type(_escape(42)) is str and _escape(kept) is kept
+    assert type(_escape(1.5)) is Markup  # anything else: markupsafe's own escape
+
+
 TEMPLATES = {
     "m.html": "{% macro cell(v) %}<td>{{ v }}</td>{% endmacro %}"
               "{% macro box() %}<div>{{ caller() }}</div>{% endmacro %}",
