@@ -82,7 +82,8 @@ def _parser() -> argparse.ArgumentParser:
         "--repeat",
         type=int,
         default=1,
-        help="measurements per figure, median kept (compare: rounds, servers in alternation; default 1)",
+        help="measurements per figure, median kept (compare, framework and pages: rounds, servers in "
+        "alternation; default 1)",
     )
     p.add_argument("--idle", type=int, default=10_000, help="c10k: idle connections (default 10000)")
     p.add_argument("--slow", type=int, default=1_000, help="slowloris: slow clients (default 1000)")

@@ -90,3 +90,32 @@ def test_pages_servers():
     assert "-m server 8123 apps.favorites:application" in argv["demo-ours"]
     assert "-k gthread" in argv["flask-gunicorn"] and pages.FLASK_APP in argv["flask-gunicorn"]
     assert "--threads=64" in argv["flask-waitress"] and pages.FLASK_APP in argv["flask-waitress"]
+
+
+def _result(rps: float, p99: float, errors: int = 0):
+    from bench.wrk import WrkResult
+
+    return WrkResult(rps, int(rps * 5), {50.0: p99 / 4, 99.0: p99}, non_2xx=errors)
+
+
+def test_pages_report_takes_the_median_of_the_rounds_ratios():
+    # Each round's ratio is against that round's best Flask stack: a slow round slows all three alike.
+    def round_(ours: float, gunicorn: float, waitress: float, errors: int = 0):
+        return {"demo-ours": {p: _result(ours, 20.0 + ours / 1000, errors) for p in pages.PAGES},
+                "flask-gunicorn": {p: _result(gunicorn, 70.0) for p in pages.PAGES},
+                "flask-waitress": {p: _result(waitress, 80.0) for p in pages.PAGES}}
+
+    def check(text: str, name: str) -> str:
+        return next(line for line in text.splitlines() if line.startswith(f"| {name} "))
+
+    rounds = [round_(3000, 1000, 1200), round_(2000, 1100, 900), round_(2600, 1000, 1000)]
+    text = pages.report(rounds)
+    assert "median of 3 rounds, servers in alternation" in text
+    ratio = check(text, "/areas/440300 ours / best Flask")
+    assert "2.50x (rounds 2.50, 1.82, 2.60)" in ratio and ratio.rstrip(" |").endswith("PASS")
+    assert "2,600 / 22.6" in check(text, "/areas/440300")  # ours' median round by req/s, its own p99
+    assert "22.6 ms" in check(text, "/areas/440300 ours p99")  # the median of the rounds' p99s
+    failing = pages.report([round_(3000, 1000, 1200), round_(2500, 1000, 1000, errors=3)])
+    assert check(failing, "/favorites ours / best Flask").rstrip(" |").endswith("FAIL")  # wrk errors
+    single = pages.report([round_(2400, 1000, 1100)])
+    assert "rounds" not in single and "2.18x" in check(single, "/search?q=%E5%8D%97 ours / best Flask")
