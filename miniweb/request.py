@@ -21,6 +21,7 @@ from .multipart import parse_multipart, parse_options_header
 from .sessions import Session
 
 _T = TypeVar("_T")
+_QUERY_SAFE = "%/?:@!$&'()*+,;=~"  # RFC 3986 §3.4's query characters, and "%" of the escapes already there
 
 
 class cached_property(Generic[_T]):  # noqa: N801 - a drop-in for functools.cached_property
@@ -138,9 +139,9 @@ class Request:
         query = self.environ.get("QUERY_STRING", "")
         if not query:
             return self.url_path
-        if not query.isascii():  # raw bytes a client sent unencoded: encoded, "%XX" and delimiters kept
-            query = quote(query.encode("latin-1"), safe="%/?:@!$&'()*+,;=~")
-        return f"{self.url_path}?{query}"
+        # What a client sent unencoded ("#", spaces, quotes, raw bytes) is encoded; "%XX" and the query's
+        # delimiters are kept. (quote() returns an all-safe string as it is, without a loop.)
+        return f"{self.url_path}?{quote(query.encode('latin-1'), safe=_QUERY_SAFE)}"
 
     @property
     def scheme(self) -> str:

@@ -217,6 +217,7 @@ class StaticFiles:
                     return 304, []
             elif "HTTP_RANGE" not in environ:
                 # The plain 200 of a file served before: open + fstat, the headers made once per file.
+                before = _monotonic() if self.stat_interval else 0.0  # before the fstat, as in the 304's
                 try:
                     file, st = open_file(known.path)
                 except OSError:
@@ -224,7 +225,7 @@ class StaticFiles:
                 else:
                     if (st.st_ino, st.st_dev, st.st_mtime_ns, st.st_size) == known.key:
                         if self.stat_interval:
-                            known.checked = _monotonic()  # a fresh check too, just made
+                            known.checked = before  # a fresh check too, just made
                         start_response("200 OK", [*known.headers_200, *extra])
                         return 200, self._body(environ, method, file)
                     file.close()
@@ -285,6 +286,7 @@ class StaticFiles:
     ) -> tuple[_File, OpenFile]:
         """The checked file for ``path_info``, open; from the cache while the file stays the same."""
         if known is not None:
+            before = _monotonic() if self.stat_interval else 0.0  # read before the fstat it stands for
             try:
                 file, st = open_file(known.path)
             except OSError:
@@ -292,11 +294,12 @@ class StaticFiles:
             else:
                 if _identity(st) == known.key:
                     if self.stat_interval:
-                        known.checked = _monotonic()
+                        known.checked = before
                     return known, file
                 file.close()
             self._files.pop(path_info, None)  # changed, replaced or gone: check it again from the start
         named, filename = self._located(decode_path(environ))
+        checked = _monotonic()  # before the fstat below: a change after it is seen at most S late
         try:
             file, st = open_file(filename)  # the real path just checked, not the name (its symlinks change)
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
@@ -307,7 +310,7 @@ class StaticFiles:
         if not stat_module.S_ISREG(st.st_mode):
             file.close()
             raise NotFound()
-        entry = _File(named, st, self.max_age, filename, _monotonic())
+        entry = _File(named, st, self.max_age, filename, checked)
         files = self._files
         if len(files) >= self.cache_entries:
             files.clear()  # bounded: past the bound the cache starts over

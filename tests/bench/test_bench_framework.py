@@ -117,5 +117,10 @@ def test_pages_report_takes_the_median_of_the_rounds_ratios():
     assert "22.6 ms" in check(text, "/areas/440300 ours p99")  # the median of the rounds' p99s
     failing = pages.report([round_(3000, 1000, 1200), round_(2500, 1000, 1000, errors=3)])
     assert check(failing, "/favorites ours / best Flask").rstrip(" |").endswith("FAIL")  # wrk errors
+    erring_peer = round_(3000, 1000, 1200)
+    erring_peer["flask-waitress"]["/favorites"] = _result(300, 900.0, errors=500)  # slow because it errs
+    peer = pages.report([erring_peer])
+    assert check(peer, "/favorites ours / best Flask").rstrip(" |").endswith("FAIL")
+    assert check(peer, "/areas/440300 ours / best Flask").rstrip(" |").endswith("PASS")
     single = pages.report([round_(2400, 1000, 1100)])
     assert "rounds" not in single and "2.18x" in check(single, "/search?q=%E5%8D%97 ours / best Flask")

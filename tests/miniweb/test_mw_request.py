@@ -296,6 +296,7 @@ def test_multipart_part_count_is_bounded():
          "/d%C3%A9mo/%E5%9C%B0%20%E5%8C%BA?q=%E5%8D%97"),
         ("", "/100%", "q=\xe5\x8d\x97&x=a%20b", "/100%25", "/100%25?q=%E5%8D%97&x=a%20b"),  # raw bytes
         ("", "/a?b", "", "/a%3Fb", "/a%3Fb"),  # a decoded "?" in the path stays part of the path
+        ("", "/r", 'x=1#y&q=a b"<>', "/r", "/r?x=1%23y&q=a%20b%22%3C%3E"),  # sent raw: no fragment, no space
     ],
 )
 def test_url_path_and_relative_url_carry_the_mount_point(script_name, path_info, query, url_path,
