@@ -38,6 +38,7 @@ from pathlib import Path
 from bench.compare import HOST, Options, Scenario, measure
 from bench.peers import Launch, Peer, free_port, gunicorn_argv, serve, waitress_argv
 from bench.report import table, verdict
+from bench.steal import cpu_times, stolen_share
 from bench.wrk import WrkResult
 
 __all__ = ["PAGES", "SERVERS", "pages", "report"]
@@ -182,19 +183,22 @@ def pages(
     """Every server through every page, in ``opts.repeat`` rounds (each server started anew per round)."""
     once = replace(opts, repeat=1)
     rounds: list[Round] = []
+    stolen: list[float | None] = []
     with database() as url, _environ(DATABASE_URL=url):
         add_user(url)
         for _ in range(opts.repeat):
             found: Round = {}
+            before = cpu_times()
             for name, peer in SERVERS.items():
                 launch = Launch(opts.python, HOST, free_port(HOST), THREADS)
                 with serve(peer, launch, cpu=0, tag="pages") as server:
                     cookie = log_in(HOST, launch.port)
                     found[name] = {p: measure(server.url, _scenario(p, cookie), once) for p in PAGES}
             rounds.append(found)
+            stolen.append(stolen_share(before, cpu_times()))
     opts.results["pages"] = [{n: {p: r.as_dict() for p, r in by.items()} for n, by in found.items()}
                              for found in rounds]  # fmt: skip
-    return report(rounds, opts.connections)
+    return report(rounds, opts.connections, stolen)
 
 
 #: One round: server name -> page -> its wrk result.
@@ -207,11 +211,19 @@ def _median(values: list[float]) -> float:
     return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
-def report(rounds: list[Round], connections: int = 50) -> str:
+def _stolen_line(stolen: list[float | None]) -> str:
+    if not stolen or any(share is None for share in stolen):
+        return ""
+    shares = ", ".join(f"{share * 100:.1f} %" for share in stolen if share is not None)
+    return f"\n\nCPU time stolen by the host (steal, /proc/stat), per round: {shares}"
+
+
+def report(rounds: list[Round], connections: int = 50, stolen: list[float | None] | None = None) -> str:
     """The table (each server's median round by req/s) and the checks: ours / the round's best Flask stack,
     the median of the rounds' ratios (every round's listed when there are several), and ours' p99, the
     median of the rounds'. wrk errors of any server on a page, in any round, fail that page's ratio check:
-    a peer that errs is slower for it, which would flatter ours."""
+    a peer that errs is slower for it, which would flatter ours. ``stolen``: each round's share of CPU
+    time the host took (bench.steal), printed when known."""
     names = list(rounds[0])
     rows, checks = [], []
     for path, p99_target in PAGES.items():
@@ -243,6 +255,7 @@ def report(rounds: list[Round], connections: int = 50) -> str:
         + table(["check", "measured", "target", ""], checks)
         + "\n\nwrk errors: "
         + ", ".join(f"{n} {e}" for n, e in errors.items())
+        + _stolen_line(stolen or [])
         + "\n\n"
         + "\n".join(f"- {p.name}: {p.notes}" for p in SERVERS.values())
     )
