@@ -217,18 +217,10 @@ class StaticFiles:
                     return 304, []
             elif "HTTP_RANGE" not in environ:
                 # The plain 200 of a file served before: open + fstat, the headers made once per file.
-                before = _monotonic() if self.stat_interval else 0.0  # before the fstat, as in the 304's
-                try:
-                    file, st = open_file(known.path)
-                except OSError:
-                    pass  # gone or unreadable now: the full path finds out which
-                else:
-                    if (st.st_ino, st.st_dev, st.st_mtime_ns, st.st_size) == known.key:
-                        if self.stat_interval:
-                            known.checked = before  # a fresh check too, just made
-                        start_response("200 OK", [*known.headers_200, *extra])
-                        return 200, self._body(environ, method, file)
-                    file.close()
+                file = self._reopened(known)
+                if file is not None:
+                    start_response("200 OK", [*known.headers_200, *extra])
+                    return 200, self._body(environ, method, file)
         entry, file = self._checked(environ, path_info, known)
         if method not in ("GET", "HEAD"):
             file.close()
@@ -272,6 +264,21 @@ class StaticFiles:
             known.checked = now
         return identity
 
+    def _reopened(self, known: _File) -> OpenFile | None:
+        """``known``'s file opened again (through the symlinks of now) if it is still the same file, which
+        counts as a fresh check; None if it changed, was replaced, or is gone or unreadable."""
+        before = _monotonic() if self.stat_interval else 0.0  # read before the fstat it stands for
+        try:
+            file, st = open_file(known.path)
+        except OSError:
+            return None  # the full path finds out which
+        if (st.st_ino, st.st_dev, st.st_mtime_ns, st.st_size) == known.key:  # _identity(st), inlined
+            if self.stat_interval:
+                known.checked = before
+            return file
+        file.close()
+        return None
+
     @staticmethod
     def _body(environ: dict[str, Any], method: str, file: OpenFile) -> Iterable[bytes]:
         """The whole file as the body: through ``wsgi.file_wrapper`` when there is one; none for HEAD."""
@@ -286,17 +293,9 @@ class StaticFiles:
     ) -> tuple[_File, OpenFile]:
         """The checked file for ``path_info``, open; from the cache while the file stays the same."""
         if known is not None:
-            before = _monotonic() if self.stat_interval else 0.0  # read before the fstat it stands for
-            try:
-                file, st = open_file(known.path)
-            except OSError:
-                pass
-            else:
-                if _identity(st) == known.key:
-                    if self.stat_interval:
-                        known.checked = before
-                    return known, file
-                file.close()
+            file = self._reopened(known)
+            if file is not None:
+                return known, file
             self._files.pop(path_info, None)  # changed, replaced or gone: check it again from the start
         named, filename = self._located(decode_path(environ))
         checked = _monotonic()  # before the fstat below: a change after it is seen at most S late
