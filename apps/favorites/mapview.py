@@ -75,9 +75,8 @@ _POINTS_START, _POINTS_END = '<g class="points">', "</g>"
 
 def points_svg(points: Iterable[MapPoint]) -> str:
     """The points' part of china_map (markup): what refcache.py keeps per area, beside the outlines."""
-    points = [p for p in points if p.longitude is not None and p.latitude is not None]
-    points.sort(key=lambda p: p.main)  # the main point last: drawn on top
-    return f"{_POINTS_START}{''.join(map(point_svg, points))}{_POINTS_END}"
+    drawn = sorted(points, key=lambda p: p.main)  # the main point last: on top (point_svg skips no-coords)
+    return f"{_POINTS_START}{''.join(map(point_svg, drawn))}{_POINTS_END}"
 
 
 def point_svg(point: MapPoint) -> str:
