@@ -29,6 +29,7 @@ import contextlib
 import http.client
 import os
 import re
+import statistics
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -205,16 +206,11 @@ def pages(
 Round = dict[str, dict[str, WrkResult]]
 
 
-def _median(values: list[float]) -> float:
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
-
-
 def _stolen_line(stolen: list[float | None]) -> str:
-    if not stolen or any(share is None for share in stolen):
+    known = [share for share in stolen if share is not None]
+    if not known or len(known) < len(stolen):  # unknown for a round (no /proc/stat): say nothing, not half
         return ""
-    shares = ", ".join(f"{share * 100:.1f} %" for share in stolen if share is not None)
+    shares = ", ".join(f"{share * 100:.1f} %" for share in known)
     return f"\n\nCPU time stolen by the host (steal, /proc/stat), per round: {shares}"
 
 
@@ -236,13 +232,13 @@ def report(rounds: list[Round], connections: int = 50, stolen: list[float | None
         ratios = [found["demo-ours"][path].requests_per_sec
                   / max(found[n][path].requests_per_sec for n in names if n != "demo-ours")
                   for found in rounds]  # fmt: skip
-        ratio = _median(ratios)
+        ratio = statistics.median(ratios)
         errors = sum(found[n][path].errors for found in rounds for n in names)  # a peer's too: its figure
         each = f" (rounds {', '.join(f'{r:.2f}' for r in ratios)})" if len(rounds) > 1 else ""
         checks.append([f"{path} ours / best Flask", f"{ratio:.2f}x{each}", f">= {TARGET_RATIO}x",
                        verdict(ratio >= TARGET_RATIO and errors == 0)])  # fmt: skip
         if p99_target is not None:
-            p99 = _median([found["demo-ours"][path].p99_ms for found in rounds])
+            p99 = statistics.median(found["demo-ours"][path].p99_ms for found in rounds)
             checks.append([f"{path} ours p99", f"{p99:.1f} ms", f"<= {p99_target:.0f} ms",
                            verdict(p99 <= p99_target)])  # fmt: skip
     errors = {n: sum(found[n][path].errors for found in rounds for path in PAGES) for n in names}

@@ -2,7 +2,7 @@
 
 On a virtual machine a neighbour's load shows up as steal: this machine's CPUs were ready to run but the
 host ran something else. A benchmark round taken while the host stole a large share is slower for reasons
-that have nothing to do with the servers, so the modes print the share beside their figures.
+that have nothing to do with the servers, so ``bench pages`` prints each round's share beside its figures.
 """
 
 from __future__ import annotations
