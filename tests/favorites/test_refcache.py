@@ -341,6 +341,41 @@ def test_favorite_rows_read_the_time_as_the_page_shows_it(con, admin) -> None:
     assert repo.favorite_rows(con, uid + 1) == (version, [])
 
 
+# Notes JSON must carry exactly: quotes, backslashes, what looks like JSON or an escape, line breaks,
+# characters outside the BMP, U+2028 (valid in JSON, a line break to JavaScript), and the longest.
+TRICKY_NOTES = ['"引号" \\ 反斜杠', '{"a": [1, "\\u0041"]}', "第一行\r\n第二行\t制表", "😀 𠀀 emoji",
+                "\u2028 分隔", "</script><b>&amp;</b>", "长" * repo.NOTE_MAX_CHARS]
+
+
+def test_favorite_rows_carry_every_note_exactly(con) -> None:
+    # favorite_rows reads the list as one JSON value MariaDB builds: every note comes back as it was saved.
+    uid = repo.create_user(con, "备注用户", "scrypt$not-a-real-hash")
+    codes = [440300, 440304, 440305, 440311, 110000, 310000, 330100]
+    for code, note in zip(codes, TRICKY_NOTES, strict=True):
+        repo.collect(con, uid, code)
+        repo.set_note(con, uid, code, note)
+    _, rows = repo.favorite_rows(con, uid)
+    assert sorted((code, note) for code, note, _ in rows) == sorted(zip(codes, TRICKY_NOTES, strict=True))
+    assert all(isinstance(code, int) and isinstance(when, str) for code, _, when in rows)
+
+
+def test_favorite_rows_read_a_list_too_long_to_aggregate_row_by_row(con) -> None:
+    # Past group_concat_max_len MariaDB cuts the JSON short (a warning): the rows are then read one by one,
+    # in the same order, none left out. 4 bytes is the variable's smallest value.
+    uid = repo.create_user(con, "长列表用户", "scrypt$not-a-real-hash")
+    for code in (SHENZHEN, FUTIAN, NANSHAN):
+        repo.collect(con, uid, code)
+    expected = repo.favorite_rows(con, uid)
+    assert [code for code, _, _ in expected[1]] == [NANSHAN, FUTIAN, SHENZHEN]  # same second: by id
+    with con.cursor() as cur:
+        cur.execute("SET SESSION group_concat_max_len = 4")
+    try:
+        assert repo.favorite_rows(con, uid) == expected
+    finally:
+        with con.cursor() as cur:
+            cur.execute("SET SESSION group_concat_max_len = DEFAULT")
+
+
 @pytest.mark.parametrize("path", ["/areas/440000", "/areas/440000?page=2", "/search?q=%E5%8D%97"])
 def test_cached_links_carry_the_mount_point_of_the_request(client, path) -> None:
     # One process served under two prefixes (PEP 3333 SCRIPT_NAME): a page's cached markup built under one
