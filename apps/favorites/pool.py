@@ -8,8 +8,8 @@ hung, every thread queued behind one stuck ping with no bound on the wait. Here:
   rolling back and closing happen outside it;
 - waiting for a free connection is bounded (`wait_timeout`), then PoolTimeout: the page answers 503;
 - a connection is pinged only when it sat idle longer than `ping_after` seconds, when another connection
-  failed after it was put back (`suspect()`: the database may have restarted), or when a local peek at its
-  socket shows the server closed it; the ping has a short `ping_timeout`;
+  failed after it was put back (`suspect()`: the database may have restarted), or when a local poll of
+  its socket shows something to read (the server closed it); the ping has a short `ping_timeout`;
 - a connection goes back without a round trip unless a transaction is still open (then one ROLLBACK),
   and a broken one is closed and its slot freed.
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import socket
+import select
 import threading
 import time
 from collections.abc import Callable
@@ -95,23 +95,19 @@ class Pool:
             raise
 
     def _looks_alive(self, con: Any) -> bool:
-        """False when the server has closed the connection (a restart): a local peek, no round trip.
-
-        A server that shuts down sends FIN on every connection; recv(MSG_PEEK) on a non-blocking socket
-        then returns b"" at once, while a healthy idle connection has nothing to read (BlockingIOError).
+        """False when the server may have closed the connection (a restart, a KILL): a local check, no
+        round trip. A healthy idle connection has nothing to read; one the server closed is readable
+        (its FIN, maybe a last error packet first). One poll(2) with no wait: the socket's blocking mode
+        and timeout stay as they are. The caller pings a connection this says False for.
         """
         sock = getattr(con, "_sock", None)
         if sock is None:
             return False
+        poller = select.poll()
         try:
-            sock.settimeout(0)  # non-blocking for the peek: a socket timeout would make recv wait for data
-            try:
-                return sock.recv(1, socket.MSG_PEEK) != b""
-            finally:
-                sock.settimeout(self.read_timeout)
-        except BlockingIOError:
-            return True
-        except OSError:
+            poller.register(sock, select.POLLIN)
+            return not poller.poll(0)
+        except (OSError, ValueError):  # ValueError: the socket was closed (fileno -1)
             return False
 
     def _checked(self, con: Any) -> Any:

@@ -83,6 +83,34 @@ def test_an_idle_connection_is_pinged_and_a_dead_one_replaced(settings, mariadb)
         database.close()
 
 
+def test_a_connection_the_server_closed_while_idle_is_not_handed_out(small: Pool, mariadb) -> None:
+    # Idle far less than ping_after, so no ping is due: what finds the closed socket is the local check.
+    con = small.acquire()
+    small.release(con)
+    admin = mariadb.admin_connect()
+    try:
+        with admin.cursor() as cur:
+            cur.execute("KILL %s", (con.thread_id(),))
+            deadline = time.monotonic() + 10  # until the server has closed it (sent FIN), bounded
+            while time.monotonic() < deadline:
+                cur.execute("SELECT COUNT(*) FROM information_schema.processlist WHERE id = %s",
+                            (con.thread_id(),))
+                if cur.fetchone()[0] == 0:
+                    break
+                time.sleep(0.01)
+    finally:
+        admin.close()
+    fresh = small.acquire()
+    try:
+        with fresh.cursor() as cur:
+            cur.execute("SELECT 1")  # the killed connection would raise here
+            assert cur.fetchone() == (1,)
+        assert fresh.thread_id() != con.thread_id()
+    finally:
+        small.release(fresh)
+    assert small.open_connections == 1
+
+
 def test_a_broken_connection_frees_its_slot(small: Pool, mariadb) -> None:
     con = small.acquire()
     admin = mariadb.admin_connect()
