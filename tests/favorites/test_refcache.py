@@ -341,6 +341,13 @@ def test_favorite_rows_read_the_time_as_the_page_shows_it(con, admin) -> None:
     assert repo.favorite_rows(con, uid + 1) == (version, [])
 
 
+def _selects(con) -> int:
+    # The server's own count of this session's SELECT statements (SHOW adds none to it).
+    with con.cursor() as cur:
+        cur.execute("SHOW SESSION STATUS LIKE 'Com_select'")
+        return int(cur.fetchone()[1])
+
+
 # Notes JSON must carry exactly: quotes, backslashes, what looks like JSON or an escape, line breaks,
 # characters outside the BMP, U+2028 (valid in JSON, a line break to JavaScript), and the longest.
 TRICKY_NOTES = ['"引号" \\ 反斜杠', '{"a": [1, "\\u0041"]}', "第一行\r\n第二行\t制表", "😀 𠀀 emoji",
@@ -365,12 +372,19 @@ def test_favorite_rows_read_a_list_too_long_to_aggregate_row_by_row(con) -> None
     uid = repo.create_user(con, "长列表用户", "scrypt$not-a-real-hash")
     for code in (SHENZHEN, FUTIAN, NANSHAN):
         repo.collect(con, uid, code)
+    before = _selects(con)
     expected = repo.favorite_rows(con, uid)
+    assert _selects(con) == before + 1  # one statement when the list fits
     assert [code for code, _, _ in expected[1]] == [NANSHAN, FUTIAN, SHENZHEN]  # same second: by id
     with con.cursor() as cur:
         cur.execute("SET SESSION group_concat_max_len = 4")
     try:
+        before = _selects(con)
         assert repo.favorite_rows(con, uid) == expected
+        assert _selects(con) == before + 2
+        alone = repo.create_user(con, "单个收藏用户", "scrypt$not-a-real-hash")  # a list of one cut short too
+        repo.collect(con, alone, FUTIAN)
+        assert repo.favorite_rows(con, alone) == (expected[0], [(FUTIAN, "", expected[1][1][2])])
     finally:
         with con.cursor() as cur:
             cur.execute("SET SESSION group_concat_max_len = DEFAULT")
