@@ -113,6 +113,15 @@ def user_id(con, username: str = USER) -> int:
     return repo.user_by_name(con, username)[0]
 
 
+def session_status(con, name: str) -> int:
+    """A counter the server keeps for this connection's session (``SHOW SESSION STATUS``), so the server
+    says what we sent: ``Com_select`` (SELECTs; SHOW is not one), ``Questions`` (every statement, this
+    SHOW included), ``Com_admin_commands`` (pings), ``Handler_read_rnd_next`` (rows read by scans)."""
+    with con.cursor() as cur:
+        cur.execute("SHOW SESSION STATUS LIKE %s", (name,))
+        return int(cur.fetchone()[1])
+
+
 @pytest.fixture
 def anon(wsgi_app, con):
     """A WebTest client over the app, not logged in; tables emptied (through `con`)."""

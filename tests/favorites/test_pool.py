@@ -15,13 +15,7 @@ import pytest
 
 from apps.favorites.db import Database
 from apps.favorites.pool import Pool, PoolTimeout
-
-
-def _status(con, name: str) -> int:
-    # SHOW SESSION STATUS counts this connection's own commands, so the server says what we sent.
-    with con.cursor() as cur:
-        cur.execute("SHOW SESSION STATUS LIKE %s", (name,))
-        return int(cur.fetchone()[1])
+from tests.favorites.conftest import session_status
 
 
 @pytest.fixture
@@ -36,12 +30,12 @@ def test_reads_cost_no_ping_and_no_rollback(small: Pool, mariadb) -> None:
     with con.cursor() as cur:
         cur.execute("SELECT district FROM areas WHERE district_id = 440300")
         assert cur.fetchone() == ("深圳市",)
-    pings, rollbacks = _status(con, "Com_admin_commands"), _status(con, "Com_rollback")
+    pings, rollbacks = session_status(con, "Com_admin_commands"), session_status(con, "Com_rollback")
     small.release(con)
     again = small.acquire()
     assert again is con  # the same connection back, LIFO
-    assert _status(again, "Com_admin_commands") == pings   # no ping on checkout (idle < ping_after)
-    assert _status(again, "Com_rollback") == rollbacks     # no rollback on return after autocommit reads
+    assert session_status(again, "Com_admin_commands") == pings  # no ping on checkout (idle < ping_after)
+    assert session_status(again, "Com_rollback") == rollbacks  # no rollback on return after autocommit reads
     small.release(again)
 
 
@@ -52,7 +46,7 @@ def test_an_open_transaction_is_rolled_back_on_return(small: Pool, con) -> None:
         cur.execute("INSERT INTO login_failures VALUES ('addr', 'pool-test', 1, NOW(3))")
     small.release(taken)
     again = small.acquire()
-    assert again is taken and _status(again, "Com_rollback") == 1
+    assert again is taken and session_status(again, "Com_rollback") == 1
     with again.cursor() as cur:
         cur.execute("SELECT COUNT(*) FROM login_failures WHERE subject = 'pool-test'")
         assert cur.fetchone() == (0,)
@@ -64,10 +58,10 @@ def test_an_idle_connection_is_pinged_and_a_dead_one_replaced(settings, mariadb)
     pool = database.pool
     try:
         con = pool.acquire()
-        pings = _status(con, "Com_admin_commands")
+        pings = session_status(con, "Com_admin_commands")
         pool.release(con)
         again = pool.acquire()  # idle longer than 0 s: pinged
-        assert again is con and _status(again, "Com_admin_commands") == pings + 1
+        assert again is con and session_status(again, "Com_admin_commands") == pings + 1
         admin = mariadb.admin_connect()
         with admin.cursor() as cur:
             cur.execute("KILL %s", (again.thread_id(),))

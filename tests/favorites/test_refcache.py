@@ -22,7 +22,7 @@ from apps.favorites import repository as repo
 from apps.favorites.refcache import RefCache
 from apps.favorites.settings import Settings, SettingsError
 from scripts.localdb import SQL_FILES, load_sql
-from tests.favorites.conftest import sign_up
+from tests.favorites.conftest import session_status, sign_up
 
 _TOKEN = re.compile(r'name="csrf_token" value="[^"]*"')
 # Counties of 深圳市; 福田区 and 光明区 are the only areas of those names (there are two 南山区).
@@ -341,13 +341,6 @@ def test_favorite_rows_read_the_time_as_the_page_shows_it(con, admin) -> None:
     assert repo.favorite_rows(con, uid + 1) == (version, [])
 
 
-def _selects(con) -> int:
-    # The server's own count of this session's SELECT statements (SHOW adds none to it).
-    with con.cursor() as cur:
-        cur.execute("SHOW SESSION STATUS LIKE 'Com_select'")
-        return int(cur.fetchone()[1])
-
-
 # Notes JSON must carry exactly: quotes, backslashes, what looks like JSON or an escape, line breaks,
 # characters outside the BMP, U+2028 (valid in JSON, a line break to JavaScript), and the longest.
 TRICKY_NOTES = ['"引号" \\ 反斜杠', '{"a": [1, "\\u0041"]}', "第一行\r\n第二行\t制表", "😀 𠀀 emoji",
@@ -372,19 +365,21 @@ def test_favorite_rows_read_a_list_too_long_to_aggregate_row_by_row(con) -> None
     uid = repo.create_user(con, "长列表用户", "scrypt$not-a-real-hash")
     for code in (SHENZHEN, FUTIAN, NANSHAN):
         repo.collect(con, uid, code)
-    before = _selects(con)
+    alone = repo.create_user(con, "单个收藏用户", "scrypt$not-a-real-hash")  # a list of one cut short too
+    repo.collect(con, alone, FUTIAN)
+    before = session_status(con, "Com_select")
     expected = repo.favorite_rows(con, uid)
-    assert _selects(con) == before + 1  # one statement when the list fits
+    assert session_status(con, "Com_select") == before + 1  # one statement when the list fits
     assert [code for code, _, _ in expected[1]] == [NANSHAN, FUTIAN, SHENZHEN]  # same second: by id
+    expected_alone = repo.favorite_rows(con, alone)
+    assert [code for code, _, _ in expected_alone[1]] == [FUTIAN]
     with con.cursor() as cur:
         cur.execute("SET SESSION group_concat_max_len = 4")
     try:
-        before = _selects(con)
+        before = session_status(con, "Com_select")
         assert repo.favorite_rows(con, uid) == expected
-        assert _selects(con) == before + 2
-        alone = repo.create_user(con, "单个收藏用户", "scrypt$not-a-real-hash")  # a list of one cut short too
-        repo.collect(con, alone, FUTIAN)
-        assert repo.favorite_rows(con, alone) == (expected[0], [(FUTIAN, "", expected[1][1][2])])
+        assert session_status(con, "Com_select") == before + 2
+        assert repo.favorite_rows(con, alone) == expected_alone
     finally:
         with con.cursor() as cur:
             cur.execute("SET SESSION group_concat_max_len = DEFAULT")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from apps.favorites import repository as repo
+from tests.favorites.conftest import session_status
 
 
 @pytest.fixture
@@ -29,17 +30,10 @@ def test_children_are_paginated_in_balanced_pages(con) -> None:
     assert repo.page_of(cities, 3, 20).items == []
 
 
-def questions(con) -> int:
-    """Statements this connection has sent so far (the SHOW itself included)."""
-    with con.cursor() as cur:
-        cur.execute("SHOW SESSION STATUS LIKE 'Questions'")
-        return int(cur.fetchone()[1])
-
-
 def test_an_area_and_its_children_come_in_one_round_trip(con) -> None:
-    before = questions(con)
+    before = session_status(con, "Questions")
     shenzhen, districts = repo.area_family(con, 440300)
-    assert questions(con) - before == 2  # area_family's one query, and the second SHOW
+    assert session_status(con, "Questions") - before == 2  # area_family's one query, and the second SHOW
     assert shenzhen.ancestors == ((440000, "广东省"),) and shenzhen.children == len(districts) == 9
     assert [d.district_id for d in districts] == sorted(d.district_id for d in districts)
     assert all(d.ancestors == ((440000, "广东省"), (440300, "深圳市")) and d.lineage == "广东省 / 深圳市"

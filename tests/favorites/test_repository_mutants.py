@@ -16,6 +16,7 @@ import pytest
 from apps.favorites import repository as repo
 from apps.favorites.db import DatabaseUnavailable
 from apps.favorites.repository import areas
+from tests.favorites.conftest import session_status
 
 AREAS = 3422  # rows in sql/areas.sql: a full scan of `areas` reads every one of them
 
@@ -67,14 +68,9 @@ def test_like_wildcards_and_the_escape_character_are_found_as_themselves(con, ma
 
 def rows_scanned(con, text: str) -> tuple[int, int]:
     """(matches, rows read by table scans) of search(text): the session's Handler_read_rnd_next."""
-    def scanned() -> int:
-        with con.cursor() as cur:
-            cur.execute("SHOW SESSION STATUS LIKE 'Handler_read_rnd_next'")
-            return int(cur.fetchone()[1])
-
-    before = scanned()
+    before = session_status(con, "Handler_read_rnd_next")
     total = repo.search(con, text, 1, 20).total
-    return total, scanned() - before
+    return total, session_status(con, "Handler_read_rnd_next") - before
 
 
 @pytest.mark.parametrize(("text", "total"), [("南山", 2), ("深圳", 1), ("山南", 1)])
@@ -115,13 +111,6 @@ def test_failed_logins_of_names_and_addresses_longer_than_the_column_are_counted
 NANSHAN, FUTIAN = 440305, 440304
 
 
-def statements(con) -> int:
-    """SELECTs this session has run so far (SHOW STATUS is not one of them)."""
-    with con.cursor() as cur:
-        cur.execute("SHOW SESSION STATUS LIKE 'Com_select'")
-        return int(cur.fetchone()[1])
-
-
 def test_reference_version_says_whether_the_user_collected_the_area(con) -> None:
     user = repo.create_user(con, "收藏者", "hash")
     assert repo.collect(con, user, NANSHAN)
@@ -157,26 +146,26 @@ def test_search_versioned_pages_as_search_does_with_its_defaults(con) -> None:
 def test_a_search_that_finds_nothing_is_one_statement(con) -> None:
     """Page 1 came back empty: nothing matches, so there is nothing to count (past the last page there is:
     the second statement, and no version then)."""
-    before = statements(con)
+    before = session_status(con, "Com_select")
     version, page = repo.search_versioned(con, "没有这个")
-    assert statements(con) - before == 1
+    assert session_status(con, "Com_select") - before == 1
     assert version == repo.reference_version(con)[0] and page.total == 0 and page.items == []
-    before = statements(con)
+    before = session_status(con, "Com_select")
     version, page = repo.search_versioned(con, "南", 99)
-    assert statements(con) - before == 2
+    assert session_status(con, "Com_select") - before == 2
     assert version is None and page.total == repo.search(con, "南").total
 
 
 
 def test_an_unversioned_search_that_finds_nothing_is_one_statement(con) -> None:
     """search() (the cache off) as search_versioned() above: an empty page 1 is not counted again."""
-    before = statements(con)
+    before = session_status(con, "Com_select")
     page = repo.search(con, "没有这个")
-    assert statements(con) - before == 1
+    assert session_status(con, "Com_select") - before == 1
     assert page.total == 0 and page.items == []
-    before = statements(con)
+    before = session_status(con, "Com_select")
     page = repo.search(con, "南", 99)
-    assert statements(con) - before == 2
+    assert session_status(con, "Com_select") - before == 2
     assert page.total == repo.search(con, "南").total and page.items == []
 
 def test_the_versioned_reads_without_the_areas_version_row(con, mariadb) -> None:
