@@ -42,7 +42,7 @@ from bench.report import table, verdict
 from bench.steal import cpu_times, stolen_share
 from bench.wrk import WrkResult
 
-__all__ = ["PAGES", "SERVERS", "pages", "report"]
+__all__ = ["PAGES", "SERVERS", "environ_set", "pages", "report"]
 
 PAGES = {
     "/areas/440300": 50.0,  # path -> p99 target in ms (None: none)
@@ -92,7 +92,8 @@ def private_database() -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def _environ(**values: str) -> Iterator[None]:
+def environ_set(**values: str) -> Iterator[None]:
+    """These environment variables set for the block (servers started in it inherit them), then restored."""
     saved = {k: os.environ.get(k) for k in values}
     os.environ.update(values)  # the servers inherit it (bench.peers.serve copies os.environ)
     try:
@@ -185,7 +186,7 @@ def pages(
     once = replace(opts, repeat=1)
     rounds: list[Round] = []
     stolen: list[float | None] = []
-    with database() as url, _environ(DATABASE_URL=url):
+    with database() as url, environ_set(DATABASE_URL=url):
         add_user(url)
         for _ in range(opts.repeat):
             found: Round = {}
@@ -260,7 +261,7 @@ def report(rounds: list[Round], connections: int = 50, stolen: list[float | None
 def thread_counts(opts: Options, counts: list[int], rounds: int) -> str:
     """Ours only, at each ``--threads`` count in turn, ``rounds`` times: req/s / p99 ms per page."""
     rows = []
-    with private_database() as url, _environ(DATABASE_URL=url):
+    with private_database() as url, environ_set(DATABASE_URL=url):
         add_user(url)
         for number in range(1, rounds + 1):
             for threads in counts:
