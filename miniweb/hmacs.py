@@ -5,7 +5,7 @@ HMAC (RFC 2104 §2) is ``H(K ^ opad || H(K ^ ipad || message))``, with K the key
 hashing them is the same work for every message: ``HmacKey`` hashes them once, when it is made, and
 keeps the two SHA-256 states. A signature then copies both states and feeds the message and the inner
 digest: about half the instructions of ``hmac.digest(key, message, sha256)``, which sets the key up
-again on every call (callgrind, the figures in the README's Performance section).
+again on every call (callgrind, the figures in docs/performance-history.md).
 
 A fixed ``prefix`` (a purpose label such as ``b"miniweb.session."``, which keeps a signature made for one
 use from ever verifying for another) is fed into the inner state once too: ``HmacKey(key, prefix).sign(m)``
