@@ -69,6 +69,7 @@ def _etag(url_host: str, port: int, path: str) -> str:
     return etag
 
 
+_ROWS = ("bare hello", "bare file_wrapper 64 KiB", "miniweb hello", "StaticFiles 64 KiB", "StaticFiles 304")
 _PAIRS = {
     "hello": ("miniweb hello", "bare hello"),
     "static": ("StaticFiles 64 KiB", "bare file_wrapper 64 KiB"),
@@ -76,20 +77,35 @@ _PAIRS = {
 }
 
 
-def _round(opts: Options) -> dict[str, WrkResult]:
-    """Each case once: the bare server (hello, file), then the miniweb one (hello, static, 304)."""
+def _round(opts: Options, mirrored: bool = False) -> dict[str, WrkResult]:
+    """Each case once: the bare server (hello, file), then the miniweb one (hello, 304, static).
+
+    ``mirrored``: everything in the reverse order (miniweb's static, 304, hello, then the bare file and
+    hello). The machine's speed drifts within a round, so a fixed order would put one side of each ratio
+    always later; alternating rounds give each side both places, at the same distance from its partner.
+    """
     found: dict[str, WrkResult] = {}
-    launch = Launch(opts.python, HOST, free_port(HOST), opts.threads)
-    with serve(BARE, launch, cpu=0, tag="framework") as server:
-        found["bare hello"] = measure(server.url, Scenario("hello", "/"), opts)
-        found["bare file_wrapper 64 KiB"] = measure(server.url, Scenario("file", "/64k"), opts)
-    launch = Launch(opts.python, HOST, free_port(HOST), opts.threads)
-    with serve(MINIWEB, launch, cpu=0, tag="framework") as server:
-        etag = _etag(HOST, launch.port, STATIC_URL)
-        found["miniweb hello"] = measure(server.url, Scenario("hello", "/"), opts)
-        found["StaticFiles 64 KiB"] = measure(server.url, Scenario("static", STATIC_URL), opts)
-        revalidate = Scenario("304", STATIC_URL, headers=(f"If-None-Match: {etag}",))
-        found["StaticFiles 304"] = measure(server.url, revalidate, opts)
+
+    def bare() -> None:
+        launch = Launch(opts.python, HOST, free_port(HOST), opts.threads)
+        with serve(BARE, launch, cpu=0, tag="framework") as server:
+            cases = [("bare hello", Scenario("hello", "/")),
+                     ("bare file_wrapper 64 KiB", Scenario("file", "/64k"))]
+            for name, scenario in reversed(cases) if mirrored else cases:
+                found[name] = measure(server.url, scenario, opts)
+
+    def miniweb() -> None:
+        launch = Launch(opts.python, HOST, free_port(HOST), opts.threads)
+        with serve(MINIWEB, launch, cpu=0, tag="framework") as server:
+            etag = _etag(HOST, launch.port, STATIC_URL)
+            cases = [("miniweb hello", Scenario("hello", "/")),
+                     ("StaticFiles 304", Scenario("304", STATIC_URL, headers=(f"If-None-Match: {etag}",))),
+                     ("StaticFiles 64 KiB", Scenario("static", STATIC_URL))]
+            for name, scenario in reversed(cases) if mirrored else cases:
+                found[name] = measure(server.url, scenario, opts)
+
+    for step in (miniweb, bare) if mirrored else (bare, miniweb):
+        step()
     return found
 
 
@@ -97,13 +113,15 @@ def framework(opts: Options) -> str:
     """Bare WSGI vs miniweb on our server: hello, a 64 KiB static file, a 304 revalidation.
 
     With ``--repeat N``: N rounds, both servers in each (as ``compare`` alternates its servers), so a slow
-    stretch of the machine lands on both sides of a ratio; the verdict is the median of the per-round
-    ratios, and the table shows the last round's figures.
+    stretch of the machine lands on both sides of a ratio, every other round in the reverse order
+    (``_round``); the verdict is the median of the per-round ratios, and the table shows the last round's
+    figures.
     """
     once = replace(opts, repeat=1)
-    rounds = [_round(once) for _ in range(opts.repeat)]
+    rounds = [_round(once, mirrored=number % 2 == 1) for number in range(opts.repeat)]
     found = rounds[-1]
-    rows = [[n, f"{r.requests_per_sec:,.0f}", f"{r.p99_ms:.2f}", str(r.errors)] for n, r in found.items()]
+    rows = [[n, f"{found[n].requests_per_sec:,.0f}", f"{found[n].p99_ms:.2f}", str(found[n].errors)]
+            for n in _ROWS]
     checks, ratios = [], {}
     for name, (ours, base) in _PAIRS.items():
         each = [r[ours].requests_per_sec / r[base].requests_per_sec for r in rounds]

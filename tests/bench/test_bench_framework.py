@@ -124,3 +124,29 @@ def test_pages_report_takes_the_median_of_the_rounds_ratios():
     assert check(peer, "/areas/440300 ours / best Flask").rstrip(" |").endswith("PASS")
     single = pages.report([round_(2400, 1000, 1100)])
     assert "rounds" not in single and "2.18x" in check(single, "/search?q=%E5%8D%97 ours / best Flask")
+
+
+def test_framework_rounds_alternate_the_order_of_the_cases(monkeypatch) -> None:
+    # Which cases a round measures, in which order (no server is started: the order is the point here;
+    # `make bench` runs the real thing). Every other round is the same sequence reversed, so each side
+    # of a ratio comes first as often as second, at the same distance from its partner.
+    import contextlib
+    from types import SimpleNamespace
+
+    measured: list[tuple[str, str]] = []
+
+    @contextlib.contextmanager
+    def fake_serve(peer, launch, **kw):
+        yield SimpleNamespace(url=peer.name)
+
+    monkeypatch.setattr(framework, "serve", fake_serve)
+    monkeypatch.setattr(framework, "_etag", lambda *a: '"tag"')
+    monkeypatch.setattr(framework, "measure", lambda url, sc, opts: measured.append((url, sc.name)))
+    opts = SimpleNamespace(python=Path("python"), threads=4)
+    straight = list(framework._round(opts))
+    first, measured[:] = list(measured), []
+    mirrored = list(framework._round(opts, mirrored=True))
+    assert first == [("bare-wsgi", "hello"), ("bare-wsgi", "file"), ("miniweb-app", "hello"),
+                     ("miniweb-app", "304"), ("miniweb-app", "static")]
+    assert measured == first[::-1]
+    assert straight == mirrored[::-1] and set(straight) == set(framework._ROWS)
