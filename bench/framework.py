@@ -78,34 +78,27 @@ _PAIRS = {
 
 
 def _round(opts: Options, mirrored: bool = False) -> dict[str, WrkResult]:
-    """Each case once: the bare server (hello, file), then the miniweb one (hello, 304, static).
+    """Each case once, both servers running (the idle one waits in epoll, costing nothing), each case next
+    to the one it is compared with: bare hello, miniweb hello, 304, static, bare file.
 
-    ``mirrored``: everything in the reverse order (miniweb's static, 304, hello, then the bare file and
-    hello). The machine's speed drifts within a round, so a fixed order would put one side of each ratio
-    always later; alternating rounds give each side both places, at the same distance from its partner.
+    ``mirrored``: the same in the reverse order. The machine's speed drifts within a round, so a fixed
+    order would always put the same side of a ratio first; alternating rounds give each side both places.
     """
     found: dict[str, WrkResult] = {}
-
-    def bare() -> None:
-        launch = Launch(opts.python, HOST, free_port(HOST), opts.threads)
-        with serve(BARE, launch, cpu=0, tag="framework") as server:
-            cases = [("bare hello", Scenario("hello", "/")),
-                     ("bare file_wrapper 64 KiB", Scenario("file", "/64k"))]
-            for name, scenario in reversed(cases) if mirrored else cases:
-                found[name] = measure(server.url, scenario, opts)
-
-    def miniweb() -> None:
-        launch = Launch(opts.python, HOST, free_port(HOST), opts.threads)
-        with serve(MINIWEB, launch, cpu=0, tag="framework") as server:
-            etag = _etag(HOST, launch.port, STATIC_URL)
-            cases = [("miniweb hello", Scenario("hello", "/")),
-                     ("StaticFiles 304", Scenario("304", STATIC_URL, headers=(f"If-None-Match: {etag}",))),
-                     ("StaticFiles 64 KiB", Scenario("static", STATIC_URL))]
-            for name, scenario in reversed(cases) if mirrored else cases:
-                found[name] = measure(server.url, scenario, opts)
-
-    for step in (miniweb, bare) if mirrored else (bare, miniweb):
-        step()
+    bare_launch = Launch(opts.python, HOST, free_port(HOST), opts.threads)
+    miniweb_launch = Launch(opts.python, HOST, free_port(HOST), opts.threads)
+    with (serve(BARE, bare_launch, cpu=0, tag="framework") as bare,
+          serve(MINIWEB, miniweb_launch, cpu=0, tag="framework") as miniweb):
+        etag = _etag(HOST, miniweb_launch.port, STATIC_URL)
+        cases = [
+            ("bare hello", bare, Scenario("hello", "/")),
+            ("miniweb hello", miniweb, Scenario("hello", "/")),
+            ("StaticFiles 304", miniweb, Scenario("304", STATIC_URL, headers=(f"If-None-Match: {etag}",))),
+            ("StaticFiles 64 KiB", miniweb, Scenario("static", STATIC_URL)),
+            ("bare file_wrapper 64 KiB", bare, Scenario("file", "/64k")),
+        ]
+        for name, server, scenario in reversed(cases) if mirrored else cases:
+            found[name] = measure(server.url, scenario, opts)
     return found
 
 
@@ -113,9 +106,9 @@ def framework(opts: Options) -> str:
     """Bare WSGI vs miniweb on our server: hello, a 64 KiB static file, a 304 revalidation.
 
     With ``--repeat N``: N rounds, both servers in each (as ``compare`` alternates its servers), so a slow
-    stretch of the machine lands on both sides of a ratio, every other round in the reverse order
-    (``_round``); the verdict is the median of the per-round ratios, and the table shows the last round's
-    figures.
+    stretch of the machine lands on both sides of a ratio, each case measured next to its partner and
+    every other round in the reverse order (``_round``); the verdict is the median of the per-round
+    ratios, and the table shows the last round's figures.
     """
     once = replace(opts, repeat=1)
     rounds = [_round(once, mirrored=number % 2 == 1) for number in range(opts.repeat)]
