@@ -24,7 +24,7 @@ from typing import Any
 
 from bench import mwapps
 from bench.compare import HOST, Options, Scenario, measure
-from bench.peers import Launch, Peer, free_port, serve
+from bench.peers import Launch, free_port, ours_with_defaults, serve
 from bench.report import table, verdict
 from bench.wrk import WrkResult
 
@@ -34,25 +34,8 @@ STATIC_URL = mwapps.STATIC_URL
 TARGETS = {"hello": 0.7, "static": 0.8, "304": 1.0}
 
 
-def _server(name: str, app: str) -> Peer:
-    def argv(x: Launch) -> list[str]:  # default flags: the access log is on
-        return [
-            str(x.python),
-            "-m",
-            "server",
-            str(x.port),
-            app,
-            "--host",
-            x.host,
-            "--threads",
-            str(x.threads),
-        ]
-
-    return Peer(name, f"python -m server PORT {app} (default flags)", argv)
-
-
-BARE = _server("bare-wsgi", "bench.apps:application")
-MINIWEB = _server("miniweb-app", "bench.mwapps:application")
+BARE = ours_with_defaults("bare-wsgi", "bench.apps:application")
+MINIWEB = ours_with_defaults("miniweb-app", "bench.mwapps:application")
 
 
 def _etag(url_host: str, port: int, path: str) -> str:

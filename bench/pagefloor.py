@@ -33,17 +33,20 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from apps.favorites import repository as repo
+from apps.favorites.db import Database
+from apps.favorites.settings import Settings
 from bench import pages as bench_pages
-from bench.peers import Launch, Peer, free_port, serve
+from bench.compare import WARMUP_SECONDS
+from bench.peers import Launch, free_port, ours_with_defaults, serve
 from bench.report import table
-from bench.steal import cpu_times, stolen_share
+from bench.steal import cpu_times, stolen_line, stolen_share
 from bench.wrk import run_wrk
 
 __all__ = ["application", "main"]
 
 _FLOOR_APP = "bench.pagefloor:application"
 _BODY_ENV = "PAGEFLOOR_BODY"  # the file whose bytes the floor app answers
-_WARMUP = 1.0
 
 
 # -- the floor app (runs under python -m server) ----------------------------------------------------------
@@ -59,10 +62,6 @@ class _Floor:
         if self._ready is None:
             with self._lock:
                 if self._ready is None:
-                    from apps.favorites import repository as repo
-                    from apps.favorites.db import Database
-                    from apps.favorites.settings import Settings
-
                     database = Database(Settings.from_env())
                     try:
                         con = database.connection()
@@ -85,8 +84,6 @@ _floor = _Floor()
 
 def application(environ: dict, start_response: Callable) -> Iterable[bytes]:
     """``/server``: the body only; ``/version``, ``/favorites``: that statement first (see the module)."""
-    from apps.favorites import repository as repo
-
     database, user_id, body = _floor.get()
     statement = environ["PATH_INFO"]
     if statement != "/server":
@@ -132,7 +129,7 @@ def _process(pid: int) -> tuple[int, int, int]:
 
 
 def _measure(url: str, pid: int, headers: tuple[str, ...], duration: float) -> Row:
-    run_wrk(url, duration=_WARMUP, connections=50, cpu=1, headers=headers)
+    run_wrk(url, duration=WARMUP_SECONDS, connections=50, cpu=1, headers=headers)
     before = _process(pid)
     result = run_wrk(url, duration=duration, connections=50, cpu=1, headers=headers)
     after = _process(pid)
@@ -153,9 +150,7 @@ _KINDS = ("server", "+ statement", "the page")
 def _round(page: str, python: Path, body_file: Path, duration: float) -> dict[str, Row]:
     found: dict[str, Row] = {}
     demo = bench_pages.SERVERS["demo-ours"]
-    floor = Peer("pagefloor", "the floor app", lambda x: [
-        str(x.python), "-m", "server", str(x.port), _FLOOR_APP, "--host", x.host, "--threads", str(x.threads),
-    ])
+    floor = ours_with_defaults("pagefloor", _FLOOR_APP)
     launch = Launch(python, bench_pages.HOST, free_port(bench_pages.HOST), bench_pages.THREADS)
     with serve(demo, launch, cpu=0, tag="pagefloor") as server:
         cookie = bench_pages.log_in(bench_pages.HOST, launch.port)
@@ -174,10 +169,10 @@ def _round(page: str, python: Path, body_file: Path, duration: float) -> dict[st
 def report(page: str, rounds: list[dict[str, Row]], stolen: list[float | None]) -> str:
     """One page's table: each kind's median round by req/s, and what each step adds; `stolen`: each
     round's share of CPU time the host took (bench.steal), when known."""
-    rows, medians = [], {}
+    rows = []
     for kind in _KINDS:
         ordered = sorted((found[kind] for found in rounds), key=lambda r: r.requests_per_sec)
-        medians[kind] = row = ordered[len(ordered) // 2]
+        row = ordered[len(ordered) // 2]
         each = ", ".join(f"{found[kind].requests_per_sec:,.0f}" for found in rounds)
         rows.append([kind, f"{row.requests_per_sec:,.0f} ({each})",
                      f"{row.user_us:.0f} + {row.system_us:.0f}", f"{row.switches:.2f}"])
@@ -187,8 +182,7 @@ def report(page: str, rounds: list[dict[str, Row]], stolen: list[float | None]) 
             + table(["app", "req/s", "server CPU µs/request (user + system)", "switches/request"], rows)
             + f"\n\nthe statement adds {statement:.0f} µs of the server's CPU a request, the rest of the "
               f"page {rest:.0f} µs (medians of the rounds' differences)"
-            + ("" if None in stolen else
-               "; CPU time stolen by the host per round: " + ", ".join(f"{x * 100:.1f} %" for x in stolen)))
+            + stolen_line(stolen))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -37,9 +37,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from bench.compare import HOST, Options, Scenario, measure
-from bench.peers import Launch, Peer, free_port, gunicorn_argv, serve, waitress_argv
+from bench.peers import Launch, Peer, free_port, gunicorn_argv, ours_with_defaults, serve, waitress_argv
 from bench.report import table, verdict
-from bench.steal import cpu_times, stolen_share
+from bench.steal import cpu_times, stolen_line, stolen_share
 from bench.wrk import WrkResult
 
 __all__ = ["PAGES", "SERVERS", "environ_set", "pages", "report"]
@@ -61,15 +61,11 @@ THREADS = 10
 FLASK_APP = "bench.flask_favorites:application"
 
 
-def _ours(x: Launch) -> list[str]:
-    args = f"-m server {x.port} apps.favorites:application --host {x.host} --threads {x.threads}"
-    return [str(x.python), *args.split()]
-
-
 SERVERS: dict[str, Peer] = {
     p.name: p
     for p in (
-        Peer("demo-ours", "miniweb demo on python -m server, default flags", _ours),
+        ours_with_defaults("demo-ours", "apps.favorites:application",
+                           "miniweb demo on python -m server, default flags"),
         Peer("flask-gunicorn", "Flask port on gunicorn -k gthread -w 1 --threads N",
              lambda x: gunicorn_argv(x, FLASK_APP)),
         Peer("flask-waitress", "Flask port on waitress --threads=N", lambda x: waitress_argv(x, FLASK_APP)),
@@ -207,14 +203,6 @@ def pages(
 Round = dict[str, dict[str, WrkResult]]
 
 
-def _stolen_line(stolen: list[float | None]) -> str:
-    known = [share for share in stolen if share is not None]
-    if not known or len(known) < len(stolen):  # unknown for a round (no /proc/stat): say nothing, not half
-        return ""
-    shares = ", ".join(f"{share * 100:.1f} %" for share in known)
-    return f"\n\nCPU time stolen by the host (steal, /proc/stat), per round: {shares}"
-
-
 def report(rounds: list[Round], connections: int = 50, stolen: list[float | None] | None = None) -> str:
     """The table (each server's median round by req/s) and the checks: ours / the round's best Flask stack,
     the median of the rounds' ratios (every round's listed when there are several), and ours' p99, the
@@ -252,7 +240,7 @@ def report(rounds: list[Round], connections: int = 50, stolen: list[float | None
         + table(["check", "measured", "target", ""], checks)
         + "\n\nwrk errors: "
         + ", ".join(f"{n} {e}" for n, e in errors.items())
-        + _stolen_line(stolen or [])
+        + stolen_line(stolen or [])
         + "\n\n"
         + "\n".join(f"- {p.name}: {p.notes}" for p in SERVERS.values())
     )

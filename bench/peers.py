@@ -23,8 +23,8 @@ from pathlib import Path
 
 from bench.env import REPO
 
-__all__ = ["PEERS", "Launch", "Peer", "RunningServer", "free_port", "group_rss_kb", "gunicorn_argv", "serve",
-           "waitress_argv"]
+__all__ = ["PEERS", "Launch", "Peer", "RunningServer", "free_port", "group_rss_kb", "gunicorn_argv",
+           "ours_with_defaults", "serve", "waitress_argv"]
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,17 @@ class Peer:
     name: str
     notes: str  # how it is run, for the report
     argv: Callable[[Launch], list[str]]
+
+
+def ours_with_defaults(name: str, app: str, notes: str = "") -> Peer:
+    """Our server serving ``app`` (``module:callable``) with its default flags (the access log on), the
+    launch's host and thread count: what a user runs, for the modes that compare apps on our server."""
+
+    def argv(x: Launch) -> list[str]:
+        args = f"-m server {x.port} {app} --host {x.host} --threads {x.threads}"
+        return [str(x.python), *args.split()]
+
+    return Peer(name, notes or f"python -m server PORT {app} (default flags)", argv)
 
 
 def _miniweb(x: Launch) -> list[str]:

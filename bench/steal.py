@@ -2,14 +2,15 @@
 
 On a virtual machine a neighbour's load shows up as steal: this machine's CPUs were ready to run but the
 host ran something else. A benchmark round taken while the host stole a large share is slower for reasons
-that have nothing to do with the servers, so ``bench pages`` prints each round's share beside its figures.
+that have nothing to do with the servers, so ``bench pages`` and ``bench.pagefloor`` print each round's
+share beside their figures (``stolen_line``).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["CpuTimes", "cpu_times", "parse_cpu_line", "stolen_share"]
+__all__ = ["CpuTimes", "cpu_times", "parse_cpu_line", "stolen_line", "stolen_share"]
 
 PROC_STAT = Path("/proc/stat")
 
@@ -40,3 +41,12 @@ def stolen_share(before: CpuTimes | None, after: CpuTimes | None) -> float | Non
     if before is None or after is None or after[1] <= before[1]:
         return None
     return (after[0] - before[0]) / (after[1] - before[1])
+
+
+def stolen_line(stolen: list[float | None]) -> str:
+    """Each round's stolen share as a paragraph to add to a report; "" unless every round's is known."""
+    known = [share for share in stolen if share is not None]
+    if not known or len(known) < len(stolen):  # unknown for a round (no /proc/stat): say nothing, not half
+        return ""
+    shares = ", ".join(f"{share * 100:.1f} %" for share in known)
+    return f"\n\nCPU time stolen by the host (steal, /proc/stat), per round: {shares}"

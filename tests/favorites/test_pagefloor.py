@@ -77,4 +77,4 @@ def test_the_report_takes_the_median_round_and_the_differences() -> None:
 
 def test_the_report_gives_the_stolen_shares_when_every_round_has_one() -> None:
     text = pagefloor.report("/areas/440300", [_round(50, 200, 500)], [0.044])
-    assert text.endswith("CPU time stolen by the host per round: 4.4 %")
+    assert text.endswith("\n\nCPU time stolen by the host (steal, /proc/stat), per round: 4.4 %")
