@@ -117,8 +117,18 @@ def session_status(con, name: str) -> int:
     """A counter the server keeps for this connection's session (``SHOW SESSION STATUS``), so the server
     says what we sent: ``Com_select`` (SELECTs; SHOW is not one), ``Questions`` (every statement, this
     SHOW included), ``Com_admin_commands`` (pings), ``Handler_read_rnd_next`` (rows read by scans)."""
+    return _status(con, "SESSION", name)
+
+
+def global_status(con, name: str) -> int:
+    """The same counter summed over every connection (``SHOW GLOBAL STATUS``): what another pool sent,
+    on this test session's own MariaDB."""
+    return _status(con, "GLOBAL", name)
+
+
+def _status(con, scope: str, name: str) -> int:
     with con.cursor() as cur:
-        cur.execute("SHOW SESSION STATUS LIKE %s", (name,))
+        cur.execute(f"SHOW {scope} STATUS LIKE %s", (name,))
         return int(cur.fetchone()[1])
 
 

@@ -7,18 +7,7 @@ import pytest
 
 from bench import pagefloor
 from bench import pages as bench_pages
-
-
-def _global_selects(mariadb) -> int:
-    # The floor app has a pool of its own, so its session's counters are out of reach: the server's
-    # global count (this worker's instance; SHOW is not a SELECT).
-    admin = mariadb.admin_connect()
-    try:
-        with admin.cursor() as cur:
-            cur.execute("SHOW GLOBAL STATUS LIKE 'Com_select'")
-            return int(cur.fetchone()[1])
-    finally:
-        admin.close()
+from tests.favorites.conftest import global_status
 
 
 @pytest.fixture
@@ -41,11 +30,13 @@ def _get(path: str) -> tuple[str, dict, bytes]:
 
 
 @pytest.mark.parametrize(("path", "statements"), [("/server", 0), ("/version", 1), ("/favorites", 1)])
-def test_the_floor_app_answers_the_page_after_its_one_statement(floor, mariadb, path, statements) -> None:
+def test_the_floor_app_answers_the_page_after_its_one_statement(floor, con, path, statements) -> None:
+    # The floor app has a pool of its own, so its session's counters are out of reach: the server's
+    # global count (this worker's instance; SHOW is not a SELECT).
     _get("/server")  # the first request makes the pool and looks the user up: not counted
-    before = _global_selects(mariadb)
+    before = global_status(con, "Com_select")
     status, headers, body = _get(path)
-    assert _global_selects(mariadb) - before == statements
+    assert global_status(con, "Com_select") - before == statements
     assert status == "200 OK" and body == floor and headers["Content-Length"] == str(len(floor))
 
 
