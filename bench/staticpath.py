@@ -11,9 +11,11 @@ Cases (issue 14's static targets, each beside its baseline):
 ``static``      ``bench.mwapps`` ``/static/static-64k.bin``: the same file through ``StaticFiles`` in an App
 ``bare-hello``  ``bench.apps`` ``/``
 ``hello``       ``bench.mwapps`` ``/``: the miniweb hello
-``304``         ``bench.mwapps``: the static file revalidated with its ETag (``If-None-Match``), 304
+``304``         ``bench.mwapps``: the static file revalidated with its ETag (``If-None-Match``), 304; the
+                App's default ``stat_interval`` (1 s outside debug): no ``stat`` within the second
 ``304-since``   the same with its own Last-Modified alone (``If-Modified-Since``), 304
-``304-interval``  ``304`` with ``StaticFiles(stat_interval=60)`` in the App: no ``stat`` within the minute
+``304-stat``    ``304`` with ``StaticFiles(stat_interval=0)`` in the App (a stand-alone ``StaticFiles``'
+                default, and an ``App(debug=True)``'s): one ``stat`` per revalidation
 
 As in ``bench.hotpath``, the response goes to a sink instead of a socket: ``sendfile`` is counted (its
 ``count`` bytes "sent"), never made, so the figures are the Python work plus the system calls around it.
@@ -42,10 +44,10 @@ __all__ = ["CASES", "main", "serve_case"]
 _HOST = b"Host: 127.0.0.1:8899\r\n"
 
 
-def _interval_app() -> App:
-    """The miniweb app of ``bench.mwapps`` with its StaticFiles made with ``stat_interval=60``."""
+def _stat_app() -> App:
+    """The miniweb app of ``bench.mwapps`` with its StaticFiles made with ``stat_interval=0``."""
     app = mwapps.miniweb_app()
-    app.static_files = StaticFiles(apps.STATIC_PATH.parent, app.static_url, stat_interval=60)
+    app.static_files = StaticFiles(apps.STATIC_PATH.parent, app.static_url, stat_interval=0)
     return app
 
 
@@ -56,10 +58,10 @@ CASES: dict[str, tuple[Callable[..., Any], str]] = {
     "hello": (mwapps.application, "/"),
     "304": (mwapps.application, mwapps.STATIC_URL),
     "304-since": (mwapps.application, mwapps.STATIC_URL),
-    "304-interval": (_interval_app(), mwapps.STATIC_URL),
+    "304-stat": (_stat_app(), mwapps.STATIC_URL),
 }
 # The status each case must get (200 unless listed).
-_STATUS = {"304": 304, "304-since": 304, "304-interval": 304}
+_STATUS = {"304": 304, "304-since": 304, "304-stat": 304}
 
 
 class _FileSink(_Sink):
@@ -100,7 +102,7 @@ def serve_case(case: str, count: int) -> int:
     """Serve ``count`` keep-alive requests of ``case``; bytes "sent" (checks the first response's status)."""
     app, path = CASES[case]
     extra = b""
-    if case in ("304", "304-interval"):
+    if case in ("304", "304-stat"):
         extra = b"If-None-Match: %s\r\n" % _etag(app, path).encode("latin-1")
     elif case == "304-since":
         extra = b"If-Modified-Since: %s\r\n" % _last_modified(app, path).encode("latin-1")

@@ -49,12 +49,15 @@ from .ranges import content_range, file_part, requested_range
 from .request import decode_path
 from .response import Response, _FileIterator, _not_modified, error_response, send_file
 
-__all__ = ["CACHE_ENTRIES", "OpenFile", "StaticFiles"]
+__all__ = ["CACHE_ENTRIES", "STAT_INTERVAL", "OpenFile", "StaticFiles"]
 
 logger = logging.getLogger(__name__)
 
 _BLOCK = 64 * 1024  # block size handed to wsgi.file_wrapper (and the fallback iterator)
 CACHE_ENTRIES = 4096  # default bound of files remembered (a static tree is rarely bigger)
+# App(static_folder=...)'s stat_interval outside debug: each file's revalidation stats it at most once a
+# second, so a 304 costs no system call under load and a change is still seen within a second.
+STAT_INTERVAL = 1.0
 # Every header a file response of ours may carry (304: ETag and Cache-Control).
 _HEADER_NAMES = ("etag", "last-modified", "cache-control", "content-type", "accept-ranges", "content-length",
                  "content-range")  # fmt: skip

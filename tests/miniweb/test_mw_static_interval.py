@@ -1,4 +1,5 @@
-"""StaticFiles(stat_interval=S): a remembered file's 304 makes no stat within S seconds of the last check.
+"""StaticFiles(stat_interval=S): a remembered file's 304 makes no stat within S seconds of the last check
+(and App(static_folder=...)'s S: 1 s, 0 with debug=True).
 
 Real files, a clock the test moves by hand (no sleeps). "No stat" is proved by removing the file: a 304
 that still comes is one answered without looking at the disk.
@@ -14,7 +15,7 @@ from fractions import Fraction
 import pytest
 
 import miniweb.static
-from miniweb import StaticFiles
+from miniweb import App, StaticFiles
 from tests.miniweb.openwatch import OpenWatch
 
 PATH = "/static/css/site.css"
@@ -191,6 +192,30 @@ def test_the_200_path_is_always_checked_within_the_interval(site, tmp_path, cloc
     (tmp_path / "site.css").write_text("outside", encoding="utf-8")
     status, _, body = wsgi_call(static, PATH)
     assert status == "404 Not Found" and b"outside" not in body
+
+
+def test_an_apps_static_folder_revalidates_once_a_second_outside_debug(site, clock, wsgi_call):
+    """App(static_folder=...) in production: STAT_INTERVAL (1 s) between a file's stats on revalidation, so
+    a 304 under load makes no system call; a removed file is seen at the second, a 200 at once."""
+    app = App(template_folder=None, static_folder=str(site))
+    assert app.static_files.stat_interval == miniweb.static.STAT_INTERVAL == 1.0
+    etag = dict(wsgi_call(app, PATH)[1])["ETag"]
+    (site / "css" / "site.css").unlink()
+    clock.now = 1000.9
+    assert _status(wsgi_call, app, HTTP_IF_NONE_MATCH=etag) == "304 Not Modified"
+    clock.now = 1001.0
+    assert _status(wsgi_call, app, HTTP_IF_NONE_MATCH=etag) == "404 Not Found"
+
+
+def test_an_apps_static_folder_stats_every_revalidation_in_debug(site, clock, wsgi_call):
+    """App(debug=True): a file edited while developing is seen by the very next revalidation."""
+    app = App(template_folder=None, static_folder=str(site), debug=True)
+    assert app.static_files.stat_interval == 0
+    old = dict(wsgi_call(app, PATH)[1])["ETag"]
+    _change(site)
+    status, headers, body = wsgi_call(app, PATH, HTTP_IF_NONE_MATCH=old)
+    assert (status, body) == ("200 OK", b"body { color: blue; margin: 0 }\n")
+    assert dict(headers)["ETag"] != old
 
 
 @pytest.mark.parametrize("interval", [-1, -0.5, math.nan, math.inf, -math.inf, True, False, "5", None])
