@@ -70,13 +70,9 @@ class App(RequestCycle, ErrorHandling, UrlBuilding, MethodShortcuts):
         self.root_path = root_path
         self.template_folder = os.path.join(root_path, template_folder) if template_folder else None
         self.static_url = "/" + static_url.strip("/")
-        # Outside debug a revalidation stats each file at most once a second (STAT_INTERVAL: a change is
-        # seen by 304s up to a second late, by a 200 at once); with debug=True on every request.
+        # Its stat_interval follows debug (the setter below): STAT_INTERVAL outside debug, 0 in it.
         self.static_files = (
-            StaticFiles(os.path.join(root_path, static_folder), self.static_url,
-                        stat_interval=0 if debug else STAT_INTERVAL)
-            if static_folder
-            else None
+            StaticFiles(os.path.join(root_path, static_folder), self.static_url) if static_folder else None
         )
         self.secret_key = secret_key
         self.max_body_bytes = max_body_bytes  # bodies above this get 413 before they are read
@@ -89,7 +85,8 @@ class App(RequestCycle, ErrorHandling, UrlBuilding, MethodShortcuts):
         self._session_signer: SessionSigner | None = None
         #: Added to every response that does not set them itself (None: none added).
         self.security_headers = security_headers
-        self.debug = debug
+        self._jinja_env: jinja2.Environment | None = None
+        self.debug = debug  # the setter: the static files' check interval, the templates' reload
         #: Turns values JSON cannot hold into ones it can, for dicts/lists returned by handlers.
         self.json_default = json_default
         # The framework's texts (error pages, CSRF, form errors) in the app's words: see messages.py.
@@ -101,7 +98,6 @@ class App(RequestCycle, ErrorHandling, UrlBuilding, MethodShortcuts):
         self._before: list[Callable[[Request], Any]] = []
         self._after: list[Callable[[Request, Response], Response]] = []
         self._teardown: list[Callable[[Request, BaseException | None], None]] = []
-        self._jinja_env: jinja2.Environment | None = None
         self._csrf: CsrfProtect | None = None
 
     # --- registration -------------------------------------------------------------------------------------
@@ -193,6 +189,22 @@ class App(RequestCycle, ErrorHandling, UrlBuilding, MethodShortcuts):
         check_hook(hook, "teardown_request", "hook(request, exc)")
         self._teardown.append(hook)
         return hook
+
+    @property
+    def debug(self) -> bool:
+        """The debug page for errors, templates reloaded when their files change, and static files
+        checked on every revalidation; set it at construction or later (``app.debug = True``), as in Flask."""
+        return self._debug
+
+    @debug.setter
+    def debug(self, value: bool) -> None:
+        self._debug = value
+        # Outside debug a revalidation stats each file at most once a second (STAT_INTERVAL: a change is
+        # seen by 304s up to a second late, by a 200 at once); in debug on every request.
+        if self.static_files is not None:
+            self.static_files.stat_interval = 0.0 if value else STAT_INTERVAL
+        if self._jinja_env is not None:
+            self._jinja_env.auto_reload = value
 
     # --- components made on first use, and helpers for handlers ---------------------------------------
 

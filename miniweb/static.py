@@ -20,7 +20,8 @@ starts over). The file is opened with ``os.open`` and handed to the server as an
 of the last check that found the file unchanged (a 304's ``stat`` or a 200's ``fstat``): a change is then
 seen up to S seconds late by revalidations, which answer from the remembered validators. A 200 is always
 checked: its ``open`` + ``fstat`` of what was opened is what guarantees that a file replaced, or a symlink
-swapped in (say to a file outside the root), is never served under the old headers.
+swapped in (say to a file outside the root), is never served under the old headers. ``App(static_folder=...)``
+uses ``STAT_INTERVAL`` (1 s), or 0 while ``app.debug`` is true; a stand-alone ``StaticFiles`` defaults to 0.
 
     GET /static/app.css ─► cache hit? ─► conditional? stat* ─► same file, not modified ─► 304
                                │                  └──────────► open + fstat ─► same file ─► 200/206/416

@@ -218,6 +218,23 @@ def test_an_apps_static_folder_stats_every_revalidation_in_debug(site, clock, ws
     assert dict(headers)["ETag"] != old
 
 
+def test_debug_set_later_switches_the_static_checks_and_template_reload(site, tmp_path, clock, wsgi_call):
+    """``app.debug = True`` after construction, as Flask users write it, takes effect at once: every
+    revalidation stats again and templates reload; ``False`` brings the production settings back."""
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "page.html").write_text("one", encoding="utf-8")
+    app = App(template_folder=str(templates), static_folder=str(site))
+    app.jinja_env.get_template("page.html")  # the environment exists before debug changes
+    app.debug = True
+    assert (app.debug, app.static_files.stat_interval, app.jinja_env.auto_reload) == (True, 0.0, True)
+    old = dict(wsgi_call(app, PATH)[1])["ETag"]
+    _change(site)
+    assert _status(wsgi_call, app, HTTP_IF_NONE_MATCH=old) == "200 OK"  # seen at once, clock standing
+    app.debug = False
+    assert (app.debug, app.static_files.stat_interval, app.jinja_env.auto_reload) == (False, 1.0, False)
+
+
 @pytest.mark.parametrize("interval", [-1, -0.5, math.nan, math.inf, -math.inf, True, False, "5", None])
 def test_stat_interval_must_be_a_finite_number_of_seconds(site, interval):
     with pytest.raises(ValueError, match="stat_interval"):
