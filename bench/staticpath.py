@@ -36,7 +36,7 @@ from typing import Any
 
 from bench import apps, mwapps
 from bench.hotpath import RUNS, _Sink, callgrind_per_request, serve_through
-from miniweb import App, StaticFiles
+from miniweb import App
 from server.config import Config
 
 __all__ = ["CASES", "main", "serve_case"]
@@ -45,9 +45,9 @@ _HOST = b"Host: 127.0.0.1:8899\r\n"
 
 
 def _stat_app() -> App:
-    """The miniweb app of ``bench.mwapps`` with its StaticFiles made with ``stat_interval=0``."""
+    """The miniweb app of ``bench.mwapps`` with its StaticFiles' ``stat_interval`` set to 0."""
     app = mwapps.miniweb_app()
-    app.static_files = StaticFiles(apps.STATIC_PATH.parent, app.static_url, stat_interval=0)
+    app.static_files.stat_interval = 0
     return app
 
 
