@@ -43,7 +43,7 @@ from bench.report import table
 from bench.steal import cpu_times, stolen_line, stolen_share
 from bench.wrk import run_wrk
 
-__all__ = ["application", "main"]
+__all__ = ["application", "main", "process_cpu"]
 
 _FLOOR_APP = "bench.pagefloor:application"
 _BODY_ENV = "PAGEFLOOR_BODY"  # the file whose bytes the floor app answers
@@ -114,7 +114,7 @@ class Row:
         return self.user_us + self.system_us
 
 
-def _process(pid: int) -> tuple[int, int, int]:
+def process_cpu(pid: int) -> tuple[int, int, int]:
     """(user ticks, system ticks, voluntary context switches of all its threads) of a process now."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     switches = 0
@@ -130,9 +130,9 @@ def _process(pid: int) -> tuple[int, int, int]:
 
 def _measure(url: str, pid: int, headers: tuple[str, ...], duration: float) -> Row:
     run_wrk(url, duration=WARMUP_SECONDS, connections=50, cpu=1, headers=headers)
-    before = _process(pid)
+    before = process_cpu(pid)
     result = run_wrk(url, duration=duration, connections=50, cpu=1, headers=headers)
-    after = _process(pid)
+    after = process_cpu(pid)
     if result.errors or not result.requests:
         raise RuntimeError(f"{url}: wrk counted {result.errors} errors in {result.requests} requests")
     per = 1e6 / os.sysconf("SC_CLK_TCK") / result.requests
