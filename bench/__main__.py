@@ -29,6 +29,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import NoReturn
 
 from bench import compare, env, framework, ours, pages, tls
@@ -92,11 +93,27 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cpu_model() -> str:
+    """The CPU's model name and its caches, e.g. "Intel(R) Xeon(R) Processor; caches L1d 48K, L2 2048K".
+
+    The caches are in the report because the hosts this runs on share a model name and differ in what
+    matters: over the wire a framework's Python runs with caches the kernel's network stack has just
+    used, so its share of a bare app's speed moves with them (docs/performance-history.md, 2026-12-06).
+    """
     try:
         with open("/proc/cpuinfo") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+            model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
-        return platform.machine()
+        model = platform.machine()
+    caches = []
+    for index in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
+        try:
+            kind = (index / "type").read_text().strip()
+            suffix = {"Data": "d", "Instruction": "i"}.get(kind, "")
+            name = "L" + (index / "level").read_text().strip() + suffix
+            caches.append(f"{name} {(index / 'size').read_text().strip()}")
+        except OSError:
+            continue
+    return f"{model}; caches {', '.join(caches)}" if caches else model
 
 
 def _interrupt(signum: int, frame: object) -> NoReturn:
