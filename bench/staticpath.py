@@ -3,6 +3,9 @@
 Run: ``.venv/bin/python -m bench.staticpath`` (µs per request, best of runs), ``--instructions`` for the
 instructions callgrind counts (the figure that repeats on a loaded machine), ``--syscalls`` for the system
 calls ``strace`` counts per request (what callgrind leaves out: the kernel's work for ``open``, ``fstat``...).
+``--cold KIB`` writes KIB KiB of memory between two requests and times the requests alone: over the wire
+the kernel's network stack runs between them and leaves the caches cold, which costs a framework's larger
+working set more than a bare app's (``--cold 2048`` on this machine's 2 MiB L2 comes near the wire's ratio).
 Both difference a short and a long run, so start-up cancels out.
 
 Cases (issue 14's static targets, each beside its baseline):
@@ -35,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import apps, mwapps
-from bench.hotpath import RUNS, _Sink, callgrind_per_request, serve_through
+from bench.hotpath import RUNS, _Sink, callgrind_per_request, serve_cold, serve_through
 from miniweb import App
 from server.config import Config
 
@@ -98,16 +101,19 @@ def _last_modified(app: Callable[..., Any], path: str) -> str:
     return _validator(app, path, b"Last-Modified")
 
 
-def serve_case(case: str, count: int) -> int:
-    """Serve ``count`` keep-alive requests of ``case``; bytes "sent" (checks the first response's status)."""
+def _request(case: str) -> bytes:
     app, path = CASES[case]
     extra = b""
     if case in ("304", "304-stat"):
         extra = b"If-None-Match: %s\r\n" % _etag(app, path).encode("latin-1")
     elif case == "304-since":
         extra = b"If-Modified-Since: %s\r\n" % _last_modified(app, path).encode("latin-1")
-    request = b"GET %s HTTP/1.1\r\n%s%s\r\n" % (path.encode(), _HOST, extra)
-    conn = serve_through(app, request, count, _FileSink)
+    return b"GET %s HTTP/1.1\r\n%s%s\r\n" % (path.encode(), _HOST, extra)
+
+
+def serve_case(case: str, count: int) -> int:
+    """Serve ``count`` keep-alive requests of ``case``; bytes "sent" (checks the first response's status)."""
+    conn = serve_through(CASES[case][0], _request(case), count, _FileSink)
     status = b"HTTP/1.1 %d " % _STATUS.get(case, http.client.OK)
     if not conn.heads or not conn.heads[0].startswith(status):
         raise RuntimeError(f"{case}: unexpected response {conn.heads[:1]!r}")
@@ -122,6 +128,13 @@ def _microseconds(case: str, count: int = 20_000) -> float:
         serve_case(case, count)
         best = min(best, time.process_time() - started)
     return best / count * 1e6
+
+
+def _cold_microseconds(case: str, flush_kib: int, count: int = 10_000) -> float:
+    """µs per request of ``case`` with ``flush_kib`` KiB written between requests (best of runs)."""
+    serve_case(case, 200)  # checks the status, and warms the memos
+    app, request = CASES[case][0], _request(case)
+    return min(serve_cold(app, request, count, flush_kib, _FileSink) for _ in range(RUNS)) / count * 1e6
 
 
 def syscalls_per_request(case: str, small: int = 1_000, large: int = 6_000) -> dict[str, float]:
@@ -151,6 +164,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("cases", nargs="*", metavar="CASE", help=f"any of {', '.join(CASES)} (default: all)")
     p.add_argument("--instructions", action="store_true", help="count instructions with valgrind's callgrind")
     p.add_argument("--syscalls", action="store_true", help="count system calls per request with strace")
+    p.add_argument("--cold", type=int, metavar="KIB",
+                   help="write KIB KiB of memory between requests, as the kernel does over the wire "
+                        "(µs per request of the requests alone; 2048 is this machine's L2)")
     p.add_argument("--serve", nargs=2, metavar=("CASE", "N"), help=argparse.SUPPRESS)  # the measured child
     args = p.parse_args(argv)
     if args.serve:
@@ -162,6 +178,8 @@ def main(argv: list[str] | None = None) -> None:
     for case in args.cases or CASES:
         if args.instructions:
             figure = f"{callgrind_per_request(['bench.staticpath', '--serve', case]):,.0f} instructions"
+        elif args.cold:
+            figure = f"{_cold_microseconds(case, args.cold):.2f} µs ({args.cold} KiB written between)"
         else:
             figure = f"{_microseconds(case):.2f} µs"
         line = f"{case:12} {figure} per request"
