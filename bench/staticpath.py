@@ -3,10 +3,13 @@
 Run: ``.venv/bin/python -m bench.staticpath`` (µs per request, best of runs), ``--instructions`` for the
 instructions callgrind counts (the figure that repeats on a loaded machine), ``--syscalls`` for the system
 calls ``strace`` counts per request (what callgrind leaves out: the kernel's work for ``open``, ``fstat``...).
-``--cold KIB`` writes KIB KiB of memory between two requests and times the requests alone: over the wire
-the kernel's network stack runs between them and leaves the caches cold, which costs a framework's larger
-working set more than a bare app's (``--cold 2048`` on this machine's 2 MiB L2 comes near the wire's ratio).
 Both difference a short and a long run, so start-up cancels out.
+
+Over the wire the kernel's network stack runs between two requests and leaves the caches cold, which costs
+a framework's larger working set more than a bare app's. ``--cold KIB`` writes KIB KiB of memory between
+requests and times the requests alone (``--cold 2048``, this machine's 2 MiB L2, comes near the wire's
+ratios); ``--misses`` counts with cachegrind the last-level cache misses a request then makes
+(deterministic, as the instruction count).
 
 Cases (issue 14's static targets, each beside its baseline):
 
@@ -38,13 +41,14 @@ from pathlib import Path
 from typing import Any
 
 from bench import apps, mwapps
-from bench.hotpath import RUNS, _Sink, callgrind_per_request, serve_cold, serve_through
+from bench.hotpath import RUNS, _Sink, callgrind_per_request, misses_per_request, serve_cold, serve_through
 from miniweb import App
 from server.config import Config
 
 __all__ = ["CASES", "main", "serve_case"]
 
 _HOST = b"Host: 127.0.0.1:8899\r\n"
+COLD_KIB = 2048  # --misses: written between requests, this machine's L2 (the last level cachegrind simulates)
 
 
 def _stat_app() -> App:
@@ -167,10 +171,19 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--cold", type=int, metavar="KIB",
                    help="write KIB KiB of memory between requests, as the kernel does over the wire "
                         "(µs per request of the requests alone; 2048 is this machine's L2)")
+    p.add_argument("--misses", action="store_true",
+                   help="last-level cache misses per request with 2048 KiB written between requests "
+                        "(valgrind's cachegrind)")
+    p.add_argument("--serve-cold", nargs=2, metavar=("CASE", "N"), help=argparse.SUPPRESS)
     p.add_argument("--serve", nargs=2, metavar=("CASE", "N"), help=argparse.SUPPRESS)  # the measured child
     args = p.parse_args(argv)
     if args.serve:
         serve_case(args.serve[0], int(args.serve[1]))
+        return
+    if args.serve_cold:
+        case = args.serve_cold[0]
+        serve_case(case, 1)  # checks the status
+        serve_cold(CASES[case][0], _request(case), int(args.serve_cold[1]), COLD_KIB, _FileSink)
         return
     unknown = set(args.cases) - set(CASES)
     if unknown:
@@ -178,6 +191,9 @@ def main(argv: list[str] | None = None) -> None:
     for case in args.cases or CASES:
         if args.instructions:
             figure = f"{callgrind_per_request(['bench.staticpath', '--serve', case]):,.0f} instructions"
+        elif args.misses:
+            fetches, reads = misses_per_request(["bench.staticpath", "--serve-cold", case])
+            figure = f"{fetches + reads:,.0f} last-level misses ({fetches:,.0f} fetches, {reads:,.0f} reads)"
         elif args.cold:
             figure = f"{_cold_microseconds(case, args.cold):.2f} µs ({args.cold} KiB written between)"
         else:
