@@ -14,8 +14,9 @@ between threads at all.
 `model` below is that loop and nothing more: our own `HeadParser` and `WSGIHandler` on bench.apps'
 hello, none of the server's deadlines, slow-client defences, bodies, TLS or drain. It is an upper bound
 for the change, not a server. Each round runs our server (64 threads, `--no-access-log`) and the model
-with each thread count in turn, pinned to cpu 0 with wrk -t1 -c50 on cpu 1, and reports req/s, p99 and
-the server process's CPU a request (`/proc/PID/stat`), the median round by req/s.
+with each thread count in turn, pinned to cpu 0 with wrk -t1 -c50 on cpu 1, and reports req/s, p99, the
+server process's CPU a request (`/proc/PID/stat`) and its threads' voluntary context switches a request,
+the median round by req/s.
 """
 
 from __future__ import annotations
@@ -96,8 +97,8 @@ def _model_peer(threads: int) -> Peer:
     return Peer(f"model-{threads}", f"shared epoll, {threads} polling thread{plural}", argv)
 
 
-def _measure(peer: Peer, python: Path, duration: float) -> tuple[float, float, float]:
-    """(req/s, p99 ms, server CPU µs a request) of one server, warmed up first."""
+def _measure(peer: Peer, python: Path, duration: float) -> tuple[float, float, float, float]:
+    """(req/s, p99 ms, server CPU µs a request, voluntary context switches a request), warmed up first."""
     launch = Launch(python, _HOST, free_port(_HOST), 64)
     with serve(peer, launch, cpu=0, tag="pollmodel") as server:
         url = server.url + "/"
@@ -108,7 +109,8 @@ def _measure(peer: Peer, python: Path, duration: float) -> tuple[float, float, f
     if result.errors or not result.requests:
         raise RuntimeError(f"{peer.name}: wrk counted {result.errors} errors in {result.requests} requests")
     ticks = (after[0] - before[0]) + (after[1] - before[1])
-    return result.requests_per_sec, result.p99_ms, ticks * 1e6 / os.sysconf("SC_CLK_TCK") / result.requests
+    cpu_us = ticks * 1e6 / os.sysconf("SC_CLK_TCK") / result.requests
+    return result.requests_per_sec, result.p99_ms, cpu_us, (after[2] - before[2]) / result.requests
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -126,7 +128,7 @@ def main(argv: list[str] | None = None) -> None:
         p.error("--rounds 1..9, --duration up to 60 s, --threads a list of 1..256")
     peers = [PEERS["miniweb"], *(_model_peer(n) for n in counts)]
     python = Path(sys.executable)
-    found: dict[str, list[tuple[float, float, float]]] = {peer.name: [] for peer in peers}
+    found: dict[str, list[tuple[float, float, float, float]]] = {peer.name: [] for peer in peers}
     stolen = []
     for _ in range(args.rounds):
         before = cpu_times()
@@ -136,12 +138,14 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     for peer in peers:
         ordered = sorted(found[peer.name])
-        rps, p99, cpu = ordered[len(ordered) // 2]
+        rps, p99, cpu, switches = ordered[len(ordered) // 2]
         each = ", ".join(f"{r[0]:,.0f}" for r in found[peer.name])
-        rows.append([peer.name, peer.notes, f"{rps:,.0f} ({each})", f"{p99:.2f}", f"{cpu:.1f}"])
+        rows.append([peer.name, peer.notes, f"{rps:,.0f} ({each})", f"{p99:.2f}", f"{cpu:.1f}",
+                     f"{switches:.2f}"])
     print(f"Keep-alive hello, wrk -t1 -c50 -d{args.duration:g}s on cpu 1, servers on cpu 0 "
           f"(median round of {args.rounds}, rounds in brackets)\n")
-    print(table(["server", "how", "req/s", "p99 ms", "server CPU µs/request"], rows) + stolen_line(stolen))
+    headers = ["server", "how", "req/s", "p99 ms", "server CPU µs/request", "switches/request"]
+    print(table(headers, rows) + stolen_line(stolen))
 
 
 if __name__ == "__main__":
