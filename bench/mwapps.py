@@ -5,7 +5,9 @@
 ``/static/static-64k.bin``  the 64 KiB file of ``bench.apps``, through ``StaticFiles``
 
 ``miniweb_app`` is built with default settings (no request log: the server's access log is the one line).
-Falcon and Bottle are imported only when their builders are called (they live in ``.venv-bench``).
+``falcon_application``, Falcon's app on our server, is the reference for the miniweb hello over the wire
+(``bench.framework``). Falcon and Bottle are imported only when their builders are called (they live in
+``.venv-bench``).
 """
 
 from __future__ import annotations
@@ -89,3 +91,12 @@ def flask_app() -> Callable[..., Any]:
 
 
 application = miniweb_app()  # python -m server PORT bench.mwapps:application
+
+
+def __getattr__(name: str) -> Any:
+    """``bench.mwapps:falcon_application`` for ``python -m server`` (in ``.venv-bench``, where Falcon is),
+    built on first use so that importing this module never needs Falcon (PEP 562)."""
+    if name == "falcon_application":
+        app = globals()["falcon_application"] = falcon_app()
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -78,6 +78,7 @@ def test_framework_servers_run_with_default_flags():
     for peer, app in (
         (framework.BARE, "bench.apps:application"),
         (framework.MINIWEB, "bench.mwapps:application"),
+        (framework.FALCON, "bench.mwapps:falcon_application"),
     ):
         argv = peer.argv(launch)
         assert argv[1:4] == ["-m", "server", "8123"] and app in argv
@@ -150,3 +151,37 @@ def test_framework_rounds_alternate_the_order_of_the_cases(monkeypatch) -> None:
                      ("miniweb-app", "static"), ("bare-wsgi", "file")]  # each next to its partner
     assert measured == first[::-1]
     assert straight == mirrored[::-1] and set(straight) == set(framework._ROWS)
+    measured[:] = []
+    with_falcon = list(framework._round(opts, falcon=True))
+    assert measured[:3] == [("bare-wsgi", "hello"), ("falcon-app", "hello"), ("miniweb-app", "hello")]
+    assert set(with_falcon) == {*framework._ROWS, "Falcon hello"}
+
+
+@pytest.mark.parametrize("falcon", [True, False])
+def test_framework_reports_falcon_beside_the_targets_without_a_verdict(monkeypatch, falcon) -> None:
+    from bench.compare import Options
+
+    def round_(opts, mirrored=False, falcon=False):
+        found = {name: _result(rps, 3.0) for name, rps in zip(
+            framework._ROWS, (60_000, 20_000, 36_000, 19_000, 44_000), strict=True)}
+        return found | ({"Falcon hello": _result(30_000, 4.0)} if falcon else {})
+
+    monkeypatch.setattr(framework, "_has_falcon", lambda python: falcon)
+    monkeypatch.setattr(framework, "_round", round_)
+    opts = Options(python=Path("python"), threads=4, repeat=3)
+    lines = framework.framework(opts).splitlines()
+    hello = next(line for line in lines if line.startswith("| miniweb hello / bare hello"))
+    assert "0.60x (rounds: 0.60, 0.60, 0.60)" in hello and hello.rstrip(" |").endswith("FAIL")
+    reference = [line for line in lines if line.startswith("| Falcon hello / bare hello")]
+    if falcon:
+        assert "0.50x" in reference[0] and "reported" in reference[0]
+        assert "PASS" not in reference[0] and "FAIL" not in reference[0]
+        assert opts.results["framework"]["ratios"]["falcon-hello"] == 0.5
+    else:
+        assert reference == [] and "falcon-hello" not in opts.results["framework"]["ratios"]
+
+
+def test_the_falcon_app_is_built_only_when_asked_for() -> None:
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        mwapps.nothing  # noqa: B018 - the module's __getattr__ is the point
+    assert "falcon_application" not in vars(mwapps)  # importing bench.mwapps did not need Falcon
