@@ -49,19 +49,28 @@ class _Sink:
         self.sent += len(data)
 
 
-def serve_through(app, request: bytes, count: int, sink: type[_Sink] = _Sink) -> _Sink:
-    """Serve `request` to `app` `count` times on one keep-alive connection, through the parser and the
-    WSGI handler, into a `sink` (which counts the bytes instead of sending them); returns the sink."""
+def _connection(app, sink: type[_Sink]) -> tuple[WSGIHandler, _Sink]:
+    """A WSGI handler for `app` and a sink standing for one keep-alive connection to it."""
     config = Config(access_log=False)
     handler = WSGIHandler(app, config, "127.0.0.1", 8899)
     conn = sink(config)
     conn.environ = handler.connection_environ(conn)  # type: ignore[arg-type]  # duck-typed Connection
+    return handler, conn
+
+
+_NOT_KEPT = "the request was not served as a keep-alive request"
+
+
+def serve_through(app, request: bytes, count: int, sink: type[_Sink] = _Sink) -> _Sink:
+    """Serve `request` to `app` `count` times on one keep-alive connection, through the parser and the
+    WSGI handler, into a `sink` (which counts the bytes instead of sending them); returns the sink."""
+    handler, conn = _connection(app, sink)
     buf, parser = conn.buf, conn.parser
     for _ in range(count):
         buf += request
         head = parser.maybe_read(buf)
         if head is None or not handler(conn, head):  # type: ignore[arg-type]
-            raise RuntimeError("the request was not served as a keep-alive request")
+            raise RuntimeError(_NOT_KEPT)
     return conn
 
 
@@ -69,10 +78,7 @@ def serve_cold(app, request: bytes, count: int, flush_kib: int, sink: type[_Sink
     """`serve_through`, with `flush_kib` KiB of memory written between two requests (`memset`),
     as the kernel's network stack and other threads do to the caches over the wire; returns the seconds
     spent in the requests alone (the writing is not counted)."""
-    config = Config(access_log=False)
-    handler = WSGIHandler(app, config, "127.0.0.1", 8899)
-    conn = sink(config)
-    conn.environ = handler.connection_environ(conn)  # type: ignore[arg-type]  # duck-typed Connection
+    handler, conn = _connection(app, sink)
     buf, parser = conn.buf, conn.parser
     junk = (ctypes.c_char * (flush_kib * 1024))()
     spent = 0.0
@@ -82,7 +88,7 @@ def serve_cold(app, request: bytes, count: int, flush_kib: int, sink: type[_Sink
         buf += request
         head = parser.maybe_read(buf)
         if head is None or not handler(conn, head):  # type: ignore[arg-type]
-            raise RuntimeError("the request was not served as a keep-alive request")
+            raise RuntimeError(_NOT_KEPT)
         spent += time.perf_counter() - started
     return spent
 

@@ -185,6 +185,8 @@ def main(argv: list[str] | None = None) -> None:
         serve_case(case, 1)  # checks the status
         serve_cold(CASES[case][0], _request(case), int(args.serve_cold[1]), COLD_KIB, _FileSink)
         return
+    if args.cold is not None and not 1 <= args.cold <= 1 << 20:
+        p.error("--cold takes 1 to 1048576 KiB")
     unknown = set(args.cases) - set(CASES)
     if unknown:
         p.error(f"unknown case(s) {', '.join(sorted(unknown))}; the cases: {', '.join(CASES)}")
