@@ -22,6 +22,7 @@ the median round by req/s.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import select
 import socket
@@ -29,12 +30,17 @@ import sys
 import threading
 from pathlib import Path
 
+import bench.apps
 from bench.compare import WARMUP_SECONDS
 from bench.pagefloor import process_cpu
 from bench.peers import PEERS, Launch, Peer, free_port, serve
 from bench.report import table
 from bench.steal import cpu_times, stolen_line, stolen_share
 from bench.wrk import run_wrk
+from server.config import Config
+from server.connection import ClientDisconnected, Connection
+from server.http11 import ProtocolError
+from server.wsgi import WSGIHandler
 
 __all__ = ["main", "model"]
 
@@ -44,11 +50,6 @@ _ONESHOT = select.EPOLLIN | select.EPOLLONESHOT
 
 def model(port: int, threads: int) -> None:
     """Serve bench.apps' hello on `port` from `threads` threads polling one shared epoll (until killed)."""
-    import bench.apps
-    from server.config import Config
-    from server.connection import ClientDisconnected, Connection
-    from server.wsgi import WSGIHandler
-
     config = Config(access_log=False)
     handler = WSGIHandler(bench.apps.application, config, _HOST, port)
     rcvtimeo, sndtimeo = Connection.socket_timeouts(config)
@@ -67,13 +68,14 @@ def model(port: int, threads: int) -> None:
                 if not conn.fill(False):  # nothing more buffered: back to the shared epoll
                     poller.modify(fd, _ONESHOT)
                     return
-        except ClientDisconnected:
+        except (ClientDisconnected, ProtocolError):  # a bad request is closed unanswered (never measured)
             del connections[fd]
             poller.unregister(fd)
             conn.close()
 
     def worker() -> None:
-        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))  # as the server's workers
+        with contextlib.suppress(OSError):  # as the server's workers, where the system allows it
+            os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
         while True:
             for fd, _ in poller.poll(-1, 1):
                 serve_ready(connections[fd])

@@ -57,3 +57,13 @@ def test_a_closing_request_closes_its_connection_and_others_are_still_served(mod
     with socket.create_connection(("127.0.0.1", model_port), timeout=5) as sock:
         sock.sendall(_REQUEST)
         assert _read_responses(sock, 1).startswith(b"HTTP/1.1 200 OK\r\n")
+
+
+def test_a_bad_request_is_closed_and_the_threads_keep_serving(model_port):
+    for _ in range(3):  # more bad requests than the model has threads: none of them may end a thread
+        with socket.create_connection(("127.0.0.1", model_port), timeout=5) as sock:
+            sock.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+            assert sock.recv(1) == b""  # closed unanswered
+    with socket.create_connection(("127.0.0.1", model_port), timeout=5) as sock:
+        sock.sendall(_REQUEST)
+        assert _read_responses(sock, 1).startswith(b"HTTP/1.1 200 OK\r\n")
