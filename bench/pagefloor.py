@@ -43,7 +43,7 @@ from bench.report import table
 from bench.steal import cpu_times, stolen_line, stolen_share
 from bench.wrk import run_wrk
 
-__all__ = ["application", "main", "process_cpu"]
+__all__ = ["Row", "application", "main", "measure"]
 
 _FLOOR_APP = "bench.pagefloor:application"
 _BODY_ENV = "PAGEFLOOR_BODY"  # the file whose bytes the floor app answers
@@ -104,17 +104,20 @@ def application(environ: dict, start_response: Callable) -> Iterable[bytes]:
 
 @dataclass(frozen=True, slots=True)
 class Row:
+    """One server measured by `measure`: what wrk saw and what the server process spent."""
+
     requests_per_sec: float
     user_us: float      # the server process's user CPU per request, µs
     system_us: float
     switches: float     # voluntary context switches per request, all threads
+    p99_ms: float
 
     @property
     def cpu_us(self) -> float:
         return self.user_us + self.system_us
 
 
-def process_cpu(pid: int) -> tuple[int, int, int]:
+def _process(pid: int) -> tuple[int, int, int]:
     """(user ticks, system ticks, voluntary context switches of all its threads) of a process now."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     switches = 0
@@ -128,16 +131,17 @@ def process_cpu(pid: int) -> tuple[int, int, int]:
     return int(fields[11]), int(fields[12]), switches
 
 
-def _measure(url: str, pid: int, headers: tuple[str, ...], duration: float) -> Row:
+def measure(url: str, pid: int, duration: float, headers: tuple[str, ...] = ()) -> Row:
+    """wrk -c50 on cpu 1 against `url` after a warm-up, and what the server process `pid` spent meanwhile."""
     run_wrk(url, duration=WARMUP_SECONDS, connections=50, cpu=1, headers=headers)
-    before = process_cpu(pid)
+    before = _process(pid)
     result = run_wrk(url, duration=duration, connections=50, cpu=1, headers=headers)
-    after = process_cpu(pid)
+    after = _process(pid)
     if result.errors or not result.requests:
         raise RuntimeError(f"{url}: wrk counted {result.errors} errors in {result.requests} requests")
     per = 1e6 / os.sysconf("SC_CLK_TCK") / result.requests
     return Row(result.requests_per_sec, (after[0] - before[0]) * per, (after[1] - before[1]) * per,
-               (after[2] - before[2]) / result.requests)
+               (after[2] - before[2]) / result.requests, result.p99_ms)
 
 
 def _statement_path(page: str) -> str:
@@ -158,11 +162,11 @@ def _round(page: str, python: Path, body_file: Path, duration: float) -> dict[st
         request = urllib.request.Request(server.url + page, headers=dict(h.split(": ", 1) for h in headers))
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - our loopback server
             body_file.write_bytes(response.read())
-        found["the page"] = _measure(server.url + page, server.proc.pid, headers, duration)
+        found["the page"] = measure(server.url + page, server.proc.pid, duration, headers)
     launch = Launch(python, bench_pages.HOST, free_port(bench_pages.HOST), bench_pages.THREADS)
     with serve(floor, launch, cpu=0, tag="pagefloor") as server:
-        found["server"] = _measure(server.url + "/server", server.proc.pid, (), duration)
-        found["+ statement"] = _measure(server.url + _statement_path(page), server.proc.pid, (), duration)
+        found["server"] = measure(server.url + "/server", server.proc.pid, duration)
+        found["+ statement"] = measure(server.url + _statement_path(page), server.proc.pid, duration)
     return found
 
 

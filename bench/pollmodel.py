@@ -31,12 +31,10 @@ import threading
 from pathlib import Path
 
 import bench.apps
-from bench.compare import WARMUP_SECONDS
-from bench.pagefloor import process_cpu
+from bench.pagefloor import Row, measure
 from bench.peers import PEERS, Launch, Peer, free_port, serve
 from bench.report import table
 from bench.steal import cpu_times, stolen_line, stolen_share
-from bench.wrk import run_wrk
 from server.config import Config
 from server.connection import ClientDisconnected, Connection
 from server.http11 import ProtocolError
@@ -99,20 +97,10 @@ def _model_peer(threads: int) -> Peer:
     return Peer(f"model-{threads}", f"shared epoll, {threads} polling thread{plural}", argv)
 
 
-def _measure(peer: Peer, python: Path, duration: float) -> tuple[float, float, float, float]:
-    """(req/s, p99 ms, server CPU µs a request, voluntary context switches a request), warmed up first."""
+def _measure(peer: Peer, python: Path, duration: float) -> Row:
     launch = Launch(python, _HOST, free_port(_HOST), 64)
     with serve(peer, launch, cpu=0, tag="pollmodel") as server:
-        url = server.url + "/"
-        run_wrk(url, duration=WARMUP_SECONDS, connections=50, cpu=1)
-        before = process_cpu(server.proc.pid)
-        result = run_wrk(url, duration=duration, connections=50, cpu=1)
-        after = process_cpu(server.proc.pid)
-    if result.errors or not result.requests:
-        raise RuntimeError(f"{peer.name}: wrk counted {result.errors} errors in {result.requests} requests")
-    ticks = (after[0] - before[0]) + (after[1] - before[1])
-    cpu_us = ticks * 1e6 / os.sysconf("SC_CLK_TCK") / result.requests
-    return result.requests_per_sec, result.p99_ms, cpu_us, (after[2] - before[2]) / result.requests
+        return measure(server.url + "/", server.proc.pid, duration)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -130,7 +118,7 @@ def main(argv: list[str] | None = None) -> None:
         p.error("--rounds 1..9, --duration up to 60 s, --threads a list of 1..256")
     peers = [PEERS["miniweb"], *(_model_peer(n) for n in counts)]
     python = Path(sys.executable)
-    found: dict[str, list[tuple[float, float, float, float]]] = {peer.name: [] for peer in peers}
+    found: dict[str, list[Row]] = {peer.name: [] for peer in peers}
     stolen = []
     for _ in range(args.rounds):
         before = cpu_times()
@@ -139,11 +127,11 @@ def main(argv: list[str] | None = None) -> None:
         stolen.append(stolen_share(before, cpu_times()))
     rows = []
     for peer in peers:
-        ordered = sorted(found[peer.name])
-        rps, p99, cpu, switches = ordered[len(ordered) // 2]
-        each = ", ".join(f"{r[0]:,.0f}" for r in found[peer.name])
-        rows.append([peer.name, peer.notes, f"{rps:,.0f} ({each})", f"{p99:.2f}", f"{cpu:.1f}",
-                     f"{switches:.2f}"])
+        ordered = sorted(found[peer.name], key=lambda row: row.requests_per_sec)
+        row = ordered[len(ordered) // 2]
+        each = ", ".join(f"{r.requests_per_sec:,.0f}" for r in found[peer.name])
+        rows.append([peer.name, peer.notes, f"{row.requests_per_sec:,.0f} ({each})", f"{row.p99_ms:.2f}",
+                     f"{row.cpu_us:.1f}", f"{row.switches:.2f}"])
     print(f"Keep-alive hello, wrk -t1 -c50 -d{args.duration:g}s on cpu 1, servers on cpu 0 "
           f"(median round of {args.rounds}, rounds in brackets)\n")
     headers = ["server", "how", "req/s", "p99 ms", "server CPU µs/request", "switches/request"]

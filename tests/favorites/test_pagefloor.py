@@ -50,7 +50,7 @@ def test_the_floor_app_needs_the_bench_user(mariadb, con, tmp_path, monkeypatch)
 
 def _round(server: float, statement: float, page: float) -> dict[str, pagefloor.Row]:
     # req/s falls as the CPU a request rises, as over the wire
-    return {kind: pagefloor.Row(1e6 / cpu, cpu * 0.75, cpu * 0.25, 1.0)
+    return {kind: pagefloor.Row(1e6 / cpu, cpu * 0.75, cpu * 0.25, 1.0, 20.0)
             for kind, cpu in zip(pagefloor._KINDS, (server, statement, page), strict=True)}
 
 
