@@ -109,23 +109,32 @@ def _timed(count: int) -> float:
     return time.process_time() - started
 
 
-def callgrind_per_request(command: list[str], small: int = 1_000, large: int = 6_000) -> float:
-    """Instructions per request of ``python -m *command COUNT``: callgrind totals of two runs with
-    different COUNTs, differenced (start-up cancels out)."""
-    totals = []
+def _valgrind_runs(tool: str, options: list[str], command: list[str], counts: tuple[int, int]) -> list[str]:
+    """valgrind's report (stderr) of ``python -m *command COUNT`` for each of `counts`, under `tool`
+    (callgrind, cachegrind) with `options`; its output file goes to a temporary directory."""
+    reports = []
     with tempfile.TemporaryDirectory() as tmp:
-        for count in (small, large):
-            out = Path(tmp) / f"callgrind.{count}"
+        for count in counts:
+            out = Path(tmp) / f"{tool}.{count}"
             run = subprocess.run(
-                ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable,
+                ["valgrind", f"--tool={tool}", f"--{tool}-out-file={out}", *options, sys.executable,
                  "-m", *command, str(count)],
                 capture_output=True, text=True, check=True,
                 env={**os.environ, "PYTHONHASHSEED": "0"},  # the same string hashes (dict probing) each run
             )  # fmt: skip
-            match = re.search(r"Collected : (\d+)", run.stderr)
-            if match is None:
-                raise RuntimeError(f"no instruction count in valgrind's output:\n{run.stderr[-2000:]}")
-            totals.append(int(match.group(1)))
+            reports.append(run.stderr)
+    return reports
+
+
+def callgrind_per_request(command: list[str], small: int = 1_000, large: int = 6_000) -> float:
+    """Instructions per request of ``python -m *command COUNT``: callgrind totals of two runs with
+    different COUNTs, differenced (start-up cancels out)."""
+    totals = []
+    for report in _valgrind_runs("callgrind", [], command, (small, large)):
+        match = re.search(r"Collected : (\d+)", report)
+        if match is None:
+            raise RuntimeError(f"no instruction count in valgrind's output:\n{report[-2000:]}")
+        totals.append(int(match.group(1)))
     return (totals[1] - totals[0]) / (large - small)
 
 
@@ -139,19 +148,12 @@ def misses_per_request(command: list[str], small: int = 500, large: int = 1_500)
     reads), simulated by cachegrind: two runs with different COUNTs, differenced. Deterministic, as the
     instruction count: the figure for a change to how much memory a request touches."""
     totals = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for count in (small, large):
-            out = Path(tmp) / f"cachegrind.{count}"
-            run = subprocess.run(
-                ["valgrind", "--tool=cachegrind", "--cache-sim=yes", *_CACHES, f"--cachegrind-out-file={out}",
-                 sys.executable, "-m", *command, str(count)],
-                capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": "0"},
-            )  # fmt: skip
-            found = [re.search(rf"{name} misses:\s+([\d,]+)(?:\s+\(\s*([\d,]+) rd)?", run.stderr)
-                     for name in ("LLi", "LLd")]  # fmt: skip
-            if found[0] is None or found[1] is None or found[1].group(2) is None:
-                raise RuntimeError(f"no cache misses in valgrind's output:\n{run.stderr[-2000:]}")
-            totals.append((int(found[0].group(1).replace(",", "")), int(found[1].group(2).replace(",", ""))))
+    for report in _valgrind_runs("cachegrind", ["--cache-sim=yes", *_CACHES], command, (small, large)):
+        fetches = re.search(r"LLi misses:\s+([\d,]+)", report)
+        reads = re.search(r"LLd misses:\s+[\d,]+\s+\(\s*([\d,]+) rd", report)
+        if fetches is None or reads is None:
+            raise RuntimeError(f"no cache misses in valgrind's output:\n{report[-2000:]}")
+        totals.append((int(fetches.group(1).replace(",", "")), int(reads.group(1).replace(",", ""))))
     runs = large - small
     return (totals[1][0] - totals[0][0]) / runs, (totals[1][1] - totals[0][1]) / runs
 
